@@ -1,0 +1,55 @@
+//! One module per subcommand. Each exposes `Args` (clap) and `run(args, &Global) -> anyhow::Result<()>`.
+//! Exit codes: 0 success, 1 runtime error (message names the file and cause), 2 bad arguments.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod common;
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  lic encode kodim01.png kodim01.lic --quality 4
+  lic decode kodim01.lic kodim01.out.png
+  lic info kodim01.lic
+  lic eval --dataset datasets/kodak --points 6 -o results/kodak.json";
+
+#[derive(Parser, Debug)]
+#[command(name = "lic", version, about = "lic: a learned image and video codec", after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// Worker threads for libtorch and the entropy coder (default: all cores).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub threads: Option<u32>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0, and usage errors to stderr with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let global = Global { threads: cli.threads };
+    common::apply_threads(&global);
+    let result: anyhow::Result<()> = match cli.command {};
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
