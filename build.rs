@@ -8,6 +8,8 @@ fn main() {
     }
     match std::env::var("DEP_TCH_LIBTORCH_LIB") {
         Ok(dir) => println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}"),
-        Err(_) => println!("cargo:warning=DEP_TCH_LIBTORCH_LIB not set: binaries will need LD_LIBRARY_PATH"),
+        Err(_) => println!(
+            "cargo:warning=DEP_TCH_LIBTORCH_LIB not set: binaries will need LD_LIBRARY_PATH"
+        ),
     }
 }

@@ -4,3 +4,12 @@
 //! `zoo` → `codec` → `video` → `eval`, `train`. The `engine` feature (default) enables everything
 //! that needs libtorch or FFmpeg; without it only the libtorch-free core builds.
 pub mod io;
+
+#[cfg(feature = "engine")]
+pub mod entropy;
+#[cfg(feature = "engine")]
+pub mod nn;
+#[cfg(feature = "engine")]
+pub mod train;
+#[cfg(feature = "engine")]
+pub mod zoo;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod common;
+pub mod train;
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
@@ -25,6 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Train a model on folders of images.
+    Train(train::Args),
 }
 
 /// Options shared by every subcommand.
@@ -42,9 +45,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let global = Global { threads: cli.threads };
+    let global = Global {
+        threads: cli.threads,
+    };
     common::apply_threads(&global);
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Train(a) => train::run_cmd(a, &global),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

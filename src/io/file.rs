@@ -85,9 +85,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("a.bin");
         write_atomic(&a, b"hello").unwrap();
-        assert!(matches!(check_output(&a, &[], false), Err(OutputError::Exists(_))));
+        assert!(matches!(
+            check_output(&a, &[], false),
+            Err(OutputError::Exists(_))
+        ));
         assert!(check_output(&a, &[], true).is_ok());
-        assert!(matches!(check_output(&a, &[&a], true), Err(OutputError::IsInput(_))));
+        assert!(matches!(
+            check_output(&a, &[&a], true),
+            Err(OutputError::IsInput(_))
+        ));
         let b = d.path().join("b.bin");
         assert!(check_output(&b, &[&a], false).is_ok());
     }
@@ -102,6 +108,10 @@ mod tests {
         });
         assert!(r.is_err());
         assert!(!a.exists());
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0, "temp file left behind");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "temp file left behind"
+        );
     }
 }

@@ -34,7 +34,11 @@ pub struct Image {
 impl Image {
     /// A new image; panics only if `data` has the wrong length (a programming error).
     pub fn new(width: u32, height: u32, data: Vec<u8>) -> Self {
-        assert_eq!(data.len(), width as usize * height as usize * 3, "RGB buffer size");
+        assert_eq!(
+            data.len(),
+            width as usize * height as usize * 3,
+            "RGB buffer size"
+        );
         Image {
             width,
             height,
@@ -146,7 +150,8 @@ pub fn load_from_memory(
 ) -> Result<Loaded, ImageIoError> {
     use image::ImageDecoder;
     let p = || path.to_path_buf();
-    let format = image::guess_format(bytes).map_err(|_| ImageIoError::UnknownFormat { path: p() })?;
+    let format =
+        image::guess_format(bytes).map_err(|_| ImageIoError::UnknownFormat { path: p() })?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(opts.max_side);
@@ -154,7 +159,9 @@ pub fn load_from_memory(
     // RGBA16 or RGB32F of the largest accepted image, plus slack.
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(16).max(64 << 20));
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| decode_error(path, opts, e))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(path, opts, e))?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(ImageIoError::Empty {
@@ -163,7 +170,10 @@ pub fn load_from_memory(
             height,
         });
     }
-    if width > opts.max_side || height > opts.max_side || width as u64 * height as u64 > opts.max_pixels {
+    if width > opts.max_side
+        || height > opts.max_side
+        || width as u64 * height as u64 > opts.max_pixels
+    {
         return Err(ImageIoError::TooLarge {
             path: p(),
             width,
@@ -172,8 +182,11 @@ pub fn load_from_memory(
             max_pixels: opts.max_pixels,
         });
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, opts, e))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img =
+        image::DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, opts, e))?;
     let mut notices = Vec::new();
     if orientation != image::metadata::Orientation::NoTransforms {
         img.apply_orientation(orientation);
@@ -255,7 +268,10 @@ pub fn format_for(path: &Path) -> image::ImageFormat {
 }
 
 /// Encodes `img` in `format` (gray images as 8-bit gray).
-pub fn encode_to_vec(img: &Image, format: image::ImageFormat) -> Result<Vec<u8>, image::ImageError> {
+pub fn encode_to_vec(
+    img: &Image,
+    format: image::ImageFormat,
+) -> Result<Vec<u8>, image::ImageError> {
     let mut buf = std::io::Cursor::new(Vec::new());
     if img.gray {
         let g: Vec<u8> = img
@@ -266,7 +282,8 @@ pub fn encode_to_vec(img: &Image, format: image::ImageFormat) -> Result<Vec<u8>,
         let b = image::GrayImage::from_raw(img.width, img.height, g).expect("gray buffer size");
         b.write_to(&mut buf, format)?;
     } else {
-        let b = image::RgbImage::from_raw(img.width, img.height, img.data.clone()).expect("rgb buffer size");
+        let b = image::RgbImage::from_raw(img.width, img.height, img.data.clone())
+            .expect("rgb buffer size");
         b.write_to(&mut buf, format)?;
     }
     Ok(buf.into_inner())

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: set-up (idempotent), format and lint checks, then every test in release mode
+# (release so that torch-sys' C++ part compiles once for build, clippy and tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash datasets/fetch.sh kodak
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --release --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --release

@@ -1,0 +1,145 @@
+//! `lic train`: train a model from PNG folders (see `lic::train`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use lic::train::{data::Dataset, run, TrainOptions, Trainer};
+use lic::zoo::ElicConfig;
+
+const EXAMPLES: &str = "\
+Examples:
+  lic train --data ../shared/datasets/train --data ../shared/datasets/train2 --out runs/a --time-limit 3600
+  lic train --resume runs/a/checkpoint.safetensors --out runs/a --steps 200000
+  lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540";
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Arch {
+    /// The default small ELIC-style model (N=128, M=192, 5 slices).
+    ElicSmall,
+    /// A tiny model for tests and smoke runs.
+    ElicTiny,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Folder of training images (repeatable); never evaluation images.
+    #[arg(long, value_name = "DIR")]
+    pub data: Vec<PathBuf>,
+    /// Output folder for checkpoint.safetensors and train_log.jsonl.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Resume exactly from a checkpoint (its options win, except --steps).
+    #[arg(long, value_name = "CKPT")]
+    pub resume: Option<PathBuf>,
+    /// Start the network from a weights file (e.g. models/NAME.safetensors) instead of at random.
+    #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "elic-small")]
+    pub arch: Arch,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Total optimization steps (the learning-rate schedule is relative to it).
+    #[arg(long, default_value_t = 100_000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Square crop side in pixels (a multiple of 64).
+    #[arg(long, default_value_t = 256)]
+    pub crop: i64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Linear learning-rate warm-up steps.
+    #[arg(long, default_value_t = 500)]
+    pub warmup: u64,
+    /// Stop (with a checkpoint) after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    #[arg(long, default_value_t = 50)]
+    pub log_every: u64,
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+}
+
+pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
+    let device = match args.device {
+        DeviceArg::Cpu => tch::Device::Cpu,
+        DeviceArg::Cuda => {
+            anyhow::ensure!(
+                tch::Cuda::is_available(),
+                "--device cuda: no CUDA device visible to libtorch"
+            );
+            tch::Device::Cuda(0)
+        }
+    };
+    anyhow::ensure!(
+        args.crop >= 64 && args.crop % 64 == 0,
+        "--crop must be a positive multiple of 64"
+    );
+    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    let trainer = if let Some(ckpt) = &args.resume {
+        let mut t = Trainer::resume(ckpt, device)
+            .with_context(|| format!("resuming {}", ckpt.display()))?;
+        t.opts.steps = args.steps;
+        if !args.data.is_empty() {
+            t.opts.data = args.data.clone();
+        }
+        eprintln!("resumed {} at step {}", ckpt.display(), t.step);
+        t
+    } else {
+        anyhow::ensure!(!args.data.is_empty(), "give at least one --data folder");
+        let config = match args.arch {
+            Arch::ElicSmall => ElicConfig::small(),
+            Arch::ElicTiny => ElicConfig::tiny(),
+        };
+        let mut o = TrainOptions::new(config, args.data.clone());
+        o.batch = args.batch;
+        o.crop = args.crop;
+        o.steps = args.steps;
+        o.lr = args.lr;
+        o.seed = args.seed;
+        o.warmup = args.warmup;
+        o.log_every = args.log_every;
+        o.checkpoint_every = args.checkpoint_every;
+        let mut t = Trainer::new(o, device)?;
+        if let Some(w) = &args.init {
+            t.init_from(w)
+                .with_context(|| format!("initializing from {}", w.display()))?;
+        }
+        t
+    };
+    let data = Dataset::load(&trainer.opts.data, trainer.opts.crop as u32)?;
+    eprintln!(
+        "training on {} images ({:?}), batch {} x {}px, steps {}..{}, device {:?}, threads {}",
+        data.images.len(),
+        trainer.opts.data,
+        trainer.opts.batch,
+        trainer.opts.crop,
+        trainer.step,
+        trainer.opts.steps,
+        device,
+        tch::get_num_threads()
+    );
+    let t = run(trainer, &data, &args.out, args.time_limit, |l| {
+        println!(
+            "step {:>7}  loss {:.4}  bpp {:.4}  psnr {:.2}  aux {:.1}  |g| {:.3}  lr {:.2e}  {:.2}s/step",
+            l.step, l.loss, l.bpp, l.psnr, l.aux, l.grad_norm, l.lr, l.seconds
+        );
+    })?;
+    eprintln!(
+        "checkpoint at step {} in {}",
+        t.step,
+        args.out.join("checkpoint.safetensors").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Network building blocks on libtorch: generalized divisive normalization, convolution helpers,
+//! bounded and quantizing ops with straight-through gradients.
+//!
+//! Parameter names follow PyTorch `state_dict` conventions (`g_a.0.weight`, `g_a.1.beta`, …).
+pub mod gdn;
+pub mod ops;
+pub mod weights;
+
+pub use gdn::Gdn;
+pub use ops::{conv, deconv, lower_bound, ste_round};

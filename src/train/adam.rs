@@ -1,0 +1,77 @@
+//! Adam (Kingma & Ba) with its moment buffers exposed, so a checkpoint holds the complete
+//! optimizer state and training resumes exactly.
+
+use tch::Tensor;
+
+pub struct Adam {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Steps taken (for bias correction).
+    pub t: u64,
+    /// `(name, parameter, first moment, second moment)`.
+    pub params: Vec<(String, Tensor, Tensor, Tensor)>,
+}
+
+impl Adam {
+    pub fn new(params: Vec<(String, Tensor)>) -> Self {
+        let params = params
+            .into_iter()
+            .map(|(n, p)| {
+                let m = p.zeros_like().detach();
+                let v = p.zeros_like().detach();
+                (n, p, m, v)
+            })
+            .collect();
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
+            params,
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for (_, p, _, _) in &mut self.params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+    }
+
+    /// L2 norm of all gradients.
+    pub fn grad_norm(&self) -> f64 {
+        let mut s = 0f64;
+        for (_, p, _, _) in &self.params {
+            let g = p.grad();
+            if g.defined() {
+                s += g.square().sum(tch::Kind::Double).double_value(&[]);
+            }
+        }
+        s.sqrt()
+    }
+
+    /// One update with learning rate `lr`; gradients are scaled by `grad_scale` first (clipping).
+    pub fn step(&mut self, lr: f64, grad_scale: f64) {
+        self.t += 1;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let bc1 = 1.0 - b1.powi(self.t as i32);
+        let bc2 = 1.0 - b2.powi(self.t as i32);
+        tch::no_grad(|| {
+            for (_, p, m, v) in &mut self.params {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let g = &g * grad_scale;
+                let _ = m.g_mul_scalar_(b1).g_add_(&(&g * (1.0 - b1)));
+                let _ = v.g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
+                let denom = (&*v / bc2).sqrt() + self.eps;
+                let upd = (&*m / bc1) / denom * lr;
+                let _ = p.g_sub_(&upd);
+            }
+        });
+    }
+}

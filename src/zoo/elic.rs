@@ -1,0 +1,383 @@
+//! `elic`: a learned image codec of the ELIC family, sized for modest compute.
+//!
+//! - Analysis `g_a` / synthesis `g_s`: four 5x5 stride-2 (transposed) convolutions with
+//!   (inverse) simplified GDN; latent `y` has `m` channels at 1/16 resolution.
+//! - Hyperprior: `h_a` (3x3, then two 5x5 stride-2 convs) gives `z` (`n` channels, 1/64) coded
+//!   with a factorized [`EntropyBottleneck`]; `h_s` gives hyper features ψ (`2m` channels).
+//! - Context model (ELIC's space-channel context): `y` is split in uneven channel slices; each
+//!   slice's μ and σ come from ψ, the already decoded slices (channel context) and, for the
+//!   second half of a checkerboard, the decoded anchors of the same slice (spatial context).
+//!   Two passes per slice; no pixel-serial autoregression.
+//! - Variable rate: a continuous quality `q ∈ [1, L]` selects per-channel gain vectors
+//!   (interpolated geometrically between the `L` trained levels, Cui et al. 2021) applied to `y`
+//!   before quantization and undone before synthesis; level `k` is trained with `lambdas[k]`.
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, nn::Module, Device, Kind, Tensor};
+
+use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
+use crate::nn::{conv, deconv, ste_round, Gdn};
+
+/// Architecture hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElicConfig {
+    /// Channels of the transforms and of `z`.
+    pub n: i64,
+    /// Channels of `y`.
+    pub m: i64,
+    /// Channel slice sizes, summing to `m`.
+    pub slices: Vec<i64>,
+    /// Hidden width of the per-slice parameter networks.
+    pub hidden: i64,
+    /// λ of each trained rate level (loss = R + λ·255²·MSE), increasing.
+    pub lambdas: Vec<f64>,
+}
+
+impl ElicConfig {
+    /// The default small model.
+    pub fn small() -> Self {
+        ElicConfig {
+            n: 128,
+            m: 192,
+            slices: vec![16, 16, 32, 64, 64],
+            hidden: 192,
+            lambdas: vec![0.0018, 0.0040, 0.0087, 0.0193, 0.0424, 0.0932],
+        }
+    }
+    /// A tiny configuration for tests.
+    pub fn tiny() -> Self {
+        ElicConfig {
+            n: 16,
+            m: 24,
+            slices: vec![4, 8, 12],
+            hidden: 32,
+            lambdas: vec![0.004, 0.02, 0.08],
+        }
+    }
+    pub fn levels(&self) -> usize {
+        self.lambdas.len()
+    }
+    /// Range of the continuous quality parameter: `[1, L]`.
+    pub fn quality_range(&self) -> (f64, f64) {
+        (1.0, self.levels() as f64)
+    }
+    /// λ at a continuous quality (geometric interpolation between levels).
+    pub fn lambda_at(&self, q: f64) -> f64 {
+        let (i, t) = self.level_weights(q);
+        let j = (i + 1).min(self.levels() - 1);
+        (self.lambdas[i].ln() * (1.0 - t) + self.lambdas[j].ln() * t).exp()
+    }
+    /// `(lower level index, interpolation weight)` for quality `q` (clamped to the range).
+    pub fn level_weights(&self, q: f64) -> (usize, f64) {
+        let (lo, hi) = self.quality_range();
+        let x = q.clamp(lo, hi) - 1.0;
+        let i = (x.floor() as usize).min(self.levels().saturating_sub(2));
+        (i, x - i as f64)
+    }
+    pub fn validate(&self) -> Result<(), String> {
+        if self.slices.iter().sum::<i64>() != self.m {
+            return Err(format!(
+                "slices {:?} do not sum to m = {}",
+                self.slices, self.m
+            ));
+        }
+        if self.lambdas.len() < 2 || self.lambdas.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("lambdas must be at least two increasing values".into());
+        }
+        if self.n < 1 || self.hidden < 1 || self.slices.iter().any(|&s| s < 1) {
+            return Err("channel counts must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// One slice's parameter network.
+#[derive(Debug)]
+struct SliceNet {
+    /// Channel context on the decoded earlier slices (absent for the first slice).
+    channel: Option<nn::Sequential>,
+    /// Spatial (checkerboard) context on the slice's decoded anchors.
+    spatial: nn::Conv2D,
+    /// 1x1 aggregation of [ψ, channel ctx, spatial ctx] → (μ, σ).
+    agg: nn::Sequential,
+}
+
+/// The network (float, trainable).
+#[derive(Debug)]
+pub struct ElicModel {
+    pub config: ElicConfig,
+    g_a: nn::Sequential,
+    g_s: nn::Sequential,
+    h_a: nn::Sequential,
+    h_s: nn::Sequential,
+    pub entropy_bottleneck: EntropyBottleneck,
+    slices: Vec<SliceNet>,
+    /// `[L, M]` gains applied to `y` per level, and their decoder-side inverses.
+    gain: Tensor,
+    inv_gain: Tensor,
+}
+
+/// Training-time outputs.
+pub struct TrainOut {
+    pub x_hat: Tensor,
+    /// Bits per sample of `y` and `z` (likelihood estimates), `[B]` each.
+    pub y_bits: Tensor,
+    pub z_bits: Tensor,
+}
+
+/// Entropy parameters of one slice and pass, as produced for coding.
+pub struct SliceParams {
+    pub mu: Tensor,
+    pub sigma: Tensor,
+}
+
+impl ElicModel {
+    pub fn new(p: &nn::Path, config: ElicConfig) -> Self {
+        config.validate().expect("invalid ElicConfig");
+        let (n, m) = (config.n, config.m);
+        let g_a = nn::seq()
+            .add(conv(p / "g_a" / 0, 3, n, 5, 2))
+            .add(Gdn::new(p / "g_a" / 1, n, false))
+            .add(conv(p / "g_a" / 2, n, n, 5, 2))
+            .add(Gdn::new(p / "g_a" / 3, n, false))
+            .add(conv(p / "g_a" / 4, n, n, 5, 2))
+            .add(Gdn::new(p / "g_a" / 5, n, false))
+            .add(conv(p / "g_a" / 6, n, m, 5, 2));
+        let g_s = nn::seq()
+            .add(deconv(p / "g_s" / 0, m, n, 5, 2))
+            .add(Gdn::new(p / "g_s" / 1, n, true))
+            .add(deconv(p / "g_s" / 2, n, n, 5, 2))
+            .add(Gdn::new(p / "g_s" / 3, n, true))
+            .add(deconv(p / "g_s" / 4, n, n, 5, 2))
+            .add(Gdn::new(p / "g_s" / 5, n, true))
+            .add(deconv(p / "g_s" / 6, n, 3, 5, 2));
+        let h_a = nn::seq()
+            .add(conv(p / "h_a" / 0, m, n, 3, 1))
+            .add_fn(|x| x.relu())
+            .add(conv(p / "h_a" / 2, n, n, 5, 2))
+            .add_fn(|x| x.relu())
+            .add(conv(p / "h_a" / 4, n, n, 5, 2));
+        let h_s = nn::seq()
+            .add(deconv(p / "h_s" / 0, n, n, 5, 2))
+            .add_fn(|x| x.relu())
+            .add(deconv(p / "h_s" / 2, n, n * 3 / 2, 5, 2))
+            .add_fn(|x| x.relu())
+            .add(conv(p / "h_s" / 4, n * 3 / 2, 2 * m, 3, 1));
+        let entropy_bottleneck = EntropyBottleneck::new(p / "entropy_bottleneck", n);
+        let mut slices = Vec::new();
+        let mut done = 0;
+        for (i, &c) in config.slices.iter().enumerate() {
+            let sp = p / "slices" / i as i64;
+            let channel = (done > 0).then(|| {
+                nn::seq()
+                    .add(conv(&sp / "channel" / 0, done, config.hidden, 3, 1))
+                    .add_fn(|x| x.relu())
+                    .add(conv(&sp / "channel" / 2, config.hidden, 2 * c, 3, 1))
+            });
+            let spatial = conv(&sp / "spatial", c, 2 * c, 5, 1);
+            let agg_in = 2 * m + 2 * c + if done > 0 { 2 * c } else { 0 };
+            let agg = nn::seq()
+                .add(conv(&sp / "agg" / 0, agg_in, config.hidden, 1, 1))
+                .add_fn(|x| x.relu())
+                .add(conv(&sp / "agg" / 2, config.hidden, config.hidden, 1, 1))
+                .add_fn(|x| x.relu())
+                .add(conv(&sp / "agg" / 4, config.hidden, 2 * c, 1, 1));
+            slices.push(SliceNet {
+                channel,
+                spatial,
+                agg,
+            });
+            done += c;
+        }
+        let levels = config.levels() as i64;
+        let gain = p.var("gain", &[levels, m], nn::Init::Const(1.0));
+        let inv_gain = p.var("inv_gain", &[levels, m], nn::Init::Const(1.0));
+        ElicModel {
+            config,
+            g_a,
+            g_s,
+            h_a,
+            h_s,
+            entropy_bottleneck,
+            slices,
+            gain,
+            inv_gain,
+        }
+    }
+
+    /// The padding multiple of the input (the total stride down to `z`).
+    pub const MULTIPLE: i64 = 64;
+
+    /// Gain vectors `[B, M, 1, 1]` for per-sample qualities (geometric interpolation of levels).
+    fn gains(&self, table: &Tensor, q: &[f64]) -> Tensor {
+        let m = self.config.m;
+        let rows: Vec<Tensor> = q
+            .iter()
+            .map(|&qv| {
+                let (i, t) = self.config.level_weights(qv);
+                let j = (i + 1).min(self.config.levels() - 1);
+                let a = table.get(i as i64).abs().clamp_min(1e-4).log();
+                let b = table.get(j as i64).abs().clamp_min(1e-4).log();
+                (a * (1.0 - t) + b * t).exp()
+            })
+            .collect();
+        Tensor::stack(&rows, 0).view([q.len() as i64, m, 1, 1])
+    }
+
+    /// Encoder-side gain for quality `q`, `[1, M, 1, 1]`.
+    pub fn gain_for(&self, q: f64) -> Tensor {
+        self.gains(&self.gain, &[q])
+    }
+    /// Decoder-side inverse gain for quality `q`, `[1, M, 1, 1]`.
+    pub fn inv_gain_for(&self, q: f64) -> Tensor {
+        self.gains(&self.inv_gain, &[q])
+    }
+
+    pub fn analysis(&self, x: &Tensor) -> Tensor {
+        self.g_a.forward(x)
+    }
+    pub fn synthesis(&self, y_hat: &Tensor) -> Tensor {
+        self.g_s.forward(y_hat)
+    }
+    pub fn hyper_analysis(&self, y: &Tensor) -> Tensor {
+        self.h_a.forward(y)
+    }
+    pub fn hyper_synthesis(&self, z_hat: &Tensor) -> Tensor {
+        self.h_s.forward(z_hat)
+    }
+
+    /// Channel offsets of each slice.
+    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
+        let mut start = 0;
+        self.config
+            .slices
+            .iter()
+            .map(|&c| {
+                let r = (start, c);
+                start += c;
+                r
+            })
+            .collect()
+    }
+
+    /// μ and σ of slice `i`. `prev` holds the decoded earlier slices (`None` for slice 0);
+    /// `anchors` holds the slice's decoded anchors with zeros at non-anchor positions (all zeros
+    /// for the anchor pass). The encoder and the decoder call this with identical tensors.
+    pub fn slice_params(
+        &self,
+        i: usize,
+        psi: &Tensor,
+        prev: Option<&Tensor>,
+        anchors: &Tensor,
+    ) -> SliceParams {
+        let s = &self.slices[i];
+        let mut feats = vec![psi.shallow_clone()];
+        if let (Some(net), Some(prev)) = (&s.channel, prev) {
+            feats.push(net.forward(prev));
+        }
+        feats.push(s.spatial.forward(anchors));
+        let out = s.agg.forward(&Tensor::cat(&feats, 1));
+        let c = self.config.slices[i];
+        SliceParams {
+            mu: out.narrow(1, 0, c),
+            sigma: out.narrow(1, c, c),
+        }
+    }
+
+    /// Forward pass for a batch `x` in [0, 1] with per-sample qualities `q`. With `train`, rates
+    /// are measured on noisy latents (the training proxy); without, on rounded ones (validation).
+    pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
+        let y = self.analysis(x) * self.gains(&self.gain, q);
+        let z = self.hyper_analysis(&y);
+        let zb = self.entropy_bottleneck.forward(&z, train);
+        let psi = self.hyper_synthesis(&zb.z_hat);
+        let (b, _, h, w) = y.size4().expect("4-d latent");
+        let anchor = checkerboard(h, w, y.device()).view([1, 1, h, w]);
+        let non_anchor = anchor.logical_not();
+        let mut y_hats: Vec<Tensor> = Vec::new();
+        let mut y_bits = Tensor::zeros([b], (Kind::Float, y.device()));
+        for (i, (start, c)) in self.slice_ranges().into_iter().enumerate() {
+            let yi = y.narrow(1, start, c);
+            let prev = (i > 0).then(|| Tensor::cat(&y_hats, 1));
+            let zeros = yi.zeros_like();
+            let pa = self.slice_params(i, &psi, prev.as_ref(), &zeros);
+            let anchors_hat = (ste_round(&(&yi - &pa.mu)) + &pa.mu) * &anchor;
+            let pn = self.slice_params(i, &psi, prev.as_ref(), &anchors_hat);
+            let mu = pa.mu.where_self(&anchor, &pn.mu);
+            let sigma = pa.sigma.where_self(&anchor, &pn.sigma);
+            let yi_hat = anchors_hat + (ste_round(&(&yi - &mu)) + &mu) * &non_anchor;
+            let y_rate = if train {
+                crate::entropy::add_noise(&yi)
+            } else {
+                yi_hat.detach()
+            };
+            let lik = gaussian::likelihood(&y_rate, &mu, &sigma);
+            y_bits = y_bits + bits_per_sample(&lik);
+            y_hats.push(yi_hat);
+        }
+        let y_hat = Tensor::cat(&y_hats, 1) * self.gains(&self.inv_gain, q);
+        let x_hat = self.synthesis(&y_hat);
+        TrainOut {
+            x_hat,
+            y_bits,
+            z_bits: bits_per_sample(&zb.likelihoods),
+        }
+    }
+}
+
+/// Checkerboard mask `[H, W]` (bool): true at anchors, where `(row + col)` is even.
+pub fn checkerboard(h: i64, w: i64, device: Device) -> Tensor {
+    let r = Tensor::arange(h, (Kind::Int64, device)).view([h, 1]);
+    let c = Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
+    (r + c).remainder(2).eq(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_rate_terms() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = ElicModel::new(&vs.root(), ElicConfig::tiny());
+        let x = Tensor::rand([2, 3, 64, 128], (Kind::Float, Device::Cpu));
+        let out = model.forward(&x, &[1.0, 2.5], true);
+        assert_eq!(out.x_hat.size(), vec![2, 3, 64, 128]);
+        assert_eq!(out.y_bits.size(), vec![2]);
+        assert!(out.y_bits.min().double_value(&[]) > 0.0);
+        assert!(out.z_bits.min().double_value(&[]) > 0.0);
+        let names: Vec<String> = vs.variables().keys().cloned().collect();
+        for n in [
+            "g_a.0.weight",
+            "g_s.6.bias",
+            "h_s.4.weight",
+            "slices.1.channel.0.weight",
+            "slices.0.agg.4.bias",
+            "gain",
+        ] {
+            assert!(names.contains(&n.to_string()), "missing {n}");
+        }
+        assert!(!names.iter().any(|n| n.starts_with("slices.0.channel")));
+    }
+
+    #[test]
+    fn quality_mapping() {
+        let c = ElicConfig::small();
+        assert_eq!(c.level_weights(1.0), (0, 0.0));
+        assert_eq!(c.level_weights(6.0), (4, 1.0));
+        let (i, t) = c.level_weights(2.5);
+        assert_eq!(i, 1);
+        assert!((t - 0.5).abs() < 1e-12);
+        assert!((c.lambda_at(3.0) - 0.0087).abs() < 1e-12);
+        assert!(c.lambda_at(2.5) > 0.0040 && c.lambda_at(2.5) < 0.0087);
+        assert!(ElicConfig::tiny().validate().is_ok());
+    }
+
+    #[test]
+    fn checkerboard_pattern() {
+        let m = checkerboard(2, 3, Device::Cpu);
+        let v: Vec<bool> = Vec::try_from(m.flatten(0, -1)).unwrap();
+        assert_eq!(v, vec![true, false, true, false, true, false]);
+    }
+}
