@@ -26,3 +26,9 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     pb.set_prefix(what.to_string());
     pb
 }
+
+/// Reads an input file, naming it in the error.
+pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))
+}
+

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 pub mod common;
 pub mod train;
+pub mod video;
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a model on folders of images.
     Train(train::Args),
+    /// Video coding (.licv).
+    Video(video::Args),
 }
 
 /// Options shared by every subcommand.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     common::apply_threads(&global);
     let result: anyhow::Result<()> = match cli.command {
         Command::Train(a) => train::run_cmd(a, &global),
+        Command::Video(a) => video::run(a, &global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,8 @@ const EXAMPLES: &str = "\
 Examples:
   lic train --data ../shared/datasets/train --data ../shared/datasets/train2 --out runs/a --time-limit 3600
   lic train --resume runs/a/checkpoint.safetensors --out runs/a --steps 200000
-  lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540";
+  lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540
+  lic train --export runs/a/checkpoint.safetensors --name lic-elic-small --out models   # freeze for coding";
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Arch {
@@ -34,7 +35,7 @@ pub struct Args {
     /// Folder of training images (repeatable); never evaluation images.
     #[arg(long, value_name = "DIR")]
     pub data: Vec<PathBuf>,
-    /// Output folder for checkpoint.safetensors and train_log.jsonl.
+    /// Output folder for checkpoint.safetensors and train_log.jsonl (with --export: for NAME.safetensors).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Resume exactly from a checkpoint (its options win, except --steps).
@@ -143,3 +144,4 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     );
     Ok(())
 }
+

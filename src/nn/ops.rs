@@ -2,11 +2,21 @@
 
 use tch::{nn, Tensor};
 
+/// PyTorch's default weight initialization for convolutions (Kaiming uniform with a = √5, i.e.
+/// bound 1/√fan_in). tch's default (ReLU gain) is 2.4x wider, which makes deep GDN stacks start
+/// with outputs far out of range.
+const TORCH_DEFAULT_INIT: nn::Init = nn::Init::Kaiming {
+    dist: nn::init::NormalOrUniform::Uniform,
+    fan: nn::init::FanInOut::FanIn,
+    non_linearity: nn::init::NonLinearity::ExplicitGain(0.577_350_269_189_625_8),
+};
+
 /// A `k`x`k` convolution with "same" padding and the given stride.
 pub fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv2D {
     let cfg = nn::ConvConfig {
         stride,
         padding: k / 2,
+        ws_init: TORCH_DEFAULT_INIT,
         ..Default::default()
     };
     nn::conv2d(p, cin, cout, k, cfg)
@@ -18,6 +28,7 @@ pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv
         stride,
         padding: k / 2,
         output_padding: stride - 1,
+        ws_init: TORCH_DEFAULT_INIT,
         ..Default::default()
     };
     nn::conv_transpose2d(p, cin, cout, k, cfg)

@@ -255,7 +255,9 @@ impl Trainer {
 }
 
 /// Splits a model's variables into the network (main optimizer) and the bottleneck quantiles.
-fn split_params(vs: &nn::VarStore) -> (Vec<(String, Tensor)>, Vec<(String, Tensor)>) {
+type NamedParams = Vec<(String, Tensor)>;
+
+fn split_params(vs: &nn::VarStore) -> (NamedParams, NamedParams) {
     let mut all = weights::named_vars(vs, "");
     all.retain(|(_, t)| t.requires_grad());
     all.into_iter()

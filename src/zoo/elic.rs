@@ -312,7 +312,7 @@ impl ElicModel {
                 yi_hat.detach()
             };
             let lik = gaussian::likelihood(&y_rate, &mu, &sigma);
-            y_bits = y_bits + bits_per_sample(&lik);
+            y_bits += bits_per_sample(&lik);
             y_hats.push(yi_hat);
         }
         let y_hat = Tensor::cat(&y_hats, 1) * self.gains(&self.inv_gain, q);

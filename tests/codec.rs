@@ -1,0 +1,207 @@
+//! The image codec with the shipped default model: round trips at odd sizes, gray, tiling,
+//! determinism across thread counts (through the CLI, one process per setting), corrupt input,
+//! and the golden bitstreams that guard the format.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lic::codec::{self, CodecModel, EncodeOptions, DEFAULT_MODEL};
+use lic::io::image::Image;
+use sha2::{Digest, Sha256};
+
+fn model() -> CodecModel {
+    tch::set_num_threads(1);
+    let p = CodecModel::find(DEFAULT_MODEL).expect("default model shipped in models/");
+    CodecModel::load(&p, tch::Device::Cpu).expect("load default model")
+}
+
+/// A deterministic test picture: smooth gradients, an edge and a little texture.
+pub fn synthetic(w: u32, h: u32, seed: u32) -> Image {
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+    for y in 0..h {
+        for x in 0..w {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let n = (s % 9) as i32 - 4;
+            let edge = if x * 3 > w { 60 } else { 0 };
+            let r = (x * 200 / w.max(1)) as i32 + n + edge / 2;
+            let g = (y * 180 / h.max(1)) as i32 + n;
+            let b = 128 + ((x + y) % 16) as i32 * 4 - edge;
+            for v in [r, g, b] {
+                data.push(v.clamp(0, 255) as u8);
+            }
+        }
+    }
+    Image::new(w, h, data)
+}
+
+fn psnr(a: &Image, b: &Image) -> f64 {
+    let mse: f64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.data.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10()
+}
+
+#[test]
+fn round_trips_at_any_size_and_quality() {
+    let m = model();
+    let (lo, hi) = m.config.quality_range();
+    let mut last_size = 0;
+    for (i, (w, h, q)) in [(1, 1, lo), (3, 5, 2.0), (37, 53, 3.5), (96, 64, hi)].into_iter().enumerate() {
+        let img = synthetic(w, h, i as u32);
+        let enc = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
+        let dec = codec::decode(&enc.bytes, &m).unwrap();
+        assert_eq!(dec, enc.reconstruction, "{w}x{h}: decoder differs from encoder reconstruction");
+        assert_eq!((dec.width, dec.height), (w, h));
+        if w == 96 {
+            assert!(psnr(&img, &dec) > 20.0, "PSNR {:.2}", psnr(&img, &dec));
+        }
+        last_size = enc.bytes.len();
+    }
+    assert!(last_size > 0);
+}
+
+#[test]
+fn rate_grows_with_quality_and_estimate_matches_file() {
+    let m = model();
+    let img = synthetic(128, 128, 7);
+    let mut prev = 0usize;
+    for q in [1.0, 3.0, 6.0] {
+        let e = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
+        assert!(e.bytes.len() > prev, "q {q}: {} bytes after {prev}", e.bytes.len());
+        prev = e.bytes.len();
+        // The integer-table estimate and the real payload agree within a small overhead.
+        let real_bits = e.bytes.len() as f64 * 8.0;
+        assert!(real_bits >= e.estimated_bits * 0.99, "{real_bits} vs {}", e.estimated_bits);
+        assert!(real_bits <= e.estimated_bits * 1.05 + 8.0 * 400.0, "{real_bits} vs {}", e.estimated_bits);
+    }
+}
+
+#[test]
+fn gray_images_stay_gray() {
+    let m = model();
+    let img = synthetic(40, 24, 3).to_gray();
+    let e = codec::encode(&img, &m, &EncodeOptions::default()).unwrap();
+    let d = codec::decode(&e.bytes, &m).unwrap();
+    assert!(d.gray);
+    assert!(d.data.chunks(3).all(|p| p[0] == p[1] && p[1] == p[2]));
+}
+
+#[test]
+fn tiles_cover_large_images() {
+    let m = model();
+    let img = synthetic(150, 70, 11);
+    let opts = EncodeOptions { quality: 3.0, tile: 64 };
+    let e = codec::encode(&img, &m, &opts).unwrap();
+    let c = codec::read_header(&e.bytes, &Default::default()).unwrap();
+    assert_eq!(c.header.tile_width, 64);
+    let d = codec::decode(&e.bytes, &m).unwrap();
+    assert_eq!(d, e.reconstruction);
+    assert!(psnr(&img, &d) > 18.0);
+}
+
+#[test]
+fn corrupt_streams_are_errors_not_panics() {
+    let m = model();
+    let img = synthetic(64, 64, 5);
+    let e = codec::encode(&img, &m, &EncodeOptions::default()).unwrap();
+    for cut in [0, 4, 10, e.bytes.len() / 2, e.bytes.len() - 1] {
+        assert!(codec::decode(&e.bytes[..cut], &m).is_err(), "truncated at {cut}");
+    }
+    let mut bytes = e.bytes.clone();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    assert!(codec::decode(&bytes, &m).is_err(), "payload bit flip must fail the CRC");
+}
+
+fn lic(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lic")).args(args).output().expect("run lic")
+}
+
+#[test]
+fn decoding_is_identical_with_one_and_two_threads() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src.png");
+    lic::io::image::save(&synthetic(160, 96, 9), &src).unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let o = lic(&["--threads", "2", "encode", &p("src.png"), &p("a.lic"), "--quality", "3", "--verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for t in ["1", "2"] {
+        let o = lic(&["--threads", t, "decode", &p("a.lic"), &p(&format!("d{t}.png"))]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let a = std::fs::read(d.path().join("d1.png")).unwrap();
+    let b = std::fs::read(d.path().join("d2.png")).unwrap();
+    assert_eq!(a, b, "decoded images differ between 1 and 2 threads");
+    // And the encoder with one thread makes the same bitstream.
+    let o = lic(&["--threads", "1", "encode", &p("src.png"), &p("b.lic"), "--quality", "3"]);
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(d.path().join("a.lic")).unwrap(), std::fs::read(d.path().join("b.lic")).unwrap());
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The golden cases: (file stem, width, height, seed, quality, gray).
+const GOLDEN: [(&str, u32, u32, u32, f64, bool); 3] = [
+    ("synthetic-64x64-q2", 64, 64, 1, 2.0, false),
+    ("synthetic-45x29-q5", 45, 29, 2, 5.0, false),
+    ("synthetic-gray-32x40-q3", 32, 40, 3, 3.0, true),
+];
+
+#[test]
+fn golden_bitstreams_decode_to_known_pixels() {
+    let m = model();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("golden.json")).expect("golden.json")).unwrap();
+    for (stem, ..) in GOLDEN {
+        let bytes = std::fs::read(golden_dir().join(format!("{stem}.lic"))).unwrap();
+        let img = codec::decode(&bytes, &m).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let want = expected[stem]["decoded_rgb_sha256"].as_str().unwrap();
+        assert_eq!(sha256_hex(&img.data), want, "{stem}: decoded pixels changed");
+        assert_eq!(
+            expected[stem]["format_version"].as_u64().unwrap(),
+            lic::format::FORMAT_VERSION as u64,
+            "format version moved: regenerate the golden files"
+        );
+    }
+}
+
+/// Regenerates tests/golden (run by hand after a deliberate format or model change:
+/// `cargo test --release --test codec -- --ignored write_golden`).
+#[test]
+#[ignore]
+fn write_golden() {
+    let m = model();
+    let mut index = serde_json::Map::new();
+    for (stem, w, h, seed, q, gray) in GOLDEN {
+        let mut img = synthetic(w, h, seed);
+        if gray {
+            img = img.to_gray();
+        }
+        let e = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
+        std::fs::write(golden_dir().join(format!("{stem}.lic")), &e.bytes).unwrap();
+        index.insert(
+            stem.to_string(),
+            serde_json::json!({
+                "decoded_rgb_sha256": sha256_hex(&e.reconstruction.data),
+                "bytes": e.bytes.len(),
+                "model": m.id,
+                "weights_hash": m.hash_hex(),
+                "format_version": lic::format::FORMAT_VERSION,
+            }),
+        );
+    }
+    std::fs::write(golden_dir().join("golden.json"), serde_json::to_string_pretty(&index).unwrap()).unwrap();
+}
