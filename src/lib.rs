@@ -3,4 +3,5 @@
 //! Module graph (one way): `format`, `coder` (no libtorch) → `nn` → `transforms`, `entropy` →
 //! `zoo` → `codec` → `video` → `eval`, `train`. The `engine` feature (default) enables everything
 //! that needs libtorch or FFmpeg; without it only the libtorch-free core builds.
+pub mod eval;
 pub mod io;
