@@ -4,6 +4,7 @@
 //! `zoo` → `codec` → `video` → `eval`, `train`. The `engine` feature (default) enables everything
 //! that needs libtorch or FFmpeg; without it only the libtorch-free core builds.
 pub mod datasets;
+pub mod eval;
 pub mod io;
 
 #[cfg(feature = "engine")]

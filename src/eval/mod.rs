@@ -1,0 +1,32 @@
+//! Evaluation toolkit without libtorch: metrics (PSNR-RGB, MS-SSIM), Bjøntegaard deltas,
+//! CompressAI-format results files, RD plots, conventional codec anchors and the evaluation loop.
+//!
+//! The learned codec plugs into [`run::evaluate`] by implementing [`conventional::Codec`].
+
+pub mod bdrate;
+pub mod conventional;
+pub mod metrics;
+pub mod plot;
+pub mod results;
+pub mod run;
+
+pub use bdrate::{bd_quality, bd_rate, BdResult, Method};
+pub use conventional::{conventional_codec, Codec, SourceImage};
+pub use metrics::{ms_ssim, psnr_rgb};
+pub use plot::{plot, plot_with, Curve, PlotOptions};
+pub use results::RdResults;
+pub use run::{evaluate, EvalOptions};
+
+/// A progress bar on stderr for `len` steps (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_string());
+    pb
+}
