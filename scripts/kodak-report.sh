@@ -10,7 +10,7 @@ lic=target/release/lic
 mkdir -p "$out"
 [ -d datasets/kodak ] || bash datasets/fetch.sh kodak
 $lic eval --dataset datasets/kodak --model "$model" --points 6 -o "$out/kodak-$model.json" --force
-anchors=(anchors/kodak/vtm.json anchors/kodak/avif.json anchors/kodak/webp.json anchors/kodak/jpeg420.json)
+anchors=(anchors/kodak/vtm.json anchors/measured/kodak/avif.json anchors/measured/kodak/webp.json anchors/measured/kodak/jpeg420.json)
 {
   echo "BD-rate of $model on Kodak (PSNR-RGB, pchip); negative = fewer bits than the anchor"
   for a in "${anchors[@]}"; do

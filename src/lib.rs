@@ -8,6 +8,8 @@ pub mod eval;
 pub mod io;
 
 #[cfg(feature = "engine")]
+pub mod codec;
+#[cfg(feature = "engine")]
 pub mod entropy;
 #[cfg(feature = "engine")]
 pub mod nn;

@@ -32,3 +32,8 @@ pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))
 }
 
+/// Finds and loads a model by name or path.
+pub fn load_model(name: &str) -> anyhow::Result<lic::codec::CodecModel> {
+    let path = lic::codec::CodecModel::find(name)?;
+    lic::codec::CodecModel::load(&path, tch::Device::Cpu).map_err(|e| anyhow::anyhow!("loading model {}: {e}", path.display()))
+}

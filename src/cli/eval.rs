@@ -10,10 +10,12 @@ use lic::io::file::check_output;
 
 const EXAMPLES: &str = "\
 Examples:
+  lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model
+  lic eval --dataset datasets/kodak --model lic-elic-small --quality 1,2.5,4,6
   lic eval --dataset datasets/kodak --codec jpeg --points 6 -o results/kodak-jpeg.json
   lic eval --dataset datasets/kodak --codec avif --quality 50,38,26 --limit 4
 Codecs: jpeg (4:2:0), jpeg444, webp, avif, avif-s2, jxl, x265 (HEVC intra 4:4:4).
-Quality: JPEG/WebP quality 0-100, AVIF quantizer 0-63, JPEG XL distance, x265 QP 0-51.";
+Quality: lic models 1 to their number of levels (continuous), JPEG/WebP quality 0-100, AVIF quantizer 0-63, JPEG XL distance, x265 QP 0-51.";
 
 /// Evaluates a codec on a directory of PNG images: bpp, PSNR-RGB, MS-SSIM, encode/decode time.
 #[derive(clap::Args, Debug)]
@@ -22,9 +24,12 @@ pub struct Args {
     /// Directory of PNG images (all *.png in it, sorted by name).
     #[arg(long, value_name = "DIR")]
     pub dataset: PathBuf,
-    /// Conventional codec to measure.
-    #[arg(long, value_name = "CODEC")]
-    pub codec: String,
+    /// Conventional codec to measure (instead of a lic model).
+    #[arg(long, value_name = "CODEC", conflicts_with = "model")]
+    pub codec: Option<String>,
+    /// lic model name or path (the default model when neither --model nor --codec is given).
+    #[arg(long, short = 'm', value_name = "NAME")]
+    pub model: Option<String>,
     /// Comma-separated codec qualities (codec-specific scale).
     #[arg(
         long,
@@ -54,13 +59,14 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
     if !args.dataset.is_dir() {
         bail!("{}: dataset directory not found", args.dataset.display());
     }
-    let codec = conventional_codec(&args.codec).with_context(|| {
-        format!(
-            "--codec {} (one of {})",
-            args.codec,
-            CONVENTIONAL_CODECS.join(", ")
-        )
-    })?;
+    let codec: Box<dyn lic::eval::Codec> = match &args.codec {
+        Some(name) => conventional_codec(name)
+            .with_context(|| format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", ")))?,
+        None => {
+            let name = args.model.as_deref().unwrap_or(lic::codec::DEFAULT_MODEL);
+            Box::new(lic::eval::lic::LicCodec::new(super::common::load_model(name)?))
+        }
+    };
     let qualities = match args.quality {
         Some(q) if !q.is_empty() => q,
         _ => codec.default_qualities(args.points as usize),

@@ -4,7 +4,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod bdrate;
 pub mod common;
+pub mod decode;
+pub mod encode;
+pub mod eval;
+pub mod info;
+pub mod plot;
 pub mod train;
 pub mod video;
 
@@ -27,6 +33,18 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Compress an image into a .lic file.
+    Encode(encode::Args),
+    /// Decompress a .lic file into an image.
+    Decode(decode::Args),
+    /// Print the header of a .lic file.
+    Info(info::Args),
+    /// Rate–distortion evaluation over a folder of images (a lic model or a conventional codec).
+    Eval(eval::Args),
+    /// Bjøntegaard delta rate between two results files.
+    Bdrate(bdrate::Args),
+    /// Plot RD curves from results files into a PNG.
+    Plot(plot::Args),
     /// Train a model on folders of images.
     Train(train::Args),
     /// Video coding (.licv).
@@ -53,6 +71,12 @@ pub fn main() -> ExitCode {
     };
     common::apply_threads(&global);
     let result: anyhow::Result<()> = match cli.command {
+        Command::Encode(a) => encode::run(a, &global),
+        Command::Decode(a) => decode::run(a, &global),
+        Command::Info(a) => info::run(a, &global),
+        Command::Eval(a) => eval::run(a, &global),
+        Command::Bdrate(a) => bdrate::run(a, &global),
+        Command::Plot(a) => plot::run(a, &global),
         Command::Train(a) => train::run_cmd(a, &global),
         Command::Video(a) => video::run(a, &global),
     };

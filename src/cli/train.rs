@@ -38,6 +38,16 @@ pub struct Args {
     /// Output folder for checkpoint.safetensors and train_log.jsonl (with --export: for NAME.safetensors).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Freeze a checkpoint into a shipped model file OUT/NAME.safetensors (f16 weights + integer
+    /// entropy tables) instead of training.
+    #[arg(long, value_name = "CKPT", conflicts_with_all = ["resume", "init"])]
+    pub export: Option<PathBuf>,
+    /// Model id written into the exported file and every bitstream made with it.
+    #[arg(long, default_value = lic::codec::DEFAULT_MODEL, requires = "export")]
+    pub name: String,
+    /// Overwrite an existing exported model.
+    #[arg(long, requires = "export")]
+    pub force: bool,
     /// Resume exactly from a checkpoint (its options win, except --steps).
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
@@ -145,3 +155,76 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.name.is_empty() && args.name.len() <= 64 && args.name.bytes().all(|b| b.is_ascii_graphic()),
+        "--name must be 1 to 64 printable ASCII characters"
+    );
+    let t = Trainer::resume(ckpt, tch::Device::Cpu).with_context(|| format!("reading {}", ckpt.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let path = args.out.join(format!("{}.safetensors", args.name));
+    lic::io::file::check_output(&path, &[ckpt], args.force)?;
+    let m = lic::codec::CodecModel::export(
+        lic::codec::model::TrainedModel {
+            vs: &t.vs,
+            net: &t.model,
+        },
+        &args.name,
+        &path,
+        lic::nn::weights::FloatStorage::F16,
+    )?;
+    let bytes = std::fs::read(&path)?;
+    let sha = sha2_hex(&bytes);
+    let o = &t.opts;
+    let card = serde_json::json!({
+        "name": m.id,
+        "file": format!("{}.safetensors", m.id),
+        "weights_sha256": sha,
+        "weights_bytes": bytes.len(),
+        "architecture": {
+            "family": "elic",
+            "summary": "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
+                        uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate",
+            "config": m.config,
+            "parameters": t.vs.variables().values().map(|v| v.numel()).sum::<usize>(),
+        },
+        "rate": {
+            "quality_range": m.config.quality_range(),
+            "lambdas": m.config.lambdas,
+            "loss": "bpp + lambda * 255^2 * MSE (RGB in [0,1]), quality drawn uniformly per sample",
+        },
+        "training": {
+            "data": o.data,
+            "steps": t.step,
+            "batch": o.batch,
+            "crop": o.crop,
+            "lr": o.lr,
+            "seed": o.seed,
+            "seconds": t.elapsed_before,
+            "history": t.history,
+        },
+        "storage": "float16 weights, integer entropy tables",
+        "reproduce": format!(
+            "lic train --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
+            o.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" --data "),
+            m.id, o.steps, o.batch, o.crop, o.lr, o.seed, m.id, m.id
+        ),
+        "kodak": serde_json::Value::Null,
+    });
+    let card_path = args.out.join(format!("{}.json", m.id));
+    lic::io::file::write_atomic(&card_path, serde_json::to_string_pretty(&card)?.as_bytes())?;
+    println!(
+        "{}: model {} (step {}), weights hash {}; card {}",
+        path.display(),
+        m.id,
+        t.step,
+        m.hash_hex(),
+        card_path.display()
+    );
+    Ok(())
+}
+
+fn sha2_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}

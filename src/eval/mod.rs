@@ -5,6 +5,8 @@
 
 pub mod bdrate;
 pub mod conventional;
+#[cfg(feature = "engine")]
+pub mod lic;
 pub mod metrics;
 pub mod plot;
 pub mod results;

@@ -91,6 +91,36 @@ pub struct Trainer {
     pub step: u64,
     /// Training seconds before this process (from checkpoints).
     pub elapsed_before: f64,
+    /// Where and how long each stretch of training ran (for the model card).
+    pub history: Vec<Segment>,
+}
+
+/// One uninterrupted stretch of training.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Segment {
+    pub hardware: String,
+    pub threads: i32,
+    pub from_step: u64,
+    pub to_step: u64,
+    pub seconds: f64,
+}
+
+/// A short description of the machine: CPU model (or CUDA device) and core count.
+pub fn hardware_description(device: Device) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    match device {
+        Device::Cuda(i) => format!("CUDA device {i} (host: {cpu}, {cores} cores)"),
+        _ => format!("CPU: {cpu}, {cores} cores"),
+    }
 }
 
 /// One logged step.
@@ -117,6 +147,8 @@ struct SavedState {
     adam_t: u64,
     aux_t: u64,
     elapsed: f64,
+    #[serde(default)]
+    history: Vec<Segment>,
 }
 
 impl Trainer {
@@ -136,6 +168,7 @@ impl Trainer {
             model,
             step: 0,
             elapsed_before: 0.0,
+            history: Vec::new(),
         })
     }
 
@@ -169,6 +202,7 @@ impl Trainer {
         t.rng = Rng(state.rng);
         t.step = state.step;
         t.elapsed_before = state.elapsed;
+        t.history = state.history;
         Ok(t)
     }
 
@@ -194,6 +228,7 @@ impl Trainer {
             adam_t: self.adam.t,
             aux_t: self.aux.t,
             elapsed,
+            history: self.history.clone(),
         };
         let mut meta = HashMap::new();
         meta.insert(META_STATE.to_string(), serde_json::to_string(&state)?);
@@ -282,6 +317,20 @@ pub fn run(
         .with_context(|| format!("{}: cannot open", log_path.display()))?;
     let start = Instant::now();
     let mut acc: Vec<StepLog> = Vec::new();
+    trainer.history.push(Segment {
+        hardware: hardware_description(trainer.device),
+        threads: tch::get_num_threads(),
+        from_step: trainer.step,
+        to_step: trainer.step,
+        seconds: 0.0,
+    });
+    let update = |t: &mut Trainer, secs: f64| {
+        let step = t.step;
+        if let Some(seg) = t.history.last_mut() {
+            seg.to_step = step;
+            seg.seconds = secs;
+        }
+    };
     while trainer.step < trainer.opts.steps {
         if let Some(limit) = time_limit {
             if start.elapsed().as_secs_f64() >= limit {
@@ -313,6 +362,7 @@ pub fn run(
             acc.clear();
         }
         if trainer.step % trainer.opts.checkpoint_every == 0 {
+            update(&mut trainer, start.elapsed().as_secs_f64());
             trainer.save_checkpoint(
                 &ckpt,
                 trainer.elapsed_before + start.elapsed().as_secs_f64(),

@@ -1,0 +1,404 @@
+//! The public image codec: [`encode`] an [`Image`] into `.lic` bytes and [`decode`] them back.
+//!
+//! Per tile (raster order; one tile unless the image is larger than the tile size, so memory is
+//! bounded for any image): pad to a multiple of 64 (edge replication), `y = g_a(x)·gain(q)`,
+//! `z = h_a(y)`, code `round(z − median)` with the factorized tables (substream 0), then for each
+//! channel slice two substreams: the checkerboard anchors, then the non-anchors, each coded as
+//! `round(y − μ)` under the Gaussian table picked by σ (`coder::quantize`). Decoded values are
+//! rebuilt as `symbol + μ` in f32 by the same function on both sides, so the encoder's
+//! reconstruction equals the decoder's output when the networks compute identical floats (same
+//! machine and thread count; see the determinism tests).
+
+pub mod model;
+
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use crate::coder::{self, CoderError};
+use crate::format::{Container, FormatError, Header, Limits, StreamKind};
+use crate::io::image::Image;
+use crate::zoo::elic::checkerboard;
+pub use model::{CodecModel, ModelError, DEFAULT_MODEL};
+
+/// Default tile side in pixels: images up to this size are coded in one piece.
+pub const DEFAULT_TILE: u32 = 1024;
+
+#[derive(Clone, Debug)]
+pub struct EncodeOptions {
+    /// Continuous quality in the model's range (`[1, L]`).
+    pub quality: f64,
+    /// Tile side in pixels (a multiple of 64); larger images are split.
+    pub tile: u32,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            quality: 4.0,
+            tile: DEFAULT_TILE,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Coder(#[from] CoderError),
+    #[error("bitstream was made with model `{stream_id}` ({stream_hash}), but `{model_id}` ({model_hash}) is loaded")]
+    ModelMismatch {
+        stream_id: String,
+        stream_hash: String,
+        model_id: String,
+        model_hash: String,
+    },
+    #[error("quality {0} outside the model's range [{1}, {2}]")]
+    Quality(f64, f64, f64),
+    #[error("invalid tile size {0} (must be a positive multiple of 64)")]
+    Tile(u32),
+    #[error("bitstream has {found} substreams, {expected} expected for this image and model")]
+    Substreams { expected: usize, found: usize },
+    #[error("not an image bitstream")]
+    Kind,
+    #[error("libtorch: {0}")]
+    Torch(String),
+}
+
+impl From<tch::TchError> for CodecError {
+    fn from(e: tch::TchError) -> Self {
+        CodecError::Torch(e.to_string())
+    }
+}
+
+/// Result of [`encode`].
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    /// Rate estimate from the model's likelihoods, in bits (the real rate is `bytes.len() · 8`).
+    pub estimated_bits: f64,
+    /// The encoder's reconstruction (what a decoder returns).
+    pub reconstruction: Image,
+    pub seconds: f64,
+}
+
+fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Substreams per tile: z, then anchors and non-anchors of every slice.
+fn streams_per_tile(model: &CodecModel) -> usize {
+    1 + 2 * model.config.slices.len()
+}
+
+/// Tiles `(x, y, w, h)` of an image in raster order.
+fn tiles(width: u32, height: u32, tile: u32) -> Vec<(u32, u32, u32, u32)> {
+    let mut v = Vec::new();
+    let mut y = 0;
+    while y < height {
+        let h = tile.min(height - y);
+        let mut x = 0;
+        while x < width {
+            let w = tile.min(width - x);
+            v.push((x, y, w, h));
+            x += w;
+        }
+        y += h;
+    }
+    v
+}
+
+/// A tile as a padded `[1, 3, H', W']` float tensor in [0, 1].
+fn tile_tensor(img: &Image, (x0, y0, w, h): (u32, u32, u32, u32), device: Device) -> Tensor {
+    let mut buf = Vec::with_capacity((w * h * 3) as usize);
+    for row in y0..y0 + h {
+        let start = ((row * img.width + x0) * 3) as usize;
+        buf.extend_from_slice(&img.data[start..start + (w * 3) as usize]);
+    }
+    let t = Tensor::from_slice(&buf)
+        .view([h as i64, w as i64, 3])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_kind(Kind::Float)
+        / 255.0;
+    let m = crate::zoo::ElicModel::MULTIPLE;
+    let (ph, pw) = ((m - h as i64 % m) % m, (m - w as i64 % m) % m);
+    let t = if ph > 0 || pw > 0 {
+        t.replication_pad2d([0, pw, 0, ph])
+    } else {
+        t
+    };
+    t.to_device(device)
+}
+
+/// Writes a decoded tile (`[1, 3, H', W']`, [0, 1]) into `out`.
+fn put_tile(out: &mut [u8], width: u32, x_hat: &Tensor, (x0, y0, w, h): (u32, u32, u32, u32)) {
+    let t = (x_hat.narrow(2, 0, h as i64).narrow(3, 0, w as i64).clamp(0.0, 1.0) * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .squeeze_dim(0)
+        .permute([1, 2, 0])
+        .contiguous()
+        .to_device(Device::Cpu);
+    let v: Vec<u8> = Vec::try_from(t.flatten(0, -1)).expect("u8 tile");
+    for row in 0..h {
+        let dst = (((y0 + row) * width + x0) * 3) as usize;
+        let src = (row * w * 3) as usize;
+        out[dst..dst + (w * 3) as usize].copy_from_slice(&v[src..src + (w * 3) as usize]);
+    }
+}
+
+fn to_f32(t: &Tensor) -> Vec<f32> {
+    Vec::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().flatten(0, -1)).expect("f32 tensor")
+}
+
+/// `values` placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
+fn place(values: &[f32], mask: &Tensor, shape: &[i64], device: Device) -> Tensor {
+    let zeros = Tensor::zeros(shape, (Kind::Float, device));
+    let src = Tensor::from_slice(values).to_device(device);
+    zeros.masked_scatter(&mask.expand(shape, false), &src)
+}
+
+/// Channel index of each element of a `[1, C, H, W]` tensor selected by a full mask, as u16.
+fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
+    (0..c).flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize)).collect()
+}
+
+/// The decoder-side state machine shared by encoder and decoder: given a source of symbols for
+/// each (slice, pass), it produces the decoded latent. The encoder's source quantizes the true
+/// latent; the decoder's source entropy-decodes.
+fn decode_latent(
+    model: &CodecModel,
+    psi: &Tensor,
+    shape: (i64, i64),
+    mut symbols_for: impl FnMut(usize, usize, &[f32], &[f32]) -> Result<Vec<i32>, CodecError>,
+) -> Result<Tensor, CodecError> {
+    let (h, w) = shape;
+    let device = model.device;
+    let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
+    let non_anchor = anchor.logical_not();
+    let mut y_hats: Vec<Tensor> = Vec::new();
+    for (i, (_, c)) in model.net.slice_ranges().into_iter().enumerate() {
+        let shape4 = [1, c, h, w];
+        let prev = (i > 0).then(|| Tensor::cat(&y_hats, 1));
+        let zeros = Tensor::zeros(shape4, (Kind::Float, device));
+        let mut slice_hat = zeros.shallow_clone();
+        let mut anchors_hat = zeros;
+        for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
+            let p = model.net.slice_params(i, psi, prev.as_ref(), &anchors_hat);
+            let m = mask.expand(shape4, false);
+            let mu = to_f32(&p.mu.masked_select(&m));
+            let sigma = to_f32(&p.sigma.masked_select(&m));
+            let syms = symbols_for(i, pass, &mu, &sigma)?;
+            let vals: Vec<f32> = syms.iter().zip(&mu).map(|(&s, &u)| s as f32 + u).collect();
+            let part = place(&vals, mask, &shape4, device);
+            if pass == 0 {
+                anchors_hat = part.shallow_clone();
+            }
+            slice_hat = slice_hat + part;
+        }
+        y_hats.push(slice_hat);
+    }
+    Ok(Tensor::cat(&y_hats, 1))
+}
+
+fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
+    let (lo, hi) = model.config.quality_range();
+    if !(lo..=hi).contains(&q) {
+        return Err(CodecError::Quality(q, lo, hi));
+    }
+    Ok(())
+}
+
+/// Encodes `img` with `model`.
+pub fn encode(img: &Image, model: &CodecModel, opts: &EncodeOptions) -> Result<Encoded, CodecError> {
+    let t0 = Instant::now();
+    check_quality(model, opts.quality)?;
+    if opts.tile == 0 || opts.tile % 64 != 0 {
+        return Err(CodecError::Tile(opts.tile));
+    }
+    let q32 = opts.quality as f32;
+    let q = q32 as f64; // exactly what the decoder will read from the header
+    let device = model.device;
+    let mut substreams: Vec<Vec<u8>> = Vec::new();
+    let mut recon = vec![0u8; img.data.len()];
+    let mut est_bits = 0f64;
+    tch::no_grad(|| -> Result<(), CodecError> {
+        let gain = model.net.gain_for(q);
+        let inv_gain = model.net.inv_gain_for(q);
+        for tile in tiles(img.width, img.height, opts.tile) {
+            let x = tile_tensor(img, tile, device);
+            let y = model.net.analysis(&x) * &gain;
+            let z = model.net.hyper_analysis(&y);
+            let (_, n, hz, wz) = z.size4()?;
+            // z: symbols round(z − median) per channel.
+            let zv = to_f32(&z);
+            let plane = (hz * wz) as usize;
+            let z_syms: Vec<i32> = zv
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| coder::quantize(v, model.z_medians[k / plane], 1.0).0)
+                .collect();
+            let z_ch = channel_indexes(n, hz, wz);
+            est_bits += model.z_coder.ideal_bits(&z_syms, &z_ch)?;
+            let z_stream = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
+            let z_vals: Vec<f32> = z_syms
+                .iter()
+                .enumerate()
+                .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
+                .collect();
+            let z_hat = Tensor::from_slice(&z_vals).view([1, n, hz, wz]).to_device(device);
+            let psi = model.net.hyper_synthesis(&z_hat);
+            let (_, _, h, w) = y.size4()?;
+            let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
+            let ranges = model.net.slice_ranges();
+            let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
+            let y_hat = decode_latent(model, &psi, (h, w), |i, pass, mu, sigma| {
+                let (start, c) = ranges[i];
+                let mask = if pass == 0 { anchor.shallow_clone() } else { anchor.logical_not() };
+                let yv = to_f32(&y.narrow(1, start, c).masked_select(&mask.expand([1, c, h, w], false)));
+                let mut syms = Vec::with_capacity(yv.len());
+                let mut idx = Vec::with_capacity(yv.len());
+                for ((&yy, &m), &s) in yv.iter().zip(mu).zip(sigma) {
+                    let (sym, k) = coder::quantize(yy, m, s);
+                    syms.push(sym);
+                    idx.push(k);
+                }
+                est_bits += coder::gaussian_ideal_bits(&syms, &idx)?;
+                chunks.push((syms.clone(), idx));
+                Ok(syms)
+            })?;
+            let refs: Vec<(&[i32], &[u16])> = chunks.iter().map(|(s, i)| (s.as_slice(), i.as_slice())).collect();
+            let y_streams = coder::encode_gaussian_chunks(&refs)?;
+            substreams.extend(z_stream);
+            substreams.extend(y_streams);
+            let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
+            put_tile(&mut recon, img.width, &x_hat, tile);
+        }
+        Ok(())
+    })?;
+    let single = img.width <= opts.tile && img.height <= opts.tile;
+    let header = Header {
+        kind: StreamKind::Image,
+        model_id: model.id.clone(),
+        weights_hash: model.hash,
+        width: img.width,
+        height: img.height,
+        gray: img.gray,
+        bit_depth: 8,
+        quality: q32,
+        tile_width: if single { 0 } else { opts.tile },
+        tile_height: if single { 0 } else { opts.tile },
+        params: Vec::new(),
+    };
+    let bytes = Container { header, substreams }.to_bytes()?;
+    let mut reconstruction = Image::new(img.width, img.height, recon);
+    if img.gray {
+        reconstruction = reconstruction.to_gray();
+    }
+    Ok(Encoded {
+        bytes,
+        estimated_bits: est_bits,
+        reconstruction,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Parses the header only (for `lic info` and model selection).
+pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<Container, CodecError> {
+    Ok(Container::parse_with_limits(bytes, limits)?)
+}
+
+/// Decodes `.lic` bytes with `model`.
+pub fn decode(bytes: &[u8], model: &CodecModel) -> Result<Image, CodecError> {
+    decode_with_limits(bytes, model, &Limits::default())
+}
+
+pub fn decode_with_limits(bytes: &[u8], model: &CodecModel, limits: &Limits) -> Result<Image, CodecError> {
+    let c = Container::parse_with_limits(bytes, limits)?;
+    let hd = &c.header;
+    if hd.kind != StreamKind::Image {
+        return Err(CodecError::Kind);
+    }
+    if hd.model_id != model.id || hd.weights_hash != model.hash {
+        return Err(CodecError::ModelMismatch {
+            stream_id: hd.model_id.clone(),
+            stream_hash: hex(&hd.weights_hash),
+            model_id: model.id.clone(),
+            model_hash: model.hash_hex(),
+        });
+    }
+    let q = hd.quality as f64;
+    check_quality(model, q)?;
+    let tile = if hd.tile_width == 0 {
+        hd.width.max(hd.height)
+    } else {
+        if hd.tile_width != hd.tile_height || hd.tile_width % 64 != 0 {
+            return Err(CodecError::Tile(hd.tile_width));
+        }
+        hd.tile_width
+    };
+    let tl = tiles(hd.width, hd.height, tile);
+    let per = streams_per_tile(model);
+    if c.substreams.len() != tl.len() * per {
+        return Err(CodecError::Substreams {
+            expected: tl.len() * per,
+            found: c.substreams.len(),
+        });
+    }
+    let device = model.device;
+    let mut out = vec![0u8; hd.width as usize * hd.height as usize * 3];
+    tch::no_grad(|| -> Result<(), CodecError> {
+        let inv_gain = model.net.inv_gain_for(q);
+        for (ti, &t) in tl.iter().enumerate() {
+            let streams = &c.substreams[ti * per..(ti + 1) * per];
+            let m = crate::zoo::ElicModel::MULTIPLE;
+            let ph = (t.3 as i64).div_ceil(m) * m;
+            let pw = (t.2 as i64).div_ceil(m) * m;
+            let (h, w) = (ph / 16, pw / 16);
+            let (hz, wz) = (ph / 64, pw / 64);
+            let n = model.config.n;
+            let z_ch = channel_indexes(n, hz, wz);
+            let z_syms = model
+                .z_coder
+                .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
+                .pop()
+                .expect("one chunk");
+            let plane = (hz * wz) as usize;
+            let z_vals: Vec<f32> = z_syms
+                .iter()
+                .enumerate()
+                .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
+                .collect();
+            let z_hat = Tensor::from_slice(&z_vals).view([1, n, hz, wz]).to_device(device);
+            let psi = model.net.hyper_synthesis(&z_hat);
+            let y_hat = decode_latent(model, &psi, (h, w), |i, pass, _mu, sigma| {
+                let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
+                let s = &streams[1 + 2 * i + pass];
+                Ok(coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
+                    .pop()
+                    .expect("one chunk"))
+            })?;
+            let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
+            put_tile(&mut out, hd.width, &x_hat, t);
+        }
+        Ok(())
+    })?;
+    let img = Image::new(hd.width, hd.height, out);
+    Ok(if hd.gray { img.to_gray() } else { img })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiling_covers_the_image() {
+        let t = tiles(130, 70, 64);
+        assert_eq!(t.len(), 6);
+        let area: u32 = t.iter().map(|&(_, _, w, h)| w * h).sum();
+        assert_eq!(area, 130 * 70);
+        assert_eq!(t[2], (128, 0, 2, 64));
+        assert_eq!(tiles(5, 3, 1024), vec![(0, 0, 5, 3)]);
+    }
+}

@@ -1,0 +1,187 @@
+//! A model ready to code: network weights plus the frozen integer entropy tables.
+//!
+//! `TrainedModel → CodecModel` is a type-level step: a [`CodecModel`] exists only with its
+//! exported factorized tables (built by [`CodecModel::export`] or read from a shipped file), so a
+//! model that cannot code cannot be constructed.
+//!
+//! On disk: `NAME.safetensors` holds the float parameters (state_dict names, f16 or f32), the
+//! integer tables as the u8 tensor `entropy_bottleneck.tables` (the `coder` serialization), and
+//! metadata `lic.arch`, `lic.config`, `lic.model_id`. The weights hash stored in every bitstream
+//! is the first 16 bytes of the SHA-256 of the file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::coder::{FactorizedCoder, FactorizedTables};
+use crate::nn::weights::{self, FloatStorage, TensorFile};
+use crate::zoo::{ElicConfig, ElicModel};
+
+const TABLES: &str = "entropy_bottleneck.tables";
+/// Longest factorized table (symbols), the escape path covers the rest.
+const MAX_TABLE_LEN: usize = 1023;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Weights(#[from] weights::WeightsError),
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("model `{name}` not found (looked in: {searched})")]
+    NotFound { name: String, searched: String },
+    #[error("entropy tables: {0}")]
+    Tables(#[from] crate::coder::CoderError),
+}
+
+/// A trained network that has not been frozen for coding yet.
+pub struct TrainedModel<'a> {
+    pub vs: &'a nn::VarStore,
+    pub net: &'a ElicModel,
+}
+
+pub struct CodecModel {
+    pub id: String,
+    pub hash: [u8; 16],
+    pub config: ElicConfig,
+    pub device: Device,
+    // Keeps the parameters alive.
+    _vs: nn::VarStore,
+    pub net: ElicModel,
+    pub z_tables: FactorizedTables,
+    pub z_coder: FactorizedCoder,
+    /// Per-channel medians of the hyper-latent (f32, as used by the coder).
+    pub z_medians: Vec<f32>,
+}
+
+impl CodecModel {
+    /// Freezes a trained network: exports the bottleneck's integer tables, then writes the
+    /// shipped file at `path` and loads it back (so the result is exactly what decoders get).
+    pub fn export(trained: TrainedModel<'_>, id: &str, path: &Path, storage: FloatStorage) -> Result<CodecModel, ModelError> {
+        let pmfs = trained.net.entropy_bottleneck.export_pmfs(MAX_TABLE_LEN);
+        let offsets: Vec<i32> = pmfs.iter().map(|(o, _)| *o).collect();
+        let probs: Vec<Vec<f64>> = pmfs.into_iter().map(|(_, p)| p).collect();
+        let tables = FactorizedTables::from_pmfs(&probs, &offsets)?;
+        let mut tensors = weights::named_vars(trained.vs, "");
+        tensors.push((TABLES.to_string(), Tensor::from_slice(&tables.to_bytes())));
+        let mut meta = HashMap::new();
+        meta.insert("lic.arch".to_string(), "elic".to_string());
+        meta.insert(
+            "lic.config".to_string(),
+            serde_json::to_string(&trained.net.config).expect("config serializes"),
+        );
+        meta.insert("lic.model_id".to_string(), id.to_string());
+        weights::save(path, &tensors, storage, &meta)?;
+        CodecModel::load(path, Device::Cpu)
+    }
+
+    /// Loads a shipped model file strictly.
+    pub fn load(path: &Path, device: Device) -> Result<CodecModel, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| weights::WeightsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, path, device)
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path, device: Device) -> Result<CodecModel, ModelError> {
+        let invalid = |reason: String| ModelError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = TensorFile::from_bytes(bytes, path)?;
+        let arch = file.metadata.get("lic.arch").map(String::as_str);
+        if arch != Some("elic") {
+            return Err(invalid(format!("not a lic model file (lic.arch = {arch:?})")));
+        }
+        let config: ElicConfig = serde_json::from_str(
+            file.metadata
+                .get("lic.config")
+                .ok_or_else(|| invalid("missing lic.config".into()))?,
+        )
+        .map_err(|e| invalid(format!("bad lic.config: {e}")))?;
+        config.validate().map_err(invalid)?;
+        let id = file
+            .metadata
+            .get("lic.model_id")
+            .cloned()
+            .ok_or_else(|| invalid("missing lic.model_id".into()))?;
+        let tables_t = file.tensors.get(TABLES).ok_or_else(|| {
+            invalid("no exported entropy tables (a training checkpoint? export it with `lic train --export`)".into())
+        })?;
+        let table_bytes: Vec<u8> = Vec::try_from(tables_t.to_kind(Kind::Uint8).flatten(0, -1))
+            .map_err(|e| invalid(format!("tables tensor: {e}")))?;
+        let z_tables = FactorizedTables::from_bytes(&table_bytes)?;
+        let mut vs = nn::VarStore::new(device);
+        let net = ElicModel::new(&vs.root(), config.clone());
+        file.load_into(&vs, "", true)?;
+        vs.freeze();
+        if z_tables.channels.len() != config.n as usize {
+            return Err(invalid(format!(
+                "tables have {} channels, the model's hyper-latent has {}",
+                z_tables.channels.len(),
+                config.n
+            )));
+        }
+        let z_coder = FactorizedCoder::new(&z_tables)?;
+        let z_medians: Vec<f32> = Vec::try_from(net.entropy_bottleneck.medians().to_device(Device::Cpu))
+            .map_err(|e| invalid(format!("medians: {e}")))?;
+        let digest = Sha256::digest(bytes);
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&digest[..16]);
+        Ok(CodecModel {
+            id,
+            hash,
+            config,
+            device,
+            _vs: vs,
+            net,
+            z_tables,
+            z_coder,
+            z_medians,
+        })
+    }
+
+    /// Finds a model by name (or path): `NAME` as a file path, then `NAME.safetensors` in
+    /// `$LIC_MODELS`, beside the executable (`models/`, also `../../models` for cargo's
+    /// `target/<profile>/`), `./models`, and the source tree's `models/`.
+    pub fn find(name: &str) -> Result<PathBuf, ModelError> {
+        let direct = Path::new(name);
+        if direct.extension().is_some_and(|e| e == "safetensors") && direct.is_file() {
+            return Ok(direct.to_path_buf());
+        }
+        let file = format!("{name}.safetensors");
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(d) = std::env::var_os("LIC_MODELS") {
+            dirs.push(PathBuf::from(d));
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(d) = exe.parent() {
+                dirs.push(d.join("models"));
+                dirs.push(d.join("../../models"));
+                dirs.push(d.join("../../../models"));
+            }
+        }
+        dirs.push(PathBuf::from("models"));
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+        for d in &dirs {
+            let p = d.join(&file);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        Err(ModelError::NotFound {
+            name: name.to_string(),
+            searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Hex form of the weights hash.
+    pub fn hash_hex(&self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Name of the model used when none is given.
+pub const DEFAULT_MODEL: &str = "lic-elic-small";
