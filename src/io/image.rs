@@ -240,7 +240,7 @@ fn decode_error(path: &Path, opts: &LoadOptions, e: image::ImageError) -> ImageI
 /// The output format chosen from the extension of `path` (PNG by default).
 pub fn format_for(path: &Path) -> image::ImageFormat {
     path.extension()
-        .and_then(|e| image::ImageFormat::from_extension(e))
+        .and_then(image::ImageFormat::from_extension)
         .filter(|f| {
             matches!(
                 f,
