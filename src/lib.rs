@@ -2,9 +2,12 @@
 //!
 //! Module graph (one way): `format`, `coder` (no libtorch) → `nn` → `transforms`, `entropy` →
 //! `zoo` → `codec` → `video` → `eval`, `train`. The `engine` feature (default) enables everything
-//! that needs libtorch or FFmpeg; without it only the libtorch-free core builds.
+//! that needs libtorch or FFmpeg; without it only the libtorch-free core builds (`format`,
+//! `coder`, `io`, and the libtorch-free parts of `eval`), which is what `fuzz/` uses.
+pub mod coder;
 pub mod datasets;
 pub mod eval;
+pub mod format;
 pub mod io;
 
 #[cfg(feature = "engine")]

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Regenerates the committed seed files in fuzz/seeds/ (valid containers for the
+# decode_container target) with the ignored writer test in tests/fuzz_regressions.rs.
+set -e
+cd "$(dirname "$0")/.."
+cargo test --release --no-default-features --test fuzz_regressions -- --ignored write_fuzz_seeds
