@@ -17,5 +17,9 @@ pub fn find(name: &str) -> Result<PathBuf, String> {
         .iter()
         .find(|p| p.is_dir())
         .cloned()
-        .ok_or_else(|| format!("dataset `{name}` not found (run datasets/fetch.sh {name}, or set LIC_DATASETS)"))
+        .ok_or_else(|| {
+            format!(
+                "dataset `{name}` not found (run datasets/fetch.sh {name}, or set LIC_DATASETS)"
+            )
+        })
 }

@@ -39,7 +39,10 @@ fn help_shows_examples_everywhere() {
         let o = lic(&a);
         assert_eq!(code(&o), 0, "{sub:?}");
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(out.contains("Examples:") && out.contains("lic "), "{sub:?} help lacks an example:\n{out}");
+        assert!(
+            out.contains("Examples:") && out.contains("lic "),
+            "{sub:?} help lacks an example:\n{out}"
+        );
     }
 }
 
@@ -79,7 +82,11 @@ fn runtime_errors_exit_1_and_name_the_file() {
     // Not a .lic file.
     let o = lic(&["info", txt.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
-    let o = lic(&["decode", txt.to_str().unwrap(), d.path().join("x.png").to_str().unwrap()]);
+    let o = lic(&[
+        "decode",
+        txt.to_str().unwrap(),
+        d.path().join("x.png").to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!d.path().join("x.png").exists());
 }
@@ -88,7 +95,9 @@ fn runtime_errors_exit_1_and_name_the_file() {
 fn outputs_are_protected() {
     let d = tempfile::tempdir().unwrap();
     let img = d.path().join("in.png");
-    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3])).save(&img).unwrap();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]))
+        .save(&img)
+        .unwrap();
     let existing = d.path().join("exists.lic");
     std::fs::write(&existing, "keep me").unwrap();
     let o = lic(&["encode", img.to_str().unwrap(), existing.to_str().unwrap()]);
@@ -96,7 +105,12 @@ fn outputs_are_protected() {
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
     // The input is never the output, even with --force.
-    let o = lic(&["encode", img.to_str().unwrap(), img.to_str().unwrap(), "--force"]);
+    let o = lic(&[
+        "encode",
+        img.to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--force",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(image::open(&img).is_ok());
 }
@@ -105,11 +119,23 @@ fn outputs_are_protected() {
 fn missing_model_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let img = d.path().join("in.png");
-    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3])).save(&img).unwrap();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]))
+        .save(&img)
+        .unwrap();
     let out = d.path().join("o.lic");
-    let o = lic(&["encode", img.to_str().unwrap(), out.to_str().unwrap(), "--model", "no-such-model"]);
+    let o = lic(&[
+        "encode",
+        img.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        "no-such-model",
+    ]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no-such-model") && stderr(&o).contains("not found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no-such-model") && stderr(&o).contains("not found"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
 }
 
@@ -118,7 +144,12 @@ fn video_checks_arguments_and_files() {
     let d = tempfile::tempdir().unwrap();
     let o = lic(&["video", "decode", "in.licv", "out.avi"]);
     assert_eq!(code(&o), 1);
-    let o = lic(&["video", "encode", d.path().join("none.y4m").to_str().unwrap(), "o.licv"]);
+    let o = lic(&[
+        "video",
+        "encode",
+        d.path().join("none.y4m").to_str().unwrap(),
+        "o.licv",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("none.y4m"));
     assert!(!Path::new("o.licv").exists());

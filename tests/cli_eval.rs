@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn lic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lic")).args(args).output().expect("run lic")
+    Command::new(env!("CARGO_BIN_EXE_lic"))
+        .args(args)
+        .output()
+        .expect("run lic")
 }
 
 fn anchor(rel: &str) -> String {
@@ -39,7 +42,10 @@ fn plot_command() {
     assert!(img.width() >= 800);
     // Existing output without --force, and output = input, are refused.
     assert_eq!(lic(&["plot", &v, "-o", out_s]).status.code(), Some(1));
-    assert_eq!(lic(&["plot", &v, "-o", &v, "--force"]).status.code(), Some(1));
+    assert_eq!(
+        lic(&["plot", &v, "-o", &v, "--force"]).status.code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -49,7 +55,11 @@ fn eval_command_with_a_conventional_codec() {
     std::fs::create_dir(&ds).unwrap();
     for i in 0..2u32 {
         let img = image::RgbImage::from_fn(192, 176, |x, y| {
-            image::Rgb([(x * 3 + i * 40) as u8, (y * 2) as u8, ((x ^ y) & 0xff) as u8])
+            image::Rgb([
+                (x * 3 + i * 40) as u8,
+                (y * 2) as u8,
+                ((x ^ y) & 0xff) as u8,
+            ])
         });
         img.save(ds.join(format!("im{i}.png"))).unwrap();
     }
@@ -66,16 +76,35 @@ fn eval_command_with_a_conventional_codec() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let bpp = r["results"]["bpp"].as_array().unwrap();
     assert_eq!(bpp.len(), 2);
     assert!(bpp[0].as_f64().unwrap() < bpp[1].as_f64().unwrap());
-    assert!(r["results"]["psnr-rgb"][1].as_f64().unwrap() > r["results"]["psnr-rgb"][0].as_f64().unwrap());
+    assert!(
+        r["results"]["psnr-rgb"][1].as_f64().unwrap()
+            > r["results"]["psnr-rgb"][0].as_f64().unwrap()
+    );
     // Errors: missing dataset, unknown codec, conflicting options.
-    assert_eq!(lic(&["eval", "--dataset", "/nonexistent", "--codec", "jpeg"]).status.code(), Some(1));
+    assert_eq!(
+        lic(&["eval", "--dataset", "/nonexistent", "--codec", "jpeg"])
+            .status
+            .code(),
+        Some(1)
+    );
     let o = lic(&["eval", "--dataset", ".", "--codec", "mp3"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("jpeg444"));
-    let o = lic(&["eval", "--dataset", ".", "--codec", "jpeg", "--quality", "5", "--points", "3"]);
+    let o = lic(&[
+        "eval",
+        "--dataset",
+        ".",
+        "--codec",
+        "jpeg",
+        "--quality",
+        "5",
+        "--points",
+        "3",
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

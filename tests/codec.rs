@@ -53,11 +53,25 @@ fn round_trips_at_any_size_and_quality() {
     let m = model();
     let (lo, hi) = m.config.quality_range();
     let mut last_size = 0;
-    for (i, (w, h, q)) in [(1, 1, lo), (3, 5, 2.0), (37, 53, 3.5), (96, 64, hi)].into_iter().enumerate() {
+    for (i, (w, h, q)) in [(1, 1, lo), (3, 5, 2.0), (37, 53, 3.5), (96, 64, hi)]
+        .into_iter()
+        .enumerate()
+    {
         let img = synthetic(w, h, i as u32);
-        let enc = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
+        let enc = codec::encode(
+            &img,
+            &m,
+            &EncodeOptions {
+                quality: q,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let dec = codec::decode(&enc.bytes, &m).unwrap();
-        assert_eq!(dec, enc.reconstruction, "{w}x{h}: decoder differs from encoder reconstruction");
+        assert_eq!(
+            dec, enc.reconstruction,
+            "{w}x{h}: decoder differs from encoder reconstruction"
+        );
         assert_eq!((dec.width, dec.height), (w, h));
         if w == 96 {
             assert!(psnr(&img, &dec) > 20.0, "PSNR {:.2}", psnr(&img, &dec));
@@ -73,13 +87,33 @@ fn rate_grows_with_quality_and_estimate_matches_file() {
     let img = synthetic(128, 128, 7);
     let mut prev = 0usize;
     for q in [1.0, 3.0, 6.0] {
-        let e = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
-        assert!(e.bytes.len() > prev, "q {q}: {} bytes after {prev}", e.bytes.len());
+        let e = codec::encode(
+            &img,
+            &m,
+            &EncodeOptions {
+                quality: q,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            e.bytes.len() > prev,
+            "q {q}: {} bytes after {prev}",
+            e.bytes.len()
+        );
         prev = e.bytes.len();
         // The integer-table estimate and the real payload agree within a small overhead.
         let real_bits = e.bytes.len() as f64 * 8.0;
-        assert!(real_bits >= e.estimated_bits * 0.99, "{real_bits} vs {}", e.estimated_bits);
-        assert!(real_bits <= e.estimated_bits * 1.05 + 8.0 * 400.0, "{real_bits} vs {}", e.estimated_bits);
+        assert!(
+            real_bits >= e.estimated_bits * 0.99,
+            "{real_bits} vs {}",
+            e.estimated_bits
+        );
+        assert!(
+            real_bits <= e.estimated_bits * 1.05 + 8.0 * 400.0,
+            "{real_bits} vs {}",
+            e.estimated_bits
+        );
     }
 }
 
@@ -97,7 +131,10 @@ fn gray_images_stay_gray() {
 fn tiles_cover_large_images() {
     let m = model();
     let img = synthetic(150, 70, 11);
-    let opts = EncodeOptions { quality: 3.0, tile: 64 };
+    let opts = EncodeOptions {
+        quality: 3.0,
+        tile: 64,
+    };
     let e = codec::encode(&img, &m, &opts).unwrap();
     let c = codec::read_header(&e.bytes, &Default::default()).unwrap();
     assert_eq!(c.header.tile_width, 64);
@@ -112,16 +149,25 @@ fn corrupt_streams_are_errors_not_panics() {
     let img = synthetic(64, 64, 5);
     let e = codec::encode(&img, &m, &EncodeOptions::default()).unwrap();
     for cut in [0, 4, 10, e.bytes.len() / 2, e.bytes.len() - 1] {
-        assert!(codec::decode(&e.bytes[..cut], &m).is_err(), "truncated at {cut}");
+        assert!(
+            codec::decode(&e.bytes[..cut], &m).is_err(),
+            "truncated at {cut}"
+        );
     }
     let mut bytes = e.bytes.clone();
     let n = bytes.len();
     bytes[n - 3] ^= 0x40;
-    assert!(codec::decode(&bytes, &m).is_err(), "payload bit flip must fail the CRC");
+    assert!(
+        codec::decode(&bytes, &m).is_err(),
+        "payload bit flip must fail the CRC"
+    );
 }
 
 fn lic(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lic")).args(args).output().expect("run lic")
+    Command::new(env!("CARGO_BIN_EXE_lic"))
+        .args(args)
+        .output()
+        .expect("run lic")
 }
 
 #[test]
@@ -130,19 +176,45 @@ fn decoding_is_identical_with_one_and_two_threads() {
     let src = d.path().join("src.png");
     lic::io::image::save(&synthetic(160, 96, 9), &src).unwrap();
     let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
-    let o = lic(&["--threads", "2", "encode", &p("src.png"), &p("a.lic"), "--quality", "3", "--verify"]);
+    let o = lic(&[
+        "--threads",
+        "2",
+        "encode",
+        &p("src.png"),
+        &p("a.lic"),
+        "--quality",
+        "3",
+        "--verify",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for t in ["1", "2"] {
-        let o = lic(&["--threads", t, "decode", &p("a.lic"), &p(&format!("d{t}.png"))]);
+        let o = lic(&[
+            "--threads",
+            t,
+            "decode",
+            &p("a.lic"),
+            &p(&format!("d{t}.png")),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let a = std::fs::read(d.path().join("d1.png")).unwrap();
     let b = std::fs::read(d.path().join("d2.png")).unwrap();
-    assert_eq!(a, b, "decoded images differ between 1 and 2 threads");
+    assert!(a == b, "decoded images differ between 1 and 2 threads");
     // And the encoder with one thread makes the same bitstream.
-    let o = lic(&["--threads", "1", "encode", &p("src.png"), &p("b.lic"), "--quality", "3"]);
+    let o = lic(&[
+        "--threads",
+        "1",
+        "encode",
+        &p("src.png"),
+        &p("b.lic"),
+        "--quality",
+        "3",
+    ]);
     assert!(o.status.success());
-    assert_eq!(std::fs::read(d.path().join("a.lic")).unwrap(), std::fs::read(d.path().join("b.lic")).unwrap());
+    assert_eq!(
+        std::fs::read(d.path().join("a.lic")).unwrap(),
+        std::fs::read(d.path().join("b.lic")).unwrap()
+    );
 }
 
 fn golden_dir() -> PathBuf {
@@ -150,7 +222,10 @@ fn golden_dir() -> PathBuf {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// The golden cases: (file stem, width, height, seed, quality, gray).
@@ -163,13 +238,19 @@ const GOLDEN: [(&str, u32, u32, u32, f64, bool); 3] = [
 #[test]
 fn golden_bitstreams_decode_to_known_pixels() {
     let m = model();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("golden.json")).expect("golden.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(golden_dir().join("golden.json")).expect("golden.json"),
+    )
+    .unwrap();
     for (stem, ..) in GOLDEN {
         let bytes = std::fs::read(golden_dir().join(format!("{stem}.lic"))).unwrap();
         let img = codec::decode(&bytes, &m).unwrap_or_else(|e| panic!("{stem}: {e}"));
         let want = expected[stem]["decoded_rgb_sha256"].as_str().unwrap();
-        assert_eq!(sha256_hex(&img.data), want, "{stem}: decoded pixels changed");
+        assert_eq!(
+            sha256_hex(&img.data),
+            want,
+            "{stem}: decoded pixels changed"
+        );
         assert_eq!(
             expected[stem]["format_version"].as_u64().unwrap(),
             lic::format::FORMAT_VERSION as u64,
@@ -190,7 +271,15 @@ fn write_golden() {
         if gray {
             img = img.to_gray();
         }
-        let e = codec::encode(&img, &m, &EncodeOptions { quality: q, ..Default::default() }).unwrap();
+        let e = codec::encode(
+            &img,
+            &m,
+            &EncodeOptions {
+                quality: q,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         std::fs::write(golden_dir().join(format!("{stem}.lic")), &e.bytes).unwrap();
         index.insert(
             stem.to_string(),
@@ -203,5 +292,9 @@ fn write_golden() {
             }),
         );
     }
-    std::fs::write(golden_dir().join("golden.json"), serde_json::to_string_pretty(&index).unwrap()).unwrap();
+    std::fs::write(
+        golden_dir().join("golden.json"),
+        serde_json::to_string_pretty(&index).unwrap(),
+    )
+    .unwrap();
 }

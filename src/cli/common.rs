@@ -13,20 +13,6 @@ pub fn apply_threads(global: &Global) {
     }
 }
 
-/// A progress bar on stderr for `len` items (hidden when stderr is not a terminal).
-pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
-}
-
 /// Reads an input file, naming it in the error.
 pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))
@@ -35,5 +21,6 @@ pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 /// Finds and loads a model by name or path.
 pub fn load_model(name: &str) -> anyhow::Result<lic::codec::CodecModel> {
     let path = lic::codec::CodecModel::find(name)?;
-    lic::codec::CodecModel::load(&path, tch::Device::Cpu).map_err(|e| anyhow::anyhow!("loading model {}: {e}", path.display()))
+    lic::codec::CodecModel::load(&path, tch::Device::Cpu)
+        .map_err(|e| anyhow::anyhow!("loading model {}: {e}", path.display()))
 }

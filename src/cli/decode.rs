@@ -32,11 +32,22 @@ pub struct Args {
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     let bytes = read_input(&args.input)?;
-    let c = codec::read_header(&bytes, &Default::default()).with_context(|| format!("{}", args.input.display()))?;
-    let name = args.model.clone().unwrap_or_else(|| c.header.model_id.clone());
+    let c = codec::read_header(&bytes, &Default::default())
+        .with_context(|| format!("{}", args.input.display()))?;
+    let name = args
+        .model
+        .clone()
+        .unwrap_or_else(|| c.header.model_id.clone());
     let model = load_model(&name)?;
-    let img = codec::decode(&bytes, &model).with_context(|| format!("decoding {}", args.input.display()))?;
+    let img = codec::decode(&bytes, &model)
+        .with_context(|| format!("decoding {}", args.input.display()))?;
     lic::io::image::save(&img, &args.output)?;
-    println!("{}: {}x{}{}", args.output.display(), img.width, img.height, if img.gray { " (gray)" } else { "" });
+    println!(
+        "{}: {}x{}{}",
+        args.output.display(),
+        img.width,
+        img.height,
+        if img.gray { " (gray)" } else { "" }
+    );
     Ok(())
 }

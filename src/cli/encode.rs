@@ -51,7 +51,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
-    for (name, v) in [("--quality", args.quality), ("--bpp", args.bpp), ("--psnr", args.psnr)] {
+    for (name, v) in [
+        ("--quality", args.quality),
+        ("--bpp", args.bpp),
+        ("--psnr", args.psnr),
+    ] {
         if let Some(v) = v {
             anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number");
         }
@@ -75,7 +79,10 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         tile: args.tile,
     };
     if let Some(q) = args.quality {
-        anyhow::ensure!((lo..=hi).contains(&q), "--quality {q} outside the model's range [{lo}, {hi}]");
+        anyhow::ensure!(
+            (lo..=hi).contains(&q),
+            "--quality {q} outside the model's range [{lo}, {hi}]"
+        );
     }
     let pixels = img.pixels() as f64;
     let enc = if args.bpp.is_some() || args.psnr.is_some() {
@@ -92,10 +99,14 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
             }
         };
         let (q, e) = bisect_quality(&img, &model, &mut opts, lo, hi, target, measure)?;
-        eprintln!("quality {q:.4} reaches {what} {:.4} (target {target})", measure(&e));
+        eprintln!(
+            "quality {q:.4} reaches {what} {:.4} (target {target})",
+            measure(&e)
+        );
         e
     } else {
-        codec::encode(&img, &model, &opts).with_context(|| format!("encoding {}", args.input.display()))?
+        codec::encode(&img, &model, &opts)
+            .with_context(|| format!("encoding {}", args.input.display()))?
     };
     if args.verify {
         let dec = codec::decode(&enc.bytes, &model).context("verification decode")?;

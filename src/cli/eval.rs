@@ -60,11 +60,14 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         bail!("{}: dataset directory not found", args.dataset.display());
     }
     let codec: Box<dyn lic::eval::Codec> = match &args.codec {
-        Some(name) => conventional_codec(name)
-            .with_context(|| format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", ")))?,
+        Some(name) => conventional_codec(name).with_context(|| {
+            format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", "))
+        })?,
         None => {
             let name = args.model.as_deref().unwrap_or(lic::codec::DEFAULT_MODEL);
-            Box::new(lic::eval::lic::LicCodec::new(super::common::load_model(name)?))
+            Box::new(lic::eval::lic::LicCodec::new(super::common::load_model(
+                name,
+            )?))
         }
     };
     let qualities = match args.quality {

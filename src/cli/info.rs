@@ -19,7 +19,8 @@ pub struct Args {
 
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     let bytes = read_input(&args.file)?;
-    let c = lic::format::Container::parse(&bytes).with_context(|| format!("{}", args.file.display()))?;
+    let c = lic::format::Container::parse(&bytes)
+        .with_context(|| format!("{}", args.file.display()))?;
     println!("{}", args.file.display());
     println!("{c}");
     Ok(())

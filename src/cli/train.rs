@@ -83,6 +83,9 @@ pub struct Args {
 }
 
 pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
+    if let Some(ckpt) = &args.export {
+        return export(ckpt, &args);
+    }
     let device = match args.device {
         DeviceArg::Cpu => tch::Device::Cpu,
         DeviceArg::Cuda => {
@@ -157,11 +160,15 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
 
 fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !args.name.is_empty() && args.name.len() <= 64 && args.name.bytes().all(|b| b.is_ascii_graphic()),
+        !args.name.is_empty()
+            && args.name.len() <= 64
+            && args.name.bytes().all(|b| b.is_ascii_graphic()),
         "--name must be 1 to 64 printable ASCII characters"
     );
-    let t = Trainer::resume(ckpt, tch::Device::Cpu).with_context(|| format!("reading {}", ckpt.display()))?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let t = Trainer::resume(ckpt, tch::Device::Cpu)
+        .with_context(|| format!("reading {}", ckpt.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let path = args.out.join(format!("{}.safetensors", args.name));
     lic::io::file::check_output(&path, &[ckpt], args.force)?;
     let m = lic::codec::CodecModel::export(
@@ -226,5 +233,8 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
 
 fn sha2_hex(b: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }

@@ -51,9 +51,15 @@ pub enum VideoCommand {
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     let (input, output, force) = match &args.command {
         VideoCommand::Encode {
-            input, output, quality, ..
+            input,
+            output,
+            quality,
+            ..
         } => {
-            anyhow::ensure!(quality.is_finite() && *quality > 0.0, "--quality must be a positive number");
+            anyhow::ensure!(
+                quality.is_finite() && *quality > 0.0,
+                "--quality must be a positive number"
+            );
             (input, output, *force_of(&args.command))
         }
         VideoCommand::Decode { input, output, .. } => {
@@ -68,7 +74,9 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     };
     anyhow::ensure!(input.is_file(), "{}: no such file", input.display());
     check_output(output, &[input], force)?;
-    anyhow::bail!("video coding is not available in this build yet (tracked by the video-mode issue)")
+    anyhow::bail!(
+        "video coding is not available in this build yet (tracked by the video-mode issue)"
+    )
 }
 
 fn force_of(c: &VideoCommand) -> &bool {

@@ -133,7 +133,11 @@ fn tile_tensor(img: &Image, (x0, y0, w, h): (u32, u32, u32, u32), device: Device
 
 /// Writes a decoded tile (`[1, 3, H', W']`, [0, 1]) into `out`.
 fn put_tile(out: &mut [u8], width: u32, x_hat: &Tensor, (x0, y0, w, h): (u32, u32, u32, u32)) {
-    let t = (x_hat.narrow(2, 0, h as i64).narrow(3, 0, w as i64).clamp(0.0, 1.0) * 255.0)
+    let t = (x_hat
+        .narrow(2, 0, h as i64)
+        .narrow(3, 0, w as i64)
+        .clamp(0.0, 1.0)
+        * 255.0)
         .round()
         .to_kind(Kind::Uint8)
         .squeeze_dim(0)
@@ -149,7 +153,13 @@ fn put_tile(out: &mut [u8], width: u32, x_hat: &Tensor, (x0, y0, w, h): (u32, u3
 }
 
 fn to_f32(t: &Tensor) -> Vec<f32> {
-    Vec::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().flatten(0, -1)).expect("f32 tensor")
+    Vec::try_from(
+        t.to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .flatten(0, -1),
+    )
+    .expect("f32 tensor")
 }
 
 /// `values` placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
@@ -161,7 +171,9 @@ fn place(values: &[f32], mask: &Tensor, shape: &[i64], device: Device) -> Tensor
 
 /// Channel index of each element of a `[1, C, H, W]` tensor selected by a full mask, as u16.
 fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
-    (0..c).flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize)).collect()
+    (0..c)
+        .flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize))
+        .collect()
 }
 
 /// The decoder-side state machine shared by encoder and decoder: given a source of symbols for
@@ -195,7 +207,7 @@ fn decode_latent(
             if pass == 0 {
                 anchors_hat = part.shallow_clone();
             }
-            slice_hat = slice_hat + part;
+            slice_hat += part;
         }
         y_hats.push(slice_hat);
     }
@@ -211,7 +223,11 @@ fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
 }
 
 /// Encodes `img` with `model`.
-pub fn encode(img: &Image, model: &CodecModel, opts: &EncodeOptions) -> Result<Encoded, CodecError> {
+pub fn encode(
+    img: &Image,
+    model: &CodecModel,
+    opts: &EncodeOptions,
+) -> Result<Encoded, CodecError> {
     let t0 = Instant::now();
     check_quality(model, opts.quality)?;
     if opts.tile == 0 || opts.tile % 64 != 0 {
@@ -247,7 +263,9 @@ pub fn encode(img: &Image, model: &CodecModel, opts: &EncodeOptions) -> Result<E
                 .enumerate()
                 .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
                 .collect();
-            let z_hat = Tensor::from_slice(&z_vals).view([1, n, hz, wz]).to_device(device);
+            let z_hat = Tensor::from_slice(&z_vals)
+                .view([1, n, hz, wz])
+                .to_device(device);
             let psi = model.net.hyper_synthesis(&z_hat);
             let (_, _, h, w) = y.size4()?;
             let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
@@ -255,8 +273,15 @@ pub fn encode(img: &Image, model: &CodecModel, opts: &EncodeOptions) -> Result<E
             let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
             let y_hat = decode_latent(model, &psi, (h, w), |i, pass, mu, sigma| {
                 let (start, c) = ranges[i];
-                let mask = if pass == 0 { anchor.shallow_clone() } else { anchor.logical_not() };
-                let yv = to_f32(&y.narrow(1, start, c).masked_select(&mask.expand([1, c, h, w], false)));
+                let mask = if pass == 0 {
+                    anchor.shallow_clone()
+                } else {
+                    anchor.logical_not()
+                };
+                let yv = to_f32(
+                    &y.narrow(1, start, c)
+                        .masked_select(&mask.expand([1, c, h, w], false)),
+                );
                 let mut syms = Vec::with_capacity(yv.len());
                 let mut idx = Vec::with_capacity(yv.len());
                 for ((&yy, &m), &s) in yv.iter().zip(mu).zip(sigma) {
@@ -268,7 +293,10 @@ pub fn encode(img: &Image, model: &CodecModel, opts: &EncodeOptions) -> Result<E
                 chunks.push((syms.clone(), idx));
                 Ok(syms)
             })?;
-            let refs: Vec<(&[i32], &[u16])> = chunks.iter().map(|(s, i)| (s.as_slice(), i.as_slice())).collect();
+            let refs: Vec<(&[i32], &[u16])> = chunks
+                .iter()
+                .map(|(s, i)| (s.as_slice(), i.as_slice()))
+                .collect();
             let y_streams = coder::encode_gaussian_chunks(&refs)?;
             substreams.extend(z_stream);
             substreams.extend(y_streams);
@@ -314,7 +342,11 @@ pub fn decode(bytes: &[u8], model: &CodecModel) -> Result<Image, CodecError> {
     decode_with_limits(bytes, model, &Limits::default())
 }
 
-pub fn decode_with_limits(bytes: &[u8], model: &CodecModel, limits: &Limits) -> Result<Image, CodecError> {
+pub fn decode_with_limits(
+    bytes: &[u8],
+    model: &CodecModel,
+    limits: &Limits,
+) -> Result<Image, CodecError> {
     let c = Container::parse_with_limits(bytes, limits)?;
     let hd = &c.header;
     if hd.kind != StreamKind::Image {
@@ -353,8 +385,8 @@ pub fn decode_with_limits(bytes: &[u8], model: &CodecModel, limits: &Limits) -> 
         for (ti, &t) in tl.iter().enumerate() {
             let streams = &c.substreams[ti * per..(ti + 1) * per];
             let m = crate::zoo::ElicModel::MULTIPLE;
-            let ph = (t.3 as i64).div_ceil(m) * m;
-            let pw = (t.2 as i64).div_ceil(m) * m;
+            let ph = (t.3 as u64).div_ceil(m as u64) as i64 * m;
+            let pw = (t.2 as u64).div_ceil(m as u64) as i64 * m;
             let (h, w) = (ph / 16, pw / 16);
             let (hz, wz) = (ph / 64, pw / 64);
             let n = model.config.n;
@@ -370,14 +402,18 @@ pub fn decode_with_limits(bytes: &[u8], model: &CodecModel, limits: &Limits) -> 
                 .enumerate()
                 .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
                 .collect();
-            let z_hat = Tensor::from_slice(&z_vals).view([1, n, hz, wz]).to_device(device);
+            let z_hat = Tensor::from_slice(&z_vals)
+                .view([1, n, hz, wz])
+                .to_device(device);
             let psi = model.net.hyper_synthesis(&z_hat);
             let y_hat = decode_latent(model, &psi, (h, w), |i, pass, _mu, sigma| {
                 let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
                 let s = &streams[1 + 2 * i + pass];
-                Ok(coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
-                    .pop()
-                    .expect("one chunk"))
+                Ok(
+                    coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
+                        .pop()
+                        .expect("one chunk"),
+                )
             })?;
             let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
             put_tile(&mut out, hd.width, &x_hat, t);

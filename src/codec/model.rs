@@ -58,7 +58,12 @@ pub struct CodecModel {
 impl CodecModel {
     /// Freezes a trained network: exports the bottleneck's integer tables, then writes the
     /// shipped file at `path` and loads it back (so the result is exactly what decoders get).
-    pub fn export(trained: TrainedModel<'_>, id: &str, path: &Path, storage: FloatStorage) -> Result<CodecModel, ModelError> {
+    pub fn export(
+        trained: TrainedModel<'_>,
+        id: &str,
+        path: &Path,
+        storage: FloatStorage,
+    ) -> Result<CodecModel, ModelError> {
         let pmfs = trained.net.entropy_bottleneck.export_pmfs(MAX_TABLE_LEN);
         let offsets: Vec<i32> = pmfs.iter().map(|(o, _)| *o).collect();
         let probs: Vec<Vec<f64>> = pmfs.into_iter().map(|(_, p)| p).collect();
@@ -93,7 +98,9 @@ impl CodecModel {
         let file = TensorFile::from_bytes(bytes, path)?;
         let arch = file.metadata.get("lic.arch").map(String::as_str);
         if arch != Some("elic") {
-            return Err(invalid(format!("not a lic model file (lic.arch = {arch:?})")));
+            return Err(invalid(format!(
+                "not a lic model file (lic.arch = {arch:?})"
+            )));
         }
         let config: ElicConfig = serde_json::from_str(
             file.metadata
@@ -125,8 +132,9 @@ impl CodecModel {
             )));
         }
         let z_coder = FactorizedCoder::new(&z_tables)?;
-        let z_medians: Vec<f32> = Vec::try_from(net.entropy_bottleneck.medians().to_device(Device::Cpu))
-            .map_err(|e| invalid(format!("medians: {e}")))?;
+        let z_medians: Vec<f32> =
+            Vec::try_from(net.entropy_bottleneck.medians().to_device(Device::Cpu))
+                .map_err(|e| invalid(format!("medians: {e}")))?;
         let digest = Sha256::digest(bytes);
         let mut hash = [0u8; 16];
         hash.copy_from_slice(&digest[..16]);
@@ -173,7 +181,11 @@ impl CodecModel {
         }
         Err(ModelError::NotFound {
             name: name.to_string(),
-            searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            searched: dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 

@@ -33,10 +33,17 @@ impl Codec for LicCodec {
         self.id.clone()
     }
     fn description(&self) -> String {
-        format!("lic learned codec, model {} (weights {})", self.id, self.hash)
+        format!(
+            "lic learned codec, model {} (weights {})",
+            self.id, self.hash
+        )
     }
     fn version(&self) -> Option<String> {
-        Some(format!("lic {} / format v{}", env!("CARGO_PKG_VERSION"), crate::format::FORMAT_VERSION))
+        Some(format!(
+            "lic {} / format v{}",
+            env!("CARGO_PKG_VERSION"),
+            crate::format::FORMAT_VERSION
+        ))
     }
     fn hash(&self) -> Option<String> {
         Some(self.hash.clone())
@@ -46,7 +53,10 @@ impl Codec for LicCodec {
     }
     fn check_quality(&self, q: f64) -> Result<()> {
         let (lo, hi) = self.range;
-        anyhow::ensure!((lo..=hi).contains(&q), "quality {q} outside the model's range [{lo}, {hi}]");
+        anyhow::ensure!(
+            (lo..=hi).contains(&q),
+            "quality {q} outside the model's range [{lo}, {hi}]"
+        );
         Ok(())
     }
     fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
@@ -61,13 +71,16 @@ impl Codec for LicCodec {
             },
         )
         .with_context(|| format!("encoding {}", input.display()))?;
-        std::fs::write(out, &e.bytes).with_context(|| format!("{}: cannot write", out.display()))?;
+        std::fs::write(out, &e.bytes)
+            .with_context(|| format!("{}: cannot write", out.display()))?;
         Ok(())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        let bytes = std::fs::read(bitstream).with_context(|| format!("{}: cannot read", bitstream.display()))?;
+        let bytes = std::fs::read(bitstream)
+            .with_context(|| format!("{}: cannot read", bitstream.display()))?;
         let model = self.model.lock().expect("model lock");
-        let img = codec::decode(&bytes, &model).with_context(|| format!("decoding {}", bitstream.display()))?;
+        let img = codec::decode(&bytes, &model)
+            .with_context(|| format!("decoding {}", bitstream.display()))?;
         save(&img, out)?;
         Ok(())
     }
@@ -76,7 +89,9 @@ impl Codec for LicCodec {
         match points {
             0 => vec![],
             1 => vec![(lo + hi) / 2.0],
-            n => (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect(),
+            n => (0..n)
+                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+                .collect(),
         }
     }
 }

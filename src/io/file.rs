@@ -60,6 +60,15 @@ where
         .tempfile_in(&dir)
         .map_err(io_err)?;
     write(tmp.as_file_mut())?;
+    // Temporary files are created 0600; outputs get the usual 0644 (less the umask is not
+    // queryable without libc, so 0644 is used as is).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io_err)?;
+    }
     tmp.as_file_mut().flush().map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(out).map_err(|e| io_err(e.error))?;

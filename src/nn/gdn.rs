@@ -12,8 +12,8 @@ const PEDESTAL: f64 = 1.0 / (1u64 << 36) as f64;
 
 #[derive(Debug)]
 pub struct Gdn {
-    beta: Tensor,
-    gamma: Tensor,
+    pub beta: Tensor,
+    pub gamma: Tensor,
     inverse: bool,
     channels: i64,
 }
@@ -41,10 +41,9 @@ impl Gdn {
 impl nn::Module for Gdn {
     fn forward(&self, x: &Tensor) -> Tensor {
         let beta = reparam(&self.beta, 1e-6);
-        let gamma = reparam(&self.gamma, 0.0).view([self.channels, self.channels, 1, 1]);
-        let norm = x
-            .abs()
-            .conv2d(&gamma, Some(&beta), [1, 1], [0, 0], [1, 1], 1);
+        let gamma = reparam(&self.gamma, 0.0);
+        let c = self.channels;
+        let norm = super::ops::matmul_1x1(&x.abs(), &gamma, Some(&beta), c, c);
         if self.inverse {
             x * norm
         } else {

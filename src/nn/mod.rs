@@ -7,4 +7,4 @@ pub mod ops;
 pub mod weights;
 
 pub use gdn::Gdn;
-pub use ops::{conv, deconv, lower_bound, ste_round};
+pub use ops::{conv, conv1x1, deconv, lower_bound, matmul_1x1, ste_round, Conv1x1};

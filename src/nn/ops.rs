@@ -22,6 +22,51 @@ pub fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv2D
     nn::conv2d(p, cin, cout, k, cfg)
 }
 
+/// A 1x1 convolution computed as a matrix product. libtorch's CPU 1x1 convolution gives
+/// different bits with 1 and 2 threads, while its matrix product does not (measured with
+/// `examples/detcheck.rs`); decoders must not depend on the thread count. Parameters are named
+/// and shaped like `Conv2d(cin, cout, 1)`: `weight [cout, cin, 1, 1]`, `bias [cout]`.
+#[derive(Debug)]
+pub struct Conv1x1 {
+    pub ws: Tensor,
+    pub bs: Tensor,
+    cin: i64,
+    cout: i64,
+}
+
+pub fn conv1x1(p: nn::Path, cin: i64, cout: i64) -> Conv1x1 {
+    let bound = 1.0 / (cin as f64).sqrt();
+    let ws = p.var("weight", &[cout, cin, 1, 1], TORCH_DEFAULT_INIT);
+    let bs = p.var(
+        "bias",
+        &[cout],
+        nn::Init::Uniform {
+            lo: -bound,
+            up: bound,
+        },
+    );
+    Conv1x1 { ws, bs, cin, cout }
+}
+
+/// `w [cout, cin] · x [B, cin, H, W] + b` as a batched matrix product (thread-count stable).
+pub fn matmul_1x1(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cin: i64, cout: i64) -> Tensor {
+    let (bsz, _, h, wd) = x.size4().expect("4-d input");
+    let y = w
+        .view([1, cout, cin])
+        .matmul(&x.reshape([bsz, cin, h * wd]));
+    let y = match b {
+        Some(b) => y + b.view([1, cout, 1]),
+        None => y,
+    };
+    y.view([bsz, cout, h, wd])
+}
+
+impl nn::Module for Conv1x1 {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        matmul_1x1(x, &self.ws, Some(&self.bs), self.cin, self.cout)
+    }
+}
+
 /// A `k`x`k` transposed convolution that multiplies the resolution by `stride` exactly.
 pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::ConvTranspose2D {
     let cfg = nn::ConvTransposeConfig {
@@ -66,6 +111,27 @@ mod tests {
         assert_eq!(Vec::<f32>::try_from(&y).unwrap(), vec![0.11, 0.5]);
         y.sum(Kind::Float).backward();
         assert_eq!(Vec::<f32>::try_from(x.grad()).unwrap(), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn conv1x1_matches_conv2d_and_ignores_thread_count() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let c = conv1x1(vs.root() / "c", 64, 48);
+        let x = Tensor::randn([2, 64, 24, 40], (Kind::Float, tch::Device::Cpu));
+        let reference = x.conv2d(&c.ws, Some(&c.bs), [1, 1], [0, 0], [1, 1], 1);
+        let y1 = {
+            tch::set_num_threads(1);
+            nn::Module::forward(&c, &x)
+        };
+        let y2 = {
+            tch::set_num_threads(2);
+            nn::Module::forward(&c, &x)
+        };
+        assert!(y1.equal(&y2), "1x1 convolution depends on the thread count");
+        let err = (&y1 - reference).abs().max().double_value(&[]);
+        assert!(err < 1e-4, "{err}");
+        let names: Vec<String> = vs.variables().keys().cloned().collect();
+        assert!(names.contains(&"c.weight".to_string()) && names.contains(&"c.bias".to_string()));
     }
 
     #[test]

@@ -116,7 +116,9 @@ pub fn hardware_description(device: Device) -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".to_string());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     match device {
         Device::Cuda(i) => format!("CUDA device {i} (host: {cpu}, {cores} cores)"),
         _ => format!("CPU: {cpu}, {cores} cores"),
@@ -379,63 +381,6 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tiny_data(dir: &Path) -> Dataset {
-        // A synthetic dataset: 4 smooth 64x64 images.
-        let imgs: Vec<Tensor> = (0..4)
-            .map(|i| {
-                let r = Tensor::arange(64, (Kind::Float, Device::Cpu)).view([1, 64, 1])
-                    * (i + 1) as f64;
-                let c = Tensor::arange(64, (Kind::Float, Device::Cpu)).view([1, 1, 64]) * 2.0;
-                ((r + c).remainder(256.0))
-                    .expand([3, 64, 64], true)
-                    .to_kind(Kind::Uint8)
-            })
-            .collect();
-        Dataset {
-            images: imgs,
-            files: vec![dir.to_path_buf(); 4],
-        }
-    }
-
-    fn tiny_trainer() -> Trainer {
-        let mut o = TrainOptions::new(ElicConfig::tiny(), vec![]);
-        o.batch = 2;
-        o.crop = 64;
-        o.steps = 4;
-        o.warmup = 2;
-        o.log_every = 1;
-        o.checkpoint_every = 2;
-        Trainer::new(o, Device::Cpu).unwrap()
-    }
-
-    #[test]
-    fn resume_is_exact() {
-        tch::set_num_threads(1);
-        let d = tempfile::tempdir().unwrap();
-        // Uninterrupted: 4 steps.
-        let data = tiny_data(d.path());
-        let a = run(tiny_trainer(), &data, &d.path().join("a"), None, |_| {}).unwrap();
-        // Interrupted after 2 steps, then resumed for 2 more.
-        let mut t = tiny_trainer();
-        t.opts.steps = 2;
-        let t = run(t, &data, &d.path().join("b"), None, |_| {}).unwrap();
-        drop(t);
-        let mut b =
-            Trainer::resume(&d.path().join("b/checkpoint.safetensors"), Device::Cpu).unwrap();
-        b.opts.steps = 4;
-        let b = run(b, &data, &d.path().join("b"), None, |_| {}).unwrap();
-        assert_eq!(b.step, 4);
-        let va = a.vs.variables();
-        for (name, tb) in b.vs.variables() {
-            assert!(
-                va[&name].equal(&tb),
-                "parameter {name} differs after resume"
-            );
-        }
-        let lines = std::fs::read_to_string(d.path().join("a/train_log.jsonl")).unwrap();
-        assert_eq!(lines.lines().count(), 4);
-    }
 
     #[test]
     fn lr_schedule() {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
-use crate::nn::{conv, deconv, ste_round, Gdn};
+use crate::nn::{conv, conv1x1, deconv, ste_round, Gdn};
 
 /// Architecture hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,11 +177,11 @@ impl ElicModel {
             let spatial = conv(&sp / "spatial", c, 2 * c, 5, 1);
             let agg_in = 2 * m + 2 * c + if done > 0 { 2 * c } else { 0 };
             let agg = nn::seq()
-                .add(conv(&sp / "agg" / 0, agg_in, config.hidden, 1, 1))
+                .add(conv1x1(&sp / "agg" / 0, agg_in, config.hidden))
                 .add_fn(|x| x.relu())
-                .add(conv(&sp / "agg" / 2, config.hidden, config.hidden, 1, 1))
+                .add(conv1x1(&sp / "agg" / 2, config.hidden, config.hidden))
                 .add_fn(|x| x.relu())
-                .add(conv(&sp / "agg" / 4, config.hidden, 2 * c, 1, 1));
+                .add(conv1x1(&sp / "agg" / 4, config.hidden, 2 * c));
             slices.push(SliceNet {
                 channel,
                 spatial,
