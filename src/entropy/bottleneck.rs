@@ -151,43 +151,42 @@ impl EntropyBottleneck {
             .sum(Kind::Float)
     }
 
-    /// The probability of every integer symbol `s` (value `s + median`) in each channel's range
-    /// `[floor(q_lo − med), ceil(q_hi − med)]`, as `(offset, pmf)` per channel, in f64.
-    /// `max_len` caps the support (symbols outside use the coder's escape path).
+    /// The probability of every integer symbol `s` (value `s + median`) of each channel, as
+    /// `(offset, pmf)`, in f64. The support is found from the learned density itself (not from
+    /// the auxiliary quantiles, which converge slowly): all symbols within `±(max_len − 1) / 2` of
+    /// the median, minus the tails that hold less than `TAIL_MASS / 2` each. Symbols outside the
+    /// support use the coder's escape path.
     pub fn export_pmfs(&self, max_len: usize) -> Vec<(i32, Vec<f64>)> {
         tch::no_grad(|| {
-            let q = self
-                .quantiles
-                .to_device(tch::Device::Cpu)
-                .to_kind(Kind::Double)
-                .view([self.channels, 3]);
-            let q: Vec<f64> = Vec::try_from(q.flatten(0, -1)).expect("quantiles to f64");
-            let mut out = Vec::with_capacity(self.channels as usize);
-            for c in 0..self.channels as usize {
-                let (lo, med, hi) = (q[3 * c], q[3 * c + 1], q[3 * c + 2]);
-                let half = (max_len as i64 - 1) / 2;
-                let start = ((lo - med).floor() as i64).clamp(-half, 0);
-                let end = ((hi - med).ceil() as i64).clamp(0, half);
-                let n = (end - start + 1) as usize;
-                let vals: Vec<f32> = (0..n)
-                    .map(|k| (start + k as i64) as f32 + med as f32)
-                    .collect();
-                let v = Tensor::from_slice(&vals).to_device(self.quantiles.device());
-                // Evaluate channel c only: select its parameters through a [C,1,N] input whose other
-                // channels are ignored.
-                let all = v.view([1, 1, n as i64]).repeat([self.channels, 1, 1]);
-                let lower = self.logits_cumulative(&(&all - 0.5), true);
-                let upper = self.logits_cumulative(&(&all + 0.5), true);
-                let sign = -(&lower + &upper).sign();
-                let lik = ((&sign * &upper).sigmoid() - (&sign * &lower).sigmoid()).abs();
-                let row = lik
-                    .get(c as i64)
-                    .view([n as i64])
-                    .to_device(tch::Device::Cpu)
-                    .to_kind(Kind::Double);
-                out.push((start as i32, Vec::<f64>::try_from(row).expect("pmf to f64")));
-            }
-            out
+            let half = ((max_len.max(3) - 1) / 2) as i64;
+            let n = 2 * half + 1;
+            let device = self.quantiles.device();
+            let med = self.medians().detach().view([self.channels, 1, 1]);
+            let offsets = Tensor::arange_start(-half, half + 1, (Kind::Float, device)).view([1, 1, n]);
+            let v = &med + offsets;
+            let lower = self.logits_cumulative(&(&v - 0.5), true);
+            let upper = self.logits_cumulative(&(&v + 0.5), true);
+            let sign = -(&lower + &upper).sign();
+            let lik = ((&sign * &upper).sigmoid() - (&sign * &lower).sigmoid()).abs();
+            let lik = lik.view([self.channels, n]).to_device(tch::Device::Cpu).to_kind(Kind::Double);
+            let all: Vec<f64> = Vec::try_from(lik.flatten(0, -1)).expect("pmf to f64");
+            all.chunks(n as usize)
+                .map(|p| {
+                    let mut lo = 0;
+                    let mut acc = 0.0;
+                    while lo + 1 < p.len() && acc + p[lo] < TAIL_MASS / 2.0 {
+                        acc += p[lo];
+                        lo += 1;
+                    }
+                    let mut hi = p.len() - 1;
+                    acc = 0.0;
+                    while hi > lo && acc + p[hi] < TAIL_MASS / 2.0 {
+                        acc += p[hi];
+                        hi -= 1;
+                    }
+                    ((lo as i64 - half) as i32, p[lo..=hi].to_vec())
+                })
+                .collect()
         })
     }
 }
@@ -210,10 +209,10 @@ mod tests {
         assert_eq!(out.likelihoods.size(), vec![2, 4, 3, 5]);
         let l: f64 = out.likelihoods.max().double_value(&[]);
         assert!(l <= 1.0 && l > 0.0);
-        let pmfs = eb.export_pmfs(4095);
+        let pmfs = eb.export_pmfs(255);
         assert_eq!(pmfs.len(), 4);
         for (off, p) in &pmfs {
-            assert!(*off <= 0 && !p.is_empty());
+            assert!(*off <= 0 && *off >= -127 && !p.is_empty() && p.len() <= 255);
             let s: f64 = p.iter().sum();
             // Untrained densities are wide: only check it is a valid sub-probability.
             assert!(s > 0.0 && s <= 1.0 + 1e-9, "{s}");

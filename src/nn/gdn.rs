@@ -12,8 +12,8 @@ const PEDESTAL: f64 = 1.0 / (1u64 << 36) as f64;
 
 #[derive(Debug)]
 pub struct Gdn {
-    pub beta: Tensor,
-    pub gamma: Tensor,
+    beta: Tensor,
+    gamma: Tensor,
     inverse: bool,
     channels: i64,
 }
