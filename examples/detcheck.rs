@@ -10,8 +10,9 @@ type Case<'a> = (&'static str, Box<dyn Fn() -> Tensor + 'a>);
 
 fn fingerprint(t: &Tensor) -> u64 {
     let v: Vec<f32> = Vec::try_from(t.contiguous().flatten(0, -1)).expect("f32");
-    v.iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, f| (h ^ f.to_bits() as u64).wrapping_mul(0x100_0000_01b3))
+    v.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, f| {
+        (h ^ f.to_bits() as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn main() {
@@ -47,6 +48,13 @@ fn main() {
             })
             .collect();
         let stable = h[0] == h[1] && h[0] == h[2] && h[1] == h[3];
-        println!("{name:28} {}", if stable { "same bits" } else { "DIFFERENT bits" });
+        println!(
+            "{name:28} {}",
+            if stable {
+                "same bits"
+            } else {
+                "DIFFERENT bits"
+            }
+        );
     }
 }

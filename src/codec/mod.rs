@@ -214,6 +214,20 @@ fn decode_latent(
     Ok(Tensor::cat(&y_hats, 1))
 }
 
+/// ψ = h_s(ẑ) with ẑ = symbol + median, built the same way by encoder and decoder.
+fn hyper_features(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
+    let plane = (hz * wz) as usize;
+    let z_vals: Vec<f32> = z_syms
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
+        .collect();
+    let z_hat = Tensor::from_slice(&z_vals)
+        .view([1, n, hz, wz])
+        .to_device(model.device);
+    model.net.hyper_synthesis(&z_hat)
+}
+
 fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
     let (lo, hi) = model.config.quality_range();
     if !(lo..=hi).contains(&q) {
@@ -258,15 +272,7 @@ pub fn encode(
             let z_ch = channel_indexes(n, hz, wz);
             est_bits += model.z_coder.ideal_bits(&z_syms, &z_ch)?;
             let z_stream = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
-            let z_vals: Vec<f32> = z_syms
-                .iter()
-                .enumerate()
-                .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
-                .collect();
-            let z_hat = Tensor::from_slice(&z_vals)
-                .view([1, n, hz, wz])
-                .to_device(device);
-            let psi = model.net.hyper_synthesis(&z_hat);
+            let psi = hyper_features(model, &z_syms, (n, hz, wz));
             let (_, _, h, w) = y.size4()?;
             let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
             let ranges = model.net.slice_ranges();
@@ -378,7 +384,6 @@ pub fn decode_with_limits(
             found: c.substreams.len(),
         });
     }
-    let device = model.device;
     let mut out = vec![0u8; hd.width as usize * hd.height as usize * 3];
     tch::no_grad(|| -> Result<(), CodecError> {
         let inv_gain = model.net.inv_gain_for(q);
@@ -396,16 +401,7 @@ pub fn decode_with_limits(
                 .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
                 .pop()
                 .expect("one chunk");
-            let plane = (hz * wz) as usize;
-            let z_vals: Vec<f32> = z_syms
-                .iter()
-                .enumerate()
-                .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
-                .collect();
-            let z_hat = Tensor::from_slice(&z_vals)
-                .view([1, n, hz, wz])
-                .to_device(device);
-            let psi = model.net.hyper_synthesis(&z_hat);
+            let psi = hyper_features(model, &z_syms, (n, hz, wz));
             let y_hat = decode_latent(model, &psi, (h, w), |i, pass, _mu, sigma| {
                 let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
                 let s = &streams[1 + 2 * i + pass];

@@ -162,13 +162,17 @@ impl EntropyBottleneck {
             let n = 2 * half + 1;
             let device = self.quantiles.device();
             let med = self.medians().detach().view([self.channels, 1, 1]);
-            let offsets = Tensor::arange_start(-half, half + 1, (Kind::Float, device)).view([1, 1, n]);
+            let offsets =
+                Tensor::arange_start(-half, half + 1, (Kind::Float, device)).view([1, 1, n]);
             let v = &med + offsets;
             let lower = self.logits_cumulative(&(&v - 0.5), true);
             let upper = self.logits_cumulative(&(&v + 0.5), true);
             let sign = -(&lower + &upper).sign();
             let lik = ((&sign * &upper).sigmoid() - (&sign * &lower).sigmoid()).abs();
-            let lik = lik.view([self.channels, n]).to_device(tch::Device::Cpu).to_kind(Kind::Double);
+            let lik = lik
+                .view([self.channels, n])
+                .to_device(tch::Device::Cpu)
+                .to_kind(Kind::Double);
             let all: Vec<f64> = Vec::try_from(lik.flatten(0, -1)).expect("pmf to f64");
             all.chunks(n as usize)
                 .map(|p| {
