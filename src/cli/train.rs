@@ -51,6 +51,10 @@ pub struct Args {
     /// Resume exactly from a checkpoint (its options win, except --steps).
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
+    /// With --resume: multiply the gain vectors by their λ-derived initialization (for checkpoints
+    /// whose gains started at 1, before that initialization existed).
+    #[arg(long, requires = "resume")]
+    pub rescale_gains: bool,
     /// Start the network from a weights file (e.g. models/NAME.safetensors) instead of at random.
     #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
@@ -107,6 +111,13 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         t.opts.steps = args.steps;
         if !args.data.is_empty() {
             t.opts.data = args.data.clone();
+        }
+        if args.rescale_gains {
+            t.model.rescale_gains();
+            eprintln!(
+                "gain vectors rescaled by {:?}",
+                t.model.config.initial_gains()
+            );
         }
         eprintln!("resumed {} at step {}", ckpt.display(), t.step);
         t

@@ -74,6 +74,17 @@ impl ElicConfig {
         let i = (x.floor() as usize).min(self.levels().saturating_sub(2));
         (i, x - i as f64)
     }
+    /// Initial per-level gains: `sqrt(λ_k / λ_mean)` (geometric mean), since the MSE-optimal
+    /// quantization step shrinks like `λ^(-1/2)`. Starting from these, every level codes at its
+    /// own rate from the first step.
+    pub fn initial_gains(&self) -> Vec<f64> {
+        let mean_log = self.lambdas.iter().map(|l| l.ln()).sum::<f64>() / self.levels() as f64;
+        self.lambdas
+            .iter()
+            .map(|l| (0.5 * (l.ln() - mean_log)).exp())
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.slices.iter().sum::<i64>() != self.m {
             return Err(format!(
@@ -190,8 +201,13 @@ impl ElicModel {
             done += c;
         }
         let levels = config.levels() as i64;
-        let gain = p.var("gain", &[levels, m], nn::Init::Const(1.0));
-        let inv_gain = p.var("inv_gain", &[levels, m], nn::Init::Const(1.0));
+        let g0: Vec<f32> = config.initial_gains().iter().map(|&g| g as f32).collect();
+        let g0 = Tensor::from_slice(&g0)
+            .to_device(p.device())
+            .view([levels, 1])
+            .repeat([1, m]);
+        let gain = p.var_copy("gain", &g0);
+        let inv_gain = p.var_copy("inv_gain", &g0.reciprocal());
         ElicModel {
             config,
             g_a,
@@ -222,6 +238,25 @@ impl ElicModel {
             })
             .collect();
         Tensor::stack(&rows, 0).view([q.len() as i64, m, 1, 1])
+    }
+
+    /// Multiplies the gains by [`ElicConfig::initial_gains`] (and the inverse gains by their
+    /// reciprocals): for checkpoints whose gains started at 1.
+    pub fn rescale_gains(&self) {
+        let levels = self.config.levels() as i64;
+        let g0: Vec<f32> = self
+            .config
+            .initial_gains()
+            .iter()
+            .map(|&g| g as f32)
+            .collect();
+        let g0 = Tensor::from_slice(&g0)
+            .to_device(self.gain.device())
+            .view([levels, 1]);
+        tch::no_grad(|| {
+            let _ = self.gain.shallow_clone().g_mul_(&g0);
+            let _ = self.inv_gain.shallow_clone().g_mul_(&g0.reciprocal());
+        });
     }
 
     /// Encoder-side gain for quality `q`, `[1, M, 1, 1]`.
@@ -372,6 +407,9 @@ mod tests {
         assert!((c.lambda_at(3.0) - 0.0087).abs() < 1e-12);
         assert!(c.lambda_at(2.5) > 0.0040 && c.lambda_at(2.5) < 0.0087);
         assert!(ElicConfig::tiny().validate().is_ok());
+        let g = c.initial_gains();
+        assert!(g.windows(2).all(|w| w[0] < w[1]));
+        assert!((g.iter().map(|x| x.ln()).sum::<f64>()).abs() < 1e-9);
     }
 
     #[test]
