@@ -298,3 +298,50 @@ fn write_golden() {
     )
     .unwrap();
 }
+
+#[test]
+fn cli_encode_targets_verify_and_model_checks() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    lic::io::image::save(&synthetic(128, 96, 4), &d.path().join("s.png")).unwrap();
+    // A target rate: the reached value is reported and the file is written.
+    let o = lic(&[
+        "--threads",
+        "1",
+        "encode",
+        &p("s.png"),
+        &p("b.lic"),
+        "--bpp",
+        "0.5",
+        "--verify",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reaches bpp"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("estimate"));
+    // Quality outside the model's range is refused before anything is written.
+    let o = lic(&["encode", &p("s.png"), &p("c.lic"), "--quality", "99"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.path().join("c.lic").exists());
+    // `lic info` prints the header.
+    let o = lic(&["info", &p("b.lic")]);
+    assert!(o.status.success());
+    let info = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        info.contains("128x96") && info.contains(DEFAULT_MODEL),
+        "{info}"
+    );
+    // A bitstream whose model hash does not match the loaded model is refused by name.
+    let mut bytes = std::fs::read(d.path().join("b.lic")).unwrap();
+    let mut c = lic::format::Container::parse(&bytes).unwrap();
+    c.header.weights_hash[0] ^= 1;
+    bytes = c.to_bytes().unwrap();
+    std::fs::write(d.path().join("other.lic"), &bytes).unwrap();
+    let o = lic(&["decode", &p("other.lic"), &p("o.png")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("model"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!d.path().join("o.png").exists());
+}

@@ -371,6 +371,7 @@ pub fn run(
             )?;
         }
     }
+    update(&mut trainer, start.elapsed().as_secs_f64());
     trainer.save_checkpoint(
         &ckpt,
         trainer.elapsed_before + start.elapsed().as_secs_f64(),
