@@ -38,14 +38,7 @@ pub fn synthetic(w: u32, h: u32, seed: u32) -> Image {
 }
 
 fn psnr(a: &Image, b: &Image) -> f64 {
-    let mse: f64 = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.data.len() as f64;
-    10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10()
+    lic::eval::metrics::psnr_rgb(a, b).expect("same size")
 }
 
 #[test]

@@ -191,14 +191,12 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         &path,
         lic::nn::weights::FloatStorage::F16,
     )?;
-    let bytes = std::fs::read(&path)?;
-    let sha = sha2_hex(&bytes);
     let o = &t.opts;
     let card = serde_json::json!({
         "name": m.id,
         "file": format!("{}.safetensors", m.id),
-        "weights_sha256": sha,
-        "weights_bytes": bytes.len(),
+        "weights_sha256": m.sha256_hex(),
+        "weights_bytes": m.file_bytes,
         "architecture": {
             "family": "elic",
             "summary": "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
@@ -240,12 +238,4 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         card_path.display()
     );
     Ok(())
-}
-
-fn sha2_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }

@@ -19,6 +19,7 @@ use crate::coder::{self, CoderError};
 use crate::format::{Container, FormatError, Header, Limits, StreamKind};
 use crate::io::image::Image;
 use crate::zoo::elic::checkerboard;
+use model::hex;
 pub use model::{CodecModel, ModelError, DEFAULT_MODEL};
 
 /// Default tile side in pixels: images up to this size are coded in one piece.
@@ -80,10 +81,6 @@ pub struct Encoded {
     /// The encoder's reconstruction (what a decoder returns).
     pub reconstruction: Image,
     pub seconds: f64,
-}
-
-fn hex(h: &[u8]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Substreams per tile: z, then anchors and non-anchors of every slice.

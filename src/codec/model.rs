@@ -43,7 +43,12 @@ pub struct TrainedModel<'a> {
 
 pub struct CodecModel {
     pub id: String,
+    /// First 16 bytes of [`CodecModel::sha256`]: the weights hash stored in bitstreams.
     pub hash: [u8; 16],
+    /// SHA-256 of the model file.
+    pub sha256: [u8; 32],
+    /// Size of the model file in bytes.
+    pub file_bytes: usize,
     pub config: ElicConfig,
     pub device: Device,
     // Keeps the parameters alive.
@@ -135,12 +140,14 @@ impl CodecModel {
         let z_medians: Vec<f32> =
             Vec::try_from(net.entropy_bottleneck.medians().to_device(Device::Cpu))
                 .map_err(|e| invalid(format!("medians: {e}")))?;
-        let digest = Sha256::digest(bytes);
+        let sha256: [u8; 32] = Sha256::digest(bytes).into();
         let mut hash = [0u8; 16];
-        hash.copy_from_slice(&digest[..16]);
+        hash.copy_from_slice(&sha256[..16]);
         Ok(CodecModel {
             id,
             hash,
+            sha256,
+            file_bytes: bytes.len(),
             config,
             device,
             _vs: vs,
@@ -191,8 +198,18 @@ impl CodecModel {
 
     /// Hex form of the weights hash.
     pub fn hash_hex(&self) -> String {
-        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.hash)
     }
+
+    /// Hex form of the file's SHA-256.
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Name of the model used when none is given.

@@ -389,6 +389,21 @@ fn bd_linear(
     })
 }
 
+/// Validates both curves and returns their log10 rates `(anchor, test)`.
+fn checked_log_rates(
+    anchor_rate: &[f64],
+    anchor_quality: &[f64],
+    test_rate: &[f64],
+    test_quality: &[f64],
+) -> Result<(Vec<f64>, Vec<f64>), BdError> {
+    check_len("anchor", anchor_rate, anchor_quality)?;
+    check_len("test", test_rate, test_quality)?;
+    Ok((
+        log10_rates("anchor", anchor_rate)?,
+        log10_rates("test", test_rate)?,
+    ))
+}
+
 /// BD-rate in percent of `test` against `anchor` (negative: the test needs fewer bits).
 /// `*_quality` is PSNR in dB or MS-SSIM in dB, `*_rate` is bpp (any positive rate unit).
 pub fn bd_rate(
@@ -398,10 +413,7 @@ pub fn bd_rate(
     test_quality: &[f64],
     method: Method,
 ) -> Result<BdResult, BdError> {
-    check_len("anchor", anchor_rate, anchor_quality)?;
-    check_len("test", test_rate, test_quality)?;
-    let la = log10_rates("anchor", anchor_rate)?;
-    let lt = log10_rates("test", test_rate)?;
+    let (la, lt) = checked_log_rates(anchor_rate, anchor_quality, test_rate, test_quality)?;
     let mut r = bd_linear(
         (anchor_quality, &la),
         (test_quality, &lt),
@@ -421,10 +433,7 @@ pub fn bd_quality(
     test_quality: &[f64],
     method: Method,
 ) -> Result<BdResult, BdError> {
-    check_len("anchor", anchor_rate, anchor_quality)?;
-    check_len("test", test_rate, test_quality)?;
-    let la = log10_rates("anchor", anchor_rate)?;
-    let lt = log10_rates("test", test_rate)?;
+    let (la, lt) = checked_log_rates(anchor_rate, anchor_quality, test_rate, test_quality)?;
     bd_linear(
         (&la, anchor_quality),
         (&lt, test_quality),

@@ -31,19 +31,8 @@ pub struct EvalOptions {
 
 /// The `*.png` files directly in `dir`, sorted by file name.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir)
+    let files = crate::io::image::image_files(dir, &["png"])
         .with_context(|| format!("{}: cannot list dataset", dir.display()))?;
-    let mut files = Vec::new();
-    for e in rd {
-        let p = e
-            .with_context(|| format!("{}: cannot list dataset", dir.display()))?
-            .path();
-        let is_png = p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png"));
-        if is_png && p.is_file() {
-            files.push(p);
-        }
-    }
-    files.sort();
     if files.is_empty() {
         bail!("{}: no PNG files in the dataset directory", dir.display());
     }

@@ -53,7 +53,7 @@ impl Image {
     pub fn to_gray(&self) -> Image {
         let mut data = self.data.clone();
         for px in data.chunks_exact_mut(3) {
-            let m = ((px[0] as u32 + px[1] as u32 + px[2] as u32 + 1) / 3) as u8;
+            let m = gray_of(px);
             px.fill(m);
         }
         Image {
@@ -250,6 +250,33 @@ fn decode_error(path: &Path, opts: &LoadOptions, e: image::ImageError) -> ImageI
     }
 }
 
+/// File extensions (lower case) that [`load`] reads.
+pub const EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "ppm", "pgm", "bmp", "tif", "tiff", "webp",
+];
+
+/// Files in `dir` whose extension is one of `extensions` (case-insensitive), sorted by path.
+pub fn image_files(dir: &Path, extensions: &[&str]) -> std::io::Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let known = p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| extensions.iter().any(|k| x.eq_ignore_ascii_case(k)));
+        if known && p.is_file() {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Mean of R, G and B, rounded: the gray value lic writes for gray images.
+fn gray_of(px: &[u8]) -> u8 {
+    ((px[0] as u32 + px[1] as u32 + px[2] as u32 + 1) / 3) as u8
+}
+
 /// The output format chosen from the extension of `path` (PNG by default).
 pub fn format_for(path: &Path) -> image::ImageFormat {
     path.extension()
@@ -274,11 +301,7 @@ pub fn encode_to_vec(
 ) -> Result<Vec<u8>, image::ImageError> {
     let mut buf = std::io::Cursor::new(Vec::new());
     if img.gray {
-        let g: Vec<u8> = img
-            .data
-            .chunks_exact(3)
-            .map(|p| ((p[0] as u32 + p[1] as u32 + p[2] as u32 + 1) / 3) as u8)
-            .collect();
+        let g: Vec<u8> = img.data.chunks_exact(3).map(gray_of).collect();
         let b = image::GrayImage::from_raw(img.width, img.height, g).expect("gray buffer size");
         b.write_to(&mut buf, format)?;
     } else {

@@ -1,37 +1,17 @@
 //! Training data: every image of the given folders decoded once into memory (u8), random crops
 //! and flips drawn with the checkpointed [`Rng`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tch::{Device, Kind, Tensor};
 
 use super::rng::Rng;
-use crate::io::image::{load, LoadOptions};
+use crate::io::image::{image_files, load, LoadOptions, EXTENSIONS};
 
 pub struct Dataset {
     /// `[3, H, W]` u8 tensors (CPU).
     pub images: Vec<Tensor>,
     pub files: Vec<PathBuf>,
-}
-
-/// Image files (by extension) in `dir`, sorted.
-pub fn image_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .map(|e| {
-                    matches!(
-                        e.to_ascii_lowercase().as_str(),
-                        "png" | "jpg" | "jpeg" | "ppm" | "bmp" | "tif" | "tiff" | "webp"
-                    )
-                })
-                .unwrap_or(false)
-        })
-        .collect();
-    v.sort();
-    Ok(v)
 }
 
 impl Dataset {
@@ -40,7 +20,8 @@ impl Dataset {
         let mut images = Vec::new();
         let mut files = Vec::new();
         for dir in dirs {
-            let list = image_files(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            let list = image_files(dir, &EXTENSIONS)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
             for f in list {
                 let img = load(&f, &LoadOptions::default())?.image;
                 if img.width < min_side || img.height < min_side {
