@@ -189,7 +189,30 @@ pub fn to_bytes(
             )
         })
         .collect();
-    safetensors::serialize(views, Some(metadata.clone())).map_err(|e| e.to_string())
+    let bytes = safetensors::serialize(views, Some(metadata.clone())).map_err(|e| e.to_string())?;
+    canonical_header(bytes)
+}
+
+/// Rewrites a safetensors header with its JSON keys sorted. `safetensors::serialize` takes the
+/// metadata as a `HashMap`, whose order changes from run to run: without this, exporting the same
+/// weights twice gives files (and so weights hashes) that differ. Data offsets are relative to the
+/// end of the header, so only the header changes.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    // serde_json's default map is a BTreeMap: keys come out sorted.
+    let mut text = serde_json::to_string(&header)
+        .map_err(|e| e.to_string())?
+        .into_bytes();
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Saves named tensors atomically.
@@ -268,6 +291,21 @@ mod tests {
             f.load_into(&vs5, "", true),
             Err(WeightsError::Unexpected { .. })
         ));
+        // Metadata order does not change the bytes.
+        let mut m2 = HashMap::new();
+        for i in 0..16 {
+            m2.insert(format!("key{i}"), i.to_string());
+        }
+        let once = to_bytes(&named_vars(&vs, ""), FloatStorage::F32, &m2).unwrap();
+        let mut m3 = HashMap::new();
+        for i in (0..16).rev() {
+            m3.insert(format!("key{i}"), i.to_string());
+        }
+        assert_eq!(
+            once,
+            to_bytes(&named_vars(&vs, ""), FloatStorage::F32, &m3).unwrap()
+        );
+        assert_eq!(TensorFile::from_bytes(&once, &path).unwrap().metadata, m2);
         // Garbage → typed error.
         assert!(TensorFile::from_bytes(b"nonsense", &path).is_err());
     }
