@@ -19,4 +19,6 @@ pub mod nn;
 #[cfg(feature = "engine")]
 pub mod train;
 #[cfg(feature = "engine")]
+pub mod transforms;
+#[cfg(feature = "engine")]
 pub mod zoo;

@@ -9,32 +9,11 @@ use lic::codec::{self, CodecModel, EncodeOptions, DEFAULT_MODEL};
 use lic::io::image::Image;
 use sha2::{Digest, Sha256};
 
-fn model() -> CodecModel {
-    tch::set_num_threads(1);
-    let p = CodecModel::find(DEFAULT_MODEL).expect("default model shipped in models/");
-    CodecModel::load(&p, tch::Device::Cpu).expect("load default model")
-}
+mod common;
+use common::synthetic;
 
-/// A deterministic test picture: smooth gradients, an edge and a little texture.
-pub fn synthetic(w: u32, h: u32, seed: u32) -> Image {
-    let mut data = Vec::with_capacity((w * h * 3) as usize);
-    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-    for y in 0..h {
-        for x in 0..w {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            let n = (s % 9) as i32 - 4;
-            let edge = if x * 3 > w { 60 } else { 0 };
-            let r = (x * 200 / w.max(1)) as i32 + n + edge / 2;
-            let g = (y * 180 / h.max(1)) as i32 + n;
-            let b = 128 + ((x + y) % 16) as i32 * 4 - edge;
-            for v in [r, g, b] {
-                data.push(v.clamp(0, 255) as u8);
-            }
-        }
-    }
-    Image::new(w, h, data)
+fn model() -> CodecModel {
+    load_named(DEFAULT_MODEL)
 }
 
 fn psnr(a: &Image, b: &Image) -> f64 {
@@ -221,21 +200,53 @@ fn sha256_hex(b: &[u8]) -> String {
         .collect()
 }
 
-/// The golden cases: (file stem, width, height, seed, quality, gray).
-const GOLDEN: [(&str, u32, u32, u32, f64, bool); 3] = [
-    ("synthetic-64x64-q2", 64, 64, 1, 2.0, false),
-    ("synthetic-45x29-q5", 45, 29, 2, 5.0, false),
-    ("synthetic-gray-32x40-q3", 32, 40, 3, 3.0, true),
+/// The golden cases: (file stem, model, width, height, seed, quality, gray).
+const GOLDEN: [(&str, &str, u32, u32, u32, f64, bool); 5] = [
+    ("synthetic-64x64-q2", DEFAULT_MODEL, 64, 64, 1, 2.0, false),
+    ("synthetic-45x29-q5", DEFAULT_MODEL, 45, 29, 2, 5.0, false),
+    (
+        "synthetic-gray-32x40-q3",
+        DEFAULT_MODEL,
+        32,
+        40,
+        3,
+        3.0,
+        true,
+    ),
+    (
+        "walloc-synthetic-48x40-q3",
+        "lic-walloc",
+        48,
+        40,
+        4,
+        3.0,
+        false,
+    ),
+    (
+        "walloc-synthetic-70x33-q6",
+        "lic-walloc",
+        70,
+        33,
+        5,
+        6.0,
+        false,
+    ),
 ];
+
+fn load_named(name: &str) -> CodecModel {
+    tch::set_num_threads(1);
+    let p = CodecModel::find(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    CodecModel::load(&p, tch::Device::Cpu).expect("load model")
+}
 
 #[test]
 fn golden_bitstreams_decode_to_known_pixels() {
-    let m = model();
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(golden_dir().join("golden.json")).expect("golden.json"),
     )
     .unwrap();
-    for (stem, ..) in GOLDEN {
+    for (stem, name, ..) in GOLDEN {
+        let m = load_named(name);
         let bytes = std::fs::read(golden_dir().join(format!("{stem}.lic"))).unwrap();
         let img = codec::decode(&bytes, &m).unwrap_or_else(|e| panic!("{stem}: {e}"));
         let want = expected[stem]["decoded_rgb_sha256"].as_str().unwrap();
@@ -257,9 +268,9 @@ fn golden_bitstreams_decode_to_known_pixels() {
 #[test]
 #[ignore]
 fn write_golden() {
-    let m = model();
     let mut index = serde_json::Map::new();
-    for (stem, w, h, seed, q, gray) in GOLDEN {
+    for (stem, name, w, h, seed, q, gray) in GOLDEN {
+        let m = load_named(name);
         let mut img = synthetic(w, h, seed);
         if gray {
             img = img.to_gray();

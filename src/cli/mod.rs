@@ -10,6 +10,7 @@ pub mod decode;
 pub mod encode;
 pub mod eval;
 pub mod info;
+pub mod latents;
 pub mod plot;
 pub mod train;
 pub mod video;
@@ -19,6 +20,7 @@ Examples:
   lic encode kodim01.png kodim01.lic --quality 4
   lic decode kodim01.lic kodim01.out.png
   lic info kodim01.lic
+  lic latents kodim01.png -o kodim01.lat.safetensors
   lic eval --dataset datasets/kodak --points 6 -o results/kodak.json";
 
 #[derive(Parser, Debug)]
@@ -39,6 +41,8 @@ pub enum Command {
     Decode(decode::Args),
     /// Print the header of a .lic file.
     Info(info::Args),
+    /// Export the dequantized latent tensor of an image or a .lic file (safetensors).
+    Latents(latents::Args),
     /// Rate–distortion evaluation over a folder of images (a lic model or a conventional codec).
     Eval(eval::Args),
     /// Bjøntegaard delta rate between two results files.
@@ -74,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Encode(a) => encode::run(a, &global),
         Command::Decode(a) => decode::run(a, &global),
         Command::Info(a) => info::run(a, &global),
+        Command::Latents(a) => latents::run(a, &global),
         Command::Eval(a) => eval::run(a, &global),
         Command::Bdrate(a) => bdrate::run(a, &global),
         Command::Plot(a) => plot::run(a, &global),

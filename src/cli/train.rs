@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use lic::train::{data::Dataset, run, TrainOptions, Trainer};
-use lic::zoo::ElicConfig;
+use lic::zoo::{ElicConfig, WallocConfig};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,6 +21,11 @@ pub enum Arch {
     ElicSmall,
     /// A tiny model for tests and smoke runs.
     ElicTiny,
+    /// The WaLLoC-style model: wavelet packet transform (J=3), linear encoder to 16 channels,
+    /// hyperprior, residual decoder.
+    Walloc,
+    /// A tiny WaLLoC-style model for tests.
+    WallocTiny,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -113,19 +118,21 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
             t.opts.data = args.data.clone();
         }
         if args.rescale_gains {
-            t.model.rescale_gains();
+            t.model.gains().rescale();
             eprintln!(
                 "gain vectors rescaled by {:?}",
-                t.model.config.initial_gains()
+                t.opts.config.initial_gains()
             );
         }
         eprintln!("resumed {} at step {}", ckpt.display(), t.step);
         t
     } else {
         anyhow::ensure!(!args.data.is_empty(), "give at least one --data folder");
-        let config = match args.arch {
-            Arch::ElicSmall => ElicConfig::small(),
-            Arch::ElicTiny => ElicConfig::tiny(),
+        let config: lic::zoo::ModelConfig = match args.arch {
+            Arch::ElicSmall => ElicConfig::small().into(),
+            Arch::ElicTiny => ElicConfig::tiny().into(),
+            Arch::Walloc => WallocConfig::small().into(),
+            Arch::WallocTiny => WallocConfig::tiny().into(),
         };
         let mut o = TrainOptions::new(config, args.data.clone());
         o.batch = args.batch;
@@ -198,15 +205,14 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "weights_sha256": m.sha256_hex(),
         "weights_bytes": m.file_bytes,
         "architecture": {
-            "family": "elic",
-            "summary": "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
-                        uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate",
+            "family": m.config.arch(),
+            "summary": summary(&m.config),
             "config": m.config,
             "parameters": t.vs.variables().values().map(|v| v.numel()).sum::<usize>(),
         },
         "rate": {
             "quality_range": m.config.quality_range(),
-            "lambdas": m.config.lambdas,
+            "lambdas": m.config.lambdas(),
             "loss": "bpp + lambda * 255^2 * MSE (RGB in [0,1]), quality drawn uniformly per sample",
         },
         "training": {
@@ -221,7 +227,8 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         },
         "storage": "float16 weights, integer entropy tables",
         "reproduce": format!(
-            "lic train --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
+            "lic train --arch {} --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
+            arch_arg(&m.config),
             o.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" --data "),
             m.id, o.steps, o.batch, o.crop, o.lr, o.seed, m.id, m.id
         ),
@@ -238,4 +245,28 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         card_path.display()
     );
     Ok(())
+}
+
+/// The card's one-line architecture summary.
+fn summary(config: &lic::zoo::ModelConfig) -> &'static str {
+    match config {
+        lic::zoo::ModelConfig::Elic(_) => {
+            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
+             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
+        }
+        lic::zoo::ModelConfig::Walloc(_) => {
+            "CDF 9/7 wavelet packet transform + linear 1x1 encoder; mean-scale hyperprior \
+             (factorized z); linear + residual-CNN decoder to wavelet coefficients, inverse WPT; gain-vector variable rate"
+        }
+    }
+}
+
+/// The `--arch` value that builds a config (for the card's reproduce line).
+fn arch_arg(config: &lic::zoo::ModelConfig) -> &'static str {
+    match config {
+        lic::zoo::ModelConfig::Elic(c) if *c == ElicConfig::tiny() => "elic-tiny",
+        lic::zoo::ModelConfig::Elic(_) => "elic-small",
+        lic::zoo::ModelConfig::Walloc(c) if *c == WallocConfig::tiny() => "walloc-tiny",
+        lic::zoo::ModelConfig::Walloc(_) => "walloc",
+    }
 }

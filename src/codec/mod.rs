@@ -1,13 +1,15 @@
-//! The public image codec: [`encode`] an [`Image`] into `.lic` bytes and [`decode`] them back.
+//! The public image codec: [`encode`] an [`Image`] into `.lic` bytes and [`decode`] them back,
+//! and [`encode_latents`] / [`decode_latents`] for the dequantized latent alone.
 //!
 //! Per tile (raster order; one tile unless the image is larger than the tile size, so memory is
-//! bounded for any image): pad to a multiple of 64 (edge replication), `y = g_a(x)·gain(q)`,
-//! `z = h_a(y)`, code `round(z − median)` with the factorized tables (substream 0), then for each
-//! channel slice two substreams: the checkerboard anchors, then the non-anchors, each coded as
-//! `round(y − μ)` under the Gaussian table picked by σ (`coder::quantize`). Decoded values are
-//! rebuilt as `symbol + μ` in f32 by the same function on both sides, so the encoder's
-//! reconstruction equals the decoder's output when the networks compute identical floats (same
-//! machine and thread count; see the determinism tests).
+//! bounded for any image): pad to the model's multiple (64 for ELIC, 32 for WaLLoC; edge
+//! replication), `y = g_a(x)·gain(q)`, `z = h_a(y)`, code `round(z − median)` with the factorized
+//! tables (substream 0). Then, for the ELIC family, for each channel slice two substreams: the
+//! checkerboard anchors, then the non-anchors; for the WaLLoC family one substream with the whole
+//! latent, (μ, σ) from `h_s(ẑ)`. Each latent is coded as `round(y − μ)` under the Gaussian table
+//! picked by σ (`coder::quantize`). Decoded values are rebuilt as `symbol + μ` in f32 by the same
+//! function on both sides, so the encoder's reconstruction equals the decoder's output when the
+//! networks compute identical floats (same machine and thread count; see the determinism tests).
 
 pub mod model;
 
@@ -19,6 +21,7 @@ use crate::coder::{self, CoderError};
 use crate::format::{Container, FormatError, Header, Limits, StreamKind};
 use crate::io::image::Image;
 use crate::zoo::elic::checkerboard;
+use crate::zoo::{ElicModel, Network, WallocModel};
 use model::hex;
 pub use model::{CodecModel, ModelError, DEFAULT_MODEL};
 
@@ -83,9 +86,13 @@ pub struct Encoded {
     pub seconds: f64,
 }
 
-/// Substreams per tile: z, then anchors and non-anchors of every slice.
+/// Substreams per tile: z, then (ELIC) anchors and non-anchors of every slice, or (WaLLoC) the
+/// whole latent.
 fn streams_per_tile(model: &CodecModel) -> usize {
-    1 + 2 * model.config.slices.len()
+    match &model.net {
+        Network::Elic(net) => 1 + 2 * net.config.slices.len(),
+        Network::Walloc(_) => 2,
+    }
 }
 
 /// Tiles `(x, y, w, h)` of an image in raster order.
@@ -106,7 +113,12 @@ fn tiles(width: u32, height: u32, tile: u32) -> Vec<(u32, u32, u32, u32)> {
 }
 
 /// A tile as a padded `[1, 3, H', W']` float tensor in [0, 1].
-fn tile_tensor(img: &Image, (x0, y0, w, h): (u32, u32, u32, u32), device: Device) -> Tensor {
+fn tile_tensor(
+    img: &Image,
+    (x0, y0, w, h): (u32, u32, u32, u32),
+    m: i64,
+    device: Device,
+) -> Tensor {
     let mut buf = Vec::with_capacity((w * h * 3) as usize);
     for row in y0..y0 + h {
         let start = ((row * img.width + x0) * 3) as usize;
@@ -118,7 +130,6 @@ fn tile_tensor(img: &Image, (x0, y0, w, h): (u32, u32, u32, u32), device: Device
         .unsqueeze(0)
         .to_kind(Kind::Float)
         / 255.0;
-    let m = crate::zoo::ElicModel::MULTIPLE;
     let (ph, pw) = ((m - h as i64 % m) % m, (m - w as i64 % m) % m);
     let t = if ph > 0 || pw > 0 {
         t.replication_pad2d([0, pw, 0, ph])
@@ -177,24 +188,24 @@ fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
 /// each (slice, pass), it produces the decoded latent. The encoder's source quantizes the true
 /// latent; the decoder's source entropy-decodes.
 fn decode_latent(
-    model: &CodecModel,
+    net: &ElicModel,
+    device: Device,
     psi: &Tensor,
     shape: (i64, i64),
     mut symbols_for: impl FnMut(usize, usize, &[f32], &[f32]) -> Result<Vec<i32>, CodecError>,
 ) -> Result<Tensor, CodecError> {
     let (h, w) = shape;
-    let device = model.device;
     let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
     let non_anchor = anchor.logical_not();
     let mut y_hats: Vec<Tensor> = Vec::new();
-    for (i, (_, c)) in model.net.slice_ranges().into_iter().enumerate() {
+    for (i, (_, c)) in net.slice_ranges().into_iter().enumerate() {
         let shape4 = [1, c, h, w];
         let prev = (i > 0).then(|| Tensor::cat(&y_hats, 1));
         let zeros = Tensor::zeros(shape4, (Kind::Float, device));
         let mut slice_hat = zeros.shallow_clone();
         let mut anchors_hat = zeros;
         for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
-            let p = model.net.slice_params(i, psi, prev.as_ref(), &anchors_hat);
+            let p = net.slice_params(i, psi, prev.as_ref(), &anchors_hat);
             let m = mask.expand(shape4, false);
             let mu = to_f32(&p.mu.masked_select(&m));
             let sigma = to_f32(&p.sigma.masked_select(&m));
@@ -211,18 +222,17 @@ fn decode_latent(
     Ok(Tensor::cat(&y_hats, 1))
 }
 
-/// ψ = h_s(ẑ) with ẑ = symbol + median, built the same way by encoder and decoder.
-fn hyper_features(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
+/// ẑ = symbol + median, built the same way by encoder and decoder.
+fn z_hat(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
     let plane = (hz * wz) as usize;
     let z_vals: Vec<f32> = z_syms
         .iter()
         .enumerate()
         .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
         .collect();
-    let z_hat = Tensor::from_slice(&z_vals)
+    Tensor::from_slice(&z_vals)
         .view([1, n, hz, wz])
-        .to_device(model.device);
-    model.net.hyper_synthesis(&z_hat)
+        .to_device(model.device)
 }
 
 fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
@@ -231,6 +241,158 @@ fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
         return Err(CodecError::Quality(q, lo, hi));
     }
     Ok(())
+}
+
+/// One tile's coded latent: its substreams, the ideal rate in bits, and `ŷ` (with the rate gain,
+/// exactly as the decoder rebuilds it).
+struct TileLatent {
+    streams: Vec<Vec<u8>>,
+    bits: f64,
+    y_hat: Tensor,
+}
+
+/// Symbols `round(y − μ)` and table indexes of a latent under (μ, σ), with the ideal bits.
+fn quantize_all(y: &[f32], mu: &[f32], sigma: &[f32]) -> (Vec<i32>, Vec<u16>) {
+    let mut syms = Vec::with_capacity(y.len());
+    let mut idx = Vec::with_capacity(y.len());
+    for ((&yy, &m), &s) in y.iter().zip(mu).zip(sigma) {
+        let (sym, k) = coder::quantize(yy, m, s);
+        syms.push(sym);
+        idx.push(k);
+    }
+    (syms, idx)
+}
+
+/// Encoder side of one padded tile `x` at quality gain `gain`.
+fn encode_tile_latent(
+    model: &CodecModel,
+    x: &Tensor,
+    gain: &Tensor,
+) -> Result<TileLatent, CodecError> {
+    let device = model.device;
+    let y = model.net.analysis(x) * gain;
+    let z = model.net.hyper_analysis(&y);
+    let (_, n, hz, wz) = z.size4()?;
+    // z: symbols round(z − median) per channel.
+    let zv = to_f32(&z);
+    let plane = (hz * wz) as usize;
+    let z_syms: Vec<i32> = zv
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| coder::quantize(v, model.z_medians[k / plane], 1.0).0)
+        .collect();
+    let z_ch = channel_indexes(n, hz, wz);
+    let mut bits = model.z_coder.ideal_bits(&z_syms, &z_ch)?;
+    let mut streams = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
+    let z_hat = z_hat(model, &z_syms, (n, hz, wz));
+    let (_, _, h, w) = y.size4()?;
+    let y_hat = match &model.net {
+        Network::Elic(net) => {
+            let psi = net.hyper_synthesis(&z_hat);
+            let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
+            let ranges = net.slice_ranges();
+            let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
+            let y_hat = decode_latent(net, device, &psi, (h, w), |i, pass, mu, sigma| {
+                let (start, c) = ranges[i];
+                let mask = if pass == 0 {
+                    anchor.shallow_clone()
+                } else {
+                    anchor.logical_not()
+                };
+                let yv = to_f32(
+                    &y.narrow(1, start, c)
+                        .masked_select(&mask.expand([1, c, h, w], false)),
+                );
+                let (syms, idx) = quantize_all(&yv, mu, sigma);
+                bits += coder::gaussian_ideal_bits(&syms, &idx)?;
+                chunks.push((syms.clone(), idx));
+                Ok(syms)
+            })?;
+            let refs: Vec<(&[i32], &[u16])> = chunks
+                .iter()
+                .map(|(s, i)| (s.as_slice(), i.as_slice()))
+                .collect();
+            streams.extend(coder::encode_gaussian_chunks(&refs)?);
+            y_hat
+        }
+        Network::Walloc(net) => {
+            let (mu_t, sigma_t) = net.hyper_synthesis(&z_hat);
+            let (mu, sigma) = (to_f32(&mu_t), to_f32(&sigma_t));
+            let (syms, idx) = quantize_all(&to_f32(&y), &mu, &sigma);
+            bits += coder::gaussian_ideal_bits(&syms, &idx)?;
+            streams.extend(coder::encode_gaussian_chunks(&[(&syms, &idx)])?);
+            dequantize(&syms, &mu, y.size().as_slice(), device)
+        }
+    };
+    Ok(TileLatent {
+        streams,
+        bits,
+        y_hat,
+    })
+}
+
+/// `symbol + μ` in f32 (the same function at encoder and decoder), as a tensor of `shape`.
+fn dequantize(syms: &[i32], mu: &[f32], shape: &[i64], device: Device) -> Tensor {
+    let vals: Vec<f32> = syms.iter().zip(mu).map(|(&s, &u)| s as f32 + u).collect();
+    Tensor::from_slice(&vals).view(shape).to_device(device)
+}
+
+/// Decoder side of one tile of padded size `(ph, pw)` from its substreams: `ŷ` with the gain.
+fn decode_tile_latent(
+    model: &CodecModel,
+    streams: &[Vec<u8>],
+    (ph, pw): (i64, i64),
+) -> Result<Tensor, CodecError> {
+    let s = model.config.latent_stride();
+    let (h, w) = (ph / s, pw / s);
+    let (hz, wz) = (h / 4, w / 4);
+    let n = model.config.z_channels();
+    let z_ch = channel_indexes(n, hz, wz);
+    let z_syms = model
+        .z_coder
+        .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
+        .pop()
+        .expect("one chunk");
+    let z_hat = z_hat(model, &z_syms, (n, hz, wz));
+    match &model.net {
+        Network::Elic(net) => {
+            let psi = net.hyper_synthesis(&z_hat);
+            decode_latent(net, model.device, &psi, (h, w), |i, pass, _mu, sigma| {
+                let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
+                let s = &streams[1 + 2 * i + pass];
+                Ok(
+                    coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
+                        .pop()
+                        .expect("one chunk"),
+                )
+            })
+        }
+        Network::Walloc(net) => decode_walloc_latent(net, model.device, &z_hat, &streams[1]),
+    }
+}
+
+fn decode_walloc_latent(
+    net: &WallocModel,
+    device: Device,
+    z_hat: &Tensor,
+    stream: &[u8],
+) -> Result<Tensor, CodecError> {
+    let (mu_t, sigma_t) = net.hyper_synthesis(z_hat);
+    let (mu, sigma) = (to_f32(&mu_t), to_f32(&sigma_t));
+    let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
+    let syms = coder::decode_gaussian_chunks(&[stream], &[idx.as_slice()])?
+        .pop()
+        .expect("one chunk");
+    Ok(dequantize(&syms, &mu, mu_t.size().as_slice(), device))
+}
+
+/// Padded tile size for the model.
+fn padded(model: &CodecModel, (_, _, w, h): (u32, u32, u32, u32)) -> (i64, i64) {
+    let m = model.config.multiple() as u64;
+    (
+        (h as u64).div_ceil(m) as i64 * m as i64,
+        (w as u64).div_ceil(m) as i64 * m as i64,
+    )
 }
 
 /// Encodes `img` with `model`.
@@ -246,64 +408,18 @@ pub fn encode(
     }
     let q32 = opts.quality as f32;
     let q = q32 as f64; // exactly what the decoder will read from the header
-    let device = model.device;
     let mut substreams: Vec<Vec<u8>> = Vec::new();
     let mut recon = vec![0u8; img.data.len()];
     let mut est_bits = 0f64;
     tch::no_grad(|| -> Result<(), CodecError> {
-        let gain = model.net.gain_for(q);
-        let inv_gain = model.net.inv_gain_for(q);
+        let gain = model.net.gains().gains(&[q]);
+        let inv_gain = model.net.gains().inv_gains(&[q]);
         for tile in tiles(img.width, img.height, opts.tile) {
-            let x = tile_tensor(img, tile, device);
-            let y = model.net.analysis(&x) * &gain;
-            let z = model.net.hyper_analysis(&y);
-            let (_, n, hz, wz) = z.size4()?;
-            // z: symbols round(z − median) per channel.
-            let zv = to_f32(&z);
-            let plane = (hz * wz) as usize;
-            let z_syms: Vec<i32> = zv
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| coder::quantize(v, model.z_medians[k / plane], 1.0).0)
-                .collect();
-            let z_ch = channel_indexes(n, hz, wz);
-            est_bits += model.z_coder.ideal_bits(&z_syms, &z_ch)?;
-            let z_stream = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
-            let psi = hyper_features(model, &z_syms, (n, hz, wz));
-            let (_, _, h, w) = y.size4()?;
-            let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
-            let ranges = model.net.slice_ranges();
-            let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
-            let y_hat = decode_latent(model, &psi, (h, w), |i, pass, mu, sigma| {
-                let (start, c) = ranges[i];
-                let mask = if pass == 0 {
-                    anchor.shallow_clone()
-                } else {
-                    anchor.logical_not()
-                };
-                let yv = to_f32(
-                    &y.narrow(1, start, c)
-                        .masked_select(&mask.expand([1, c, h, w], false)),
-                );
-                let mut syms = Vec::with_capacity(yv.len());
-                let mut idx = Vec::with_capacity(yv.len());
-                for ((&yy, &m), &s) in yv.iter().zip(mu).zip(sigma) {
-                    let (sym, k) = coder::quantize(yy, m, s);
-                    syms.push(sym);
-                    idx.push(k);
-                }
-                est_bits += coder::gaussian_ideal_bits(&syms, &idx)?;
-                chunks.push((syms.clone(), idx));
-                Ok(syms)
-            })?;
-            let refs: Vec<(&[i32], &[u16])> = chunks
-                .iter()
-                .map(|(s, i)| (s.as_slice(), i.as_slice()))
-                .collect();
-            let y_streams = coder::encode_gaussian_chunks(&refs)?;
-            substreams.extend(z_stream);
-            substreams.extend(y_streams);
-            let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
+            let x = tile_tensor(img, tile, model.config.multiple(), model.device);
+            let t = encode_tile_latent(model, &x, &gain)?;
+            est_bits += t.bits;
+            substreams.extend(t.streams);
+            let x_hat = model.net.synthesis(&(t.y_hat * &inv_gain));
             put_tile(&mut recon, img.width, &x_hat, tile);
         }
         Ok(())
@@ -345,11 +461,14 @@ pub fn decode(bytes: &[u8], model: &CodecModel) -> Result<Image, CodecError> {
     decode_with_limits(bytes, model, &Limits::default())
 }
 
-pub fn decode_with_limits(
-    bytes: &[u8],
-    model: &CodecModel,
-    limits: &Limits,
-) -> Result<Image, CodecError> {
+/// A parsed, checked bitstream: its container, quality and tiles.
+struct Checked {
+    container: Container,
+    quality: f64,
+    tiles: Vec<(u32, u32, u32, u32)>,
+}
+
+fn check_stream(bytes: &[u8], model: &CodecModel, limits: &Limits) -> Result<Checked, CodecError> {
     let c = Container::parse_with_limits(bytes, limits)?;
     let hd = &c.header;
     if hd.kind != StreamKind::Image {
@@ -381,33 +500,27 @@ pub fn decode_with_limits(
             found: c.substreams.len(),
         });
     }
+    Ok(Checked {
+        container: c,
+        quality: q,
+        tiles: tl,
+    })
+}
+
+pub fn decode_with_limits(
+    bytes: &[u8],
+    model: &CodecModel,
+    limits: &Limits,
+) -> Result<Image, CodecError> {
+    let ck = check_stream(bytes, model, limits)?;
+    let hd = &ck.container.header;
+    let per = streams_per_tile(model);
     let mut out = vec![0u8; hd.width as usize * hd.height as usize * 3];
     tch::no_grad(|| -> Result<(), CodecError> {
-        let inv_gain = model.net.inv_gain_for(q);
-        for (ti, &t) in tl.iter().enumerate() {
-            let streams = &c.substreams[ti * per..(ti + 1) * per];
-            let m = crate::zoo::ElicModel::MULTIPLE;
-            let ph = (t.3 as u64).div_ceil(m as u64) as i64 * m;
-            let pw = (t.2 as u64).div_ceil(m as u64) as i64 * m;
-            let (h, w) = (ph / 16, pw / 16);
-            let (hz, wz) = (ph / 64, pw / 64);
-            let n = model.config.n;
-            let z_ch = channel_indexes(n, hz, wz);
-            let z_syms = model
-                .z_coder
-                .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
-                .pop()
-                .expect("one chunk");
-            let psi = hyper_features(model, &z_syms, (n, hz, wz));
-            let y_hat = decode_latent(model, &psi, (h, w), |i, pass, _mu, sigma| {
-                let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
-                let s = &streams[1 + 2 * i + pass];
-                Ok(
-                    coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
-                        .pop()
-                        .expect("one chunk"),
-                )
-            })?;
+        let inv_gain = model.net.gains().inv_gains(&[ck.quality]);
+        for (ti, &t) in ck.tiles.iter().enumerate() {
+            let streams = &ck.container.substreams[ti * per..(ti + 1) * per];
+            let y_hat = decode_tile_latent(model, streams, padded(model, t))?;
             let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
             put_tile(&mut out, hd.width, &x_hat, t);
         }
@@ -415,6 +528,92 @@ pub fn decode_with_limits(
     })?;
     let img = Image::new(hd.width, hd.height, out);
     Ok(if hd.gray { img.to_gray() } else { img })
+}
+
+/// The dequantized latent of a whole image, gain-normalized (`ŷ · inv_gain(q)`, what the
+/// synthesis transform sees), `[C, ⌈H/s⌉, ⌈W/s⌉]` f32 on the CPU, with `s` the model's latent
+/// stride. Tiles are stitched in latent space.
+pub struct Latents {
+    pub tensor: Tensor,
+    pub quality: f64,
+    pub stride: i64,
+}
+
+/// Gathers per-tile latents into one `[C, ⌈H/s⌉, ⌈W/s⌉]` tensor.
+fn stitch(
+    model: &CodecModel,
+    (width, height): (u32, u32),
+    tiles: &[(u32, u32, u32, u32)],
+    mut tile_latent: impl FnMut(usize, (u32, u32, u32, u32)) -> Result<Tensor, CodecError>,
+) -> Result<Tensor, CodecError> {
+    let s = model.config.latent_stride() as u64;
+    let c = model.config.latent_channels();
+    let (lh, lw) = (
+        (height as u64).div_ceil(s) as i64,
+        (width as u64).div_ceil(s) as i64,
+    );
+    let out = Tensor::zeros([c, lh, lw], (Kind::Float, Device::Cpu));
+    for (i, &t) in tiles.iter().enumerate() {
+        let (x0, y0, w, h) = t;
+        let (th, tw) = ((h as u64).div_ceil(s) as i64, (w as u64).div_ceil(s) as i64);
+        let lat = tile_latent(i, t)?
+            .squeeze_dim(0)
+            .narrow(1, 0, th)
+            .narrow(2, 0, tw)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float);
+        out.narrow(1, (y0 as u64 / s) as i64, th)
+            .narrow(2, (x0 as u64 / s) as i64, tw)
+            .copy_(&lat);
+    }
+    Ok(out)
+}
+
+/// Latents of an image by the encoder alone (analysis, hyperprior, quantization; no entropy
+/// coding, no synthesis). Equal to [`decode_latents`] of the image's bitstream.
+pub fn encode_latents(
+    img: &Image,
+    model: &CodecModel,
+    opts: &EncodeOptions,
+) -> Result<Latents, CodecError> {
+    check_quality(model, opts.quality)?;
+    if opts.tile == 0 || opts.tile % 64 != 0 {
+        return Err(CodecError::Tile(opts.tile));
+    }
+    let q = opts.quality as f32 as f64;
+    let tl = tiles(img.width, img.height, opts.tile);
+    let tensor = tch::no_grad(|| {
+        let gain = model.net.gains().gains(&[q]);
+        let inv_gain = model.net.gains().inv_gains(&[q]);
+        stitch(model, (img.width, img.height), &tl, |_, t| {
+            let x = tile_tensor(img, t, model.config.multiple(), model.device);
+            Ok(encode_tile_latent(model, &x, &gain)?.y_hat * &inv_gain)
+        })
+    })?;
+    Ok(Latents {
+        tensor,
+        quality: q,
+        stride: model.config.latent_stride(),
+    })
+}
+
+/// Latents of a bitstream by entropy decoding alone (no synthesis transform).
+pub fn decode_latents(bytes: &[u8], model: &CodecModel) -> Result<Latents, CodecError> {
+    let ck = check_stream(bytes, model, &Limits::default())?;
+    let hd = &ck.container.header;
+    let per = streams_per_tile(model);
+    let tensor = tch::no_grad(|| {
+        let inv_gain = model.net.gains().inv_gains(&[ck.quality]);
+        stitch(model, (hd.width, hd.height), &ck.tiles, |i, t| {
+            let streams = &ck.container.substreams[i * per..(i + 1) * per];
+            Ok(decode_tile_latent(model, streams, padded(model, t))? * &inv_gain)
+        })
+    })?;
+    Ok(Latents {
+        tensor,
+        quality: ck.quality,
+        stride: model.config.latent_stride(),
+    })
 }
 
 #[cfg(test)]

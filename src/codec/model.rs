@@ -17,7 +17,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::coder::{FactorizedCoder, FactorizedTables};
 use crate::nn::weights::{self, FloatStorage, TensorFile};
-use crate::zoo::{ElicConfig, ElicModel};
+use crate::zoo::{ModelConfig, Network};
 
 const TABLES: &str = "entropy_bottleneck.tables";
 /// Longest factorized table (symbols), the escape path covers the rest.
@@ -38,7 +38,7 @@ pub enum ModelError {
 /// A trained network that has not been frozen for coding yet.
 pub struct TrainedModel<'a> {
     pub vs: &'a nn::VarStore,
-    pub net: &'a ElicModel,
+    pub net: &'a Network,
 }
 
 pub struct CodecModel {
@@ -49,11 +49,11 @@ pub struct CodecModel {
     pub sha256: [u8; 32],
     /// Size of the model file in bytes.
     pub file_bytes: usize,
-    pub config: ElicConfig,
+    pub config: ModelConfig,
     pub device: Device,
     // Keeps the parameters alive.
     _vs: nn::VarStore,
-    pub net: ElicModel,
+    pub net: Network,
     pub z_tables: FactorizedTables,
     pub z_coder: FactorizedCoder,
     /// Per-channel medians of the hyper-latent (f32, as used by the coder).
@@ -69,18 +69,16 @@ impl CodecModel {
         path: &Path,
         storage: FloatStorage,
     ) -> Result<CodecModel, ModelError> {
-        let pmfs = trained.net.entropy_bottleneck.export_pmfs(MAX_TABLE_LEN);
+        let pmfs = trained.net.entropy_bottleneck().export_pmfs(MAX_TABLE_LEN);
         let offsets: Vec<i32> = pmfs.iter().map(|(o, _)| *o).collect();
         let probs: Vec<Vec<f64>> = pmfs.into_iter().map(|(_, p)| p).collect();
         let tables = FactorizedTables::from_pmfs(&probs, &offsets)?;
         let mut tensors = weights::named_vars(trained.vs, "");
         tensors.push((TABLES.to_string(), Tensor::from_slice(&tables.to_bytes())));
         let mut meta = HashMap::new();
-        meta.insert("lic.arch".to_string(), "elic".to_string());
-        meta.insert(
-            "lic.config".to_string(),
-            serde_json::to_string(&trained.net.config).expect("config serializes"),
-        );
+        let config = trained.net.config();
+        meta.insert("lic.arch".to_string(), config.arch().to_string());
+        meta.insert("lic.config".to_string(), config.to_json());
         meta.insert("lic.model_id".to_string(), id.to_string());
         weights::save(path, &tensors, storage, &meta)?;
         CodecModel::load(path, Device::Cpu)
@@ -101,19 +99,17 @@ impl CodecModel {
             reason,
         };
         let file = TensorFile::from_bytes(bytes, path)?;
-        let arch = file.metadata.get("lic.arch").map(String::as_str);
-        if arch != Some("elic") {
-            return Err(invalid(format!(
-                "not a lic model file (lic.arch = {arch:?})"
-            )));
-        }
-        let config: ElicConfig = serde_json::from_str(
+        let arch = file
+            .metadata
+            .get("lic.arch")
+            .ok_or_else(|| invalid("not a lic model file (no lic.arch)".into()))?;
+        let config = ModelConfig::from_json(
+            arch,
             file.metadata
                 .get("lic.config")
                 .ok_or_else(|| invalid("missing lic.config".into()))?,
         )
-        .map_err(|e| invalid(format!("bad lic.config: {e}")))?;
-        config.validate().map_err(invalid)?;
+        .map_err(|e| invalid(format!("bad lic.arch/lic.config: {e}")))?;
         let id = file
             .metadata
             .get("lic.model_id")
@@ -126,19 +122,19 @@ impl CodecModel {
             .map_err(|e| invalid(format!("tables tensor: {e}")))?;
         let z_tables = FactorizedTables::from_bytes(&table_bytes)?;
         let mut vs = nn::VarStore::new(device);
-        let net = ElicModel::new(&vs.root(), config.clone());
+        let net = Network::new(&vs.root(), config.clone());
         file.load_into(&vs, "", true)?;
         vs.freeze();
-        if z_tables.channels.len() != config.n as usize {
+        if z_tables.channels.len() != config.z_channels() as usize {
             return Err(invalid(format!(
                 "tables have {} channels, the model's hyper-latent has {}",
                 z_tables.channels.len(),
-                config.n
+                config.z_channels()
             )));
         }
         let z_coder = FactorizedCoder::new(&z_tables)?;
         let z_medians: Vec<f32> =
-            Vec::try_from(net.entropy_bottleneck.medians().to_device(Device::Cpu))
+            Vec::try_from(net.entropy_bottleneck().medians().to_device(Device::Cpu))
                 .map_err(|e| invalid(format!("medians: {e}")))?;
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
         let mut hash = [0u8; 16];
@@ -158,7 +154,8 @@ impl CodecModel {
         })
     }
 
-    /// Finds a model by name (or path): `NAME` as a file path, then `NAME.safetensors` in
+    /// Finds a model by name (or path): `NAME` as a file path, then `NAME.safetensors` (or
+    /// `lic-NAME.safetensors`) in
     /// `$LIC_MODELS`, beside the executable (`models/`, also `../../models` for cargo's
     /// `target/<profile>/`), `./models`, and the source tree's `models/`.
     pub fn find(name: &str) -> Result<PathBuf, ModelError> {
@@ -166,7 +163,11 @@ impl CodecModel {
         if direct.extension().is_some_and(|e| e == "safetensors") && direct.is_file() {
             return Ok(direct.to_path_buf());
         }
-        let file = format!("{name}.safetensors");
+        // `walloc` also finds `lic-walloc`.
+        let mut files = vec![format!("{name}.safetensors")];
+        if !name.starts_with("lic-") && !name.contains('/') {
+            files.push(format!("lic-{name}.safetensors"));
+        }
         let mut dirs: Vec<PathBuf> = Vec::new();
         if let Some(d) = std::env::var_os("LIC_MODELS") {
             dirs.push(PathBuf::from(d));
@@ -180,10 +181,12 @@ impl CodecModel {
         }
         dirs.push(PathBuf::from("models"));
         dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
-        for d in &dirs {
-            let p = d.join(&file);
-            if p.is_file() {
-                return Ok(p);
+        for file in &files {
+            for d in &dirs {
+                let p = d.join(file);
+                if p.is_file() {
+                    return Ok(p);
+                }
             }
         }
         Err(ModelError::NotFound {

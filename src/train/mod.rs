@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::nn::weights::{self, FloatStorage, TensorFile};
-use crate::zoo::{ElicConfig, ElicModel};
+use crate::zoo::{ModelConfig, Network};
 use adam::Adam;
 use data::Dataset;
 use rng::Rng;
@@ -29,7 +29,7 @@ use rng::Rng;
 /// Options of a training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainOptions {
-    pub config: ElicConfig,
+    pub config: ModelConfig,
     pub data: Vec<PathBuf>,
     pub batch: usize,
     pub crop: i64,
@@ -44,9 +44,9 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    pub fn new(config: ElicConfig, data: Vec<PathBuf>) -> Self {
+    pub fn new(config: impl Into<ModelConfig>, data: Vec<PathBuf>) -> Self {
         TrainOptions {
-            config,
+            config: config.into(),
             data,
             batch: 8,
             crop: 256,
@@ -84,7 +84,7 @@ pub struct Trainer {
     pub opts: TrainOptions,
     pub device: Device,
     pub vs: nn::VarStore,
-    pub model: ElicModel,
+    pub model: Network,
     pub adam: Adam,
     pub aux: Adam,
     pub rng: Rng,
@@ -158,7 +158,7 @@ impl Trainer {
         opts.config.validate().map_err(anyhow::Error::msg)?;
         tch::manual_seed(opts.seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = ElicModel::new(&vs.root(), opts.config.clone());
+        let model = Network::new(&vs.root(), opts.config.clone());
         let (main, aux) = split_params(&vs);
         Ok(Trainer {
             rng: Rng::new(opts.seed),
@@ -272,7 +272,7 @@ impl Trainer {
         let lr = self.opts.lr_at(self.step);
         self.adam.step(lr, scale);
         self.aux.zero_grad();
-        let aux = self.model.entropy_bottleneck.aux_loss();
+        let aux = self.model.entropy_bottleneck().aux_loss();
         aux.backward();
         self.aux.step(self.opts.aux_lr, 1.0);
         self.step += 1;
@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn lr_schedule() {
-        let mut o = TrainOptions::new(ElicConfig::tiny(), vec![]);
+        let mut o = TrainOptions::new(crate::zoo::ElicConfig::tiny(), vec![]);
         o.steps = 1000;
         o.warmup = 10;
         assert!((o.lr_at(0) - 1e-5).abs() < 1e-12);

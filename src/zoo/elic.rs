@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
+use super::rate::{self, GainVectors};
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
 use crate::nn::{conv, conv1x1, deconv, ste_round, Gdn};
 
@@ -59,30 +60,19 @@ impl ElicConfig {
     }
     /// Range of the continuous quality parameter: `[1, L]`.
     pub fn quality_range(&self) -> (f64, f64) {
-        (1.0, self.levels() as f64)
+        rate::quality_range(&self.lambdas)
     }
     /// λ at a continuous quality (geometric interpolation between levels).
     pub fn lambda_at(&self, q: f64) -> f64 {
-        let (i, t) = self.level_weights(q);
-        let j = (i + 1).min(self.levels() - 1);
-        (self.lambdas[i].ln() * (1.0 - t) + self.lambdas[j].ln() * t).exp()
+        rate::lambda_at(&self.lambdas, q)
     }
     /// `(lower level index, interpolation weight)` for quality `q` (clamped to the range).
     pub fn level_weights(&self, q: f64) -> (usize, f64) {
-        let (lo, hi) = self.quality_range();
-        let x = q.clamp(lo, hi) - 1.0;
-        let i = (x.floor() as usize).min(self.levels().saturating_sub(2));
-        (i, x - i as f64)
+        rate::level_weights(&self.lambdas, q)
     }
-    /// Initial per-level gains: `sqrt(λ_k / λ_mean)` (geometric mean), since the MSE-optimal
-    /// quantization step shrinks like `λ^(-1/2)`. Starting from these, every level codes at its
-    /// own rate from the first step.
+    /// Initial per-level gains (see [`rate::initial_gains`]).
     pub fn initial_gains(&self) -> Vec<f64> {
-        let mean_log = self.lambdas.iter().map(|l| l.ln()).sum::<f64>() / self.levels() as f64;
-        self.lambdas
-            .iter()
-            .map(|l| (0.5 * (l.ln() - mean_log)).exp())
-            .collect()
+        rate::initial_gains(&self.lambdas)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -92,9 +82,7 @@ impl ElicConfig {
                 self.slices, self.m
             ));
         }
-        if self.lambdas.len() < 2 || self.lambdas.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("lambdas must be at least two increasing values".into());
-        }
+        rate::validate(&self.lambdas)?;
         if self.n < 1 || self.hidden < 1 || self.slices.iter().any(|&s| s < 1) {
             return Err("channel counts must be positive".into());
         }
@@ -124,8 +112,7 @@ pub struct ElicModel {
     pub entropy_bottleneck: EntropyBottleneck,
     slices: Vec<SliceNet>,
     /// `[L, M]` gains applied to `y` per level, and their decoder-side inverses.
-    gain: Tensor,
-    inv_gain: Tensor,
+    pub gains: GainVectors,
 }
 
 /// Training-time outputs.
@@ -200,14 +187,7 @@ impl ElicModel {
             });
             done += c;
         }
-        let levels = config.levels() as i64;
-        let g0: Vec<f32> = config.initial_gains().iter().map(|&g| g as f32).collect();
-        let g0 = Tensor::from_slice(&g0)
-            .to_device(p.device())
-            .view([levels, 1])
-            .repeat([1, m]);
-        let gain = p.var_copy("gain", &g0);
-        let inv_gain = p.var_copy("inv_gain", &g0.reciprocal());
+        let gains = GainVectors::new(p, &config.lambdas, m);
         ElicModel {
             config,
             g_a,
@@ -216,56 +196,26 @@ impl ElicModel {
             h_s,
             entropy_bottleneck,
             slices,
-            gain,
-            inv_gain,
+            gains,
         }
     }
 
     /// The padding multiple of the input (the total stride down to `z`).
     pub const MULTIPLE: i64 = 64;
 
-    /// Gain vectors `[B, M, 1, 1]` for per-sample qualities (geometric interpolation of levels).
-    fn gains(&self, table: &Tensor, q: &[f64]) -> Tensor {
-        let m = self.config.m;
-        let rows: Vec<Tensor> = q
-            .iter()
-            .map(|&qv| {
-                let (i, t) = self.config.level_weights(qv);
-                let j = (i + 1).min(self.config.levels() - 1);
-                let a = table.get(i as i64).abs().clamp_min(1e-4).log();
-                let b = table.get(j as i64).abs().clamp_min(1e-4).log();
-                (a * (1.0 - t) + b * t).exp()
-            })
-            .collect();
-        Tensor::stack(&rows, 0).view([q.len() as i64, m, 1, 1])
-    }
-
-    /// Multiplies the gains by [`ElicConfig::initial_gains`] (and the inverse gains by their
-    /// reciprocals): for checkpoints whose gains started at 1.
+    /// Multiplies the gains by their λ-derived initialization: for checkpoints whose gains
+    /// started at 1.
     pub fn rescale_gains(&self) {
-        let levels = self.config.levels() as i64;
-        let g0: Vec<f32> = self
-            .config
-            .initial_gains()
-            .iter()
-            .map(|&g| g as f32)
-            .collect();
-        let g0 = Tensor::from_slice(&g0)
-            .to_device(self.gain.device())
-            .view([levels, 1]);
-        tch::no_grad(|| {
-            let _ = self.gain.shallow_clone().g_mul_(&g0);
-            let _ = self.inv_gain.shallow_clone().g_mul_(&g0.reciprocal());
-        });
+        self.gains.rescale();
     }
 
     /// Encoder-side gain for quality `q`, `[1, M, 1, 1]`.
     pub fn gain_for(&self, q: f64) -> Tensor {
-        self.gains(&self.gain, &[q])
+        self.gains.gains(&[q])
     }
     /// Decoder-side inverse gain for quality `q`, `[1, M, 1, 1]`.
     pub fn inv_gain_for(&self, q: f64) -> Tensor {
-        self.gains(&self.inv_gain, &[q])
+        self.gains.inv_gains(&[q])
     }
 
     pub fn analysis(&self, x: &Tensor) -> Tensor {
@@ -322,7 +272,7 @@ impl ElicModel {
     /// Forward pass for a batch `x` in [0, 1] with per-sample qualities `q`. With `train`, rates
     /// are measured on noisy latents (the training proxy); without, on rounded ones (validation).
     pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
-        let y = self.analysis(x) * self.gains(&self.gain, q);
+        let y = self.analysis(x) * self.gains.gains(q);
         let z = self.hyper_analysis(&y);
         let zb = self.entropy_bottleneck.forward(&z, train);
         let psi = self.hyper_synthesis(&zb.z_hat);
@@ -350,7 +300,7 @@ impl ElicModel {
             y_bits += bits_per_sample(&lik);
             y_hats.push(yi_hat);
         }
-        let y_hat = Tensor::cat(&y_hats, 1) * self.gains(&self.inv_gain, q);
+        let y_hat = Tensor::cat(&y_hats, 1) * self.gains.inv_gains(q);
         let x_hat = self.synthesis(&y_hat);
         TrainOut {
             x_hat,
