@@ -43,15 +43,23 @@ fn resume_is_exact() {
     let d = tempfile::tempdir().unwrap();
     // Uninterrupted: 4 steps.
     let data = tiny_data(d.path());
-    let a = run(tiny_trainer(), &data, &d.path().join("a"), None, |_| {}).unwrap();
+    let a = run(
+        tiny_trainer(),
+        &data,
+        &d.path().join("a"),
+        None,
+        None,
+        |_| {},
+    )
+    .unwrap();
     // Interrupted after 2 steps, then resumed for 2 more.
     let mut t = tiny_trainer();
     t.opts.steps = 2;
-    let t = run(t, &data, &d.path().join("b"), None, |_| {}).unwrap();
+    let t = run(t, &data, &d.path().join("b"), None, None, |_| {}).unwrap();
     drop(t);
     let mut b = Trainer::resume(&d.path().join("b/checkpoint.safetensors"), Device::Cpu).unwrap();
     b.opts.steps = 4;
-    let b = run(b, &data, &d.path().join("b"), None, |_| {}).unwrap();
+    let b = run(b, &data, &d.path().join("b"), None, None, |_| {}).unwrap();
     assert_eq!(b.step, 4);
     let va = a.vs.variables();
     for (name, tb) in b.vs.variables() {

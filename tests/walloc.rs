@@ -183,3 +183,86 @@ fn shipped_walloc_round_trip() {
         );
     }
 }
+
+#[test]
+fn cli_train_walloc_with_validation_then_export_and_code() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for i in 0..3 {
+        lic::io::image::save(&synthetic(64, 64, 20 + i), &data.join(format!("{i}.png"))).unwrap();
+    }
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let o = lic(&[
+        "--threads",
+        "1",
+        "train",
+        "--arch",
+        "walloc-tiny",
+        "--data",
+        &p("data"),
+        "--out",
+        &p("run"),
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--crop",
+        "64",
+        "--warmup",
+        "1",
+        "--log-every",
+        "1",
+        "--val",
+        &p("data"),
+        "--val-every",
+        "2",
+        "--val-limit",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = std::fs::read_to_string(d.path().join("run/train_log.jsonl")).unwrap();
+    let val: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("validation_step").is_some())
+        .collect();
+    assert_eq!(val.len(), 1, "{log}");
+    let pts = val[0]["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 3);
+    for pt in pts {
+        assert!(pt["bpp"].as_f64().unwrap() > 0.0);
+        assert!(pt["psnr"].as_f64().unwrap() > 5.0);
+    }
+    assert!(!d.path().join("run/validation-model.safetensors").exists());
+    let o = lic(&[
+        "train",
+        "--export",
+        &p("run/checkpoint.safetensors"),
+        "--name",
+        "w-test",
+        "--out",
+        &p("models"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("models/w-test.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(card["architecture"]["family"], "walloc");
+    assert!(card["reproduce"]
+        .as_str()
+        .unwrap()
+        .contains("--arch walloc-tiny"));
+    let o = lic(&[
+        "encode",
+        &p("data/0.png"),
+        &p("x.lic"),
+        "--model",
+        &p("models/w-test.safetensors"),
+        "--quality",
+        "2",
+        "--verify",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::ValueEnum;
 
-use lic::train::{data::Dataset, run, TrainOptions, Trainer};
+use lic::train::{data::Dataset, run, TrainOptions, Trainer, Validation};
 use lic::zoo::{ElicConfig, WallocConfig};
 
 const EXAMPLES: &str = "\
 Examples:
   lic train --data ../shared/datasets/train --data ../shared/datasets/train2 --out runs/a --time-limit 3600
   lic train --resume runs/a/checkpoint.safetensors --out runs/a --steps 200000
+  lic train --arch walloc --data ../shared/datasets/train --out runs/w --val datasets/kodak --val-every 1000
   lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540
   lic train --export runs/a/checkpoint.safetensors --name lic-elic-small --out models   # freeze for coding";
 
@@ -85,6 +86,14 @@ pub struct Args {
     /// Stop (with a checkpoint) after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
+    /// Held-out images coded with real bitstreams every --val-every steps (never training data).
+    #[arg(long, value_name = "DIR")]
+    pub val: Option<PathBuf>,
+    #[arg(long, default_value_t = 1000, requires = "val")]
+    pub val_every: u64,
+    /// How many images of --val to code (the first ones by name).
+    #[arg(long, default_value_t = 4, requires = "val")]
+    pub val_limit: usize,
     #[arg(long, default_value_t = 50)]
     pub log_every: u64,
     #[arg(long, default_value_t = 500)]
@@ -162,12 +171,23 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         device,
         tch::get_num_threads()
     );
-    let t = run(trainer, &data, &args.out, args.time_limit, |l| {
-        println!(
+    let validation = match &args.val {
+        Some(dir) => Some(Validation::load(dir, args.val_limit, args.val_every)?),
+        None => None,
+    };
+    let t = run(
+        trainer,
+        &data,
+        &args.out,
+        args.time_limit,
+        validation.as_ref(),
+        |l| {
+            println!(
             "step {:>7}  loss {:.4}  bpp {:.4}  psnr {:.2}  aux {:.1}  |g| {:.3}  lr {:.2e}  {:.2}s/step",
             l.step, l.loss, l.bpp, l.psnr, l.aux, l.grad_norm, l.lr, l.seconds
         );
-    })?;
+        },
+    )?;
     eprintln!(
         "checkpoint at step {} in {}",
         t.step,

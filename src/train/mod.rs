@@ -10,6 +10,7 @@
 pub mod adam;
 pub mod data;
 pub mod rng;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,6 +26,7 @@ use crate::zoo::{ModelConfig, Network};
 use adam::Adam;
 use data::Dataset;
 use rng::Rng;
+pub use validate::{Validation, ValidationLog};
 
 /// Options of a training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -307,6 +309,7 @@ pub fn run(
     data: &Dataset,
     out: &Path,
     time_limit: Option<f64>,
+    validation: Option<&Validation>,
     mut on_log: impl FnMut(&StepLog),
 ) -> anyhow::Result<Trainer> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
@@ -362,6 +365,13 @@ pub fn run(
             writeln!(log, "{}", serde_json::to_string(&avg)?)?;
             on_log(&avg);
             acc.clear();
+        }
+        if let Some(v) = validation {
+            if trainer.step % v.every == 0 {
+                let r = v.run(&trainer, &out.join("validation-model.safetensors"))?;
+                writeln!(log, "{}", serde_json::to_string(&r)?)?;
+                v.report(&r);
+            }
         }
         if trainer.step % trainer.opts.checkpoint_every == 0 {
             update(&mut trainer, start.elapsed().as_secs_f64());
