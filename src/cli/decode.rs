@@ -12,7 +12,9 @@ use super::common::{load_model, read_input};
 const EXAMPLES: &str = "\
 Examples:
   lic decode kodim01.lic kodim01.png
-  lic decode kodim01.lic kodim01.ppm --force   # overwrite an existing output";
+  lic decode kodim01.lic kodim01.ppm --force   # overwrite an existing output
+  lic decode a.lic a.png --check-symbols a.sym  # a.sym from `lic encode --dump-symbols`: report the first mismatch
+  lic decode a.lic a.png --dump-symbols b.sym   # the decoder's view, to compare machines or thread counts";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -27,6 +29,13 @@ pub struct Args {
     /// Overwrite OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Compare every substream's μ, σ, table index and symbols with an encoder's dump
+    /// (`lic encode --dump-symbols`) and stop at the first difference.
+    #[arg(long, value_name = "FILE", conflicts_with = "dump_symbols")]
+    pub check_symbols: Option<PathBuf>,
+    /// Write the decoder's symbols, table indexes, μ and σ (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub dump_symbols: Option<PathBuf>,
 }
 
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
@@ -39,8 +48,26 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| c.header.model_id.clone());
     let model = load_model(&name)?;
-    let img = codec::decode(&bytes, &model)
-        .with_context(|| format!("decoding {}", args.input.display()))?;
+    if let Some(d) = &args.dump_symbols {
+        check_output(d, &[&args.input, &args.output], args.force)?;
+    }
+    let ctx = || format!("decoding {}", args.input.display());
+    let img = if let Some(dump) = &args.check_symbols {
+        let expected = lic::codec::SymbolTrace::load(dump)?;
+        let img = codec::decode_checked(&bytes, &model, &expected).with_context(ctx)?;
+        eprintln!(
+            "symbols check: all {} substreams match {}",
+            expected.records.len(),
+            dump.display()
+        );
+        img
+    } else if let Some(path) = &args.dump_symbols {
+        let (img, trace) = codec::decode_traced(&bytes, &model).with_context(ctx)?;
+        trace.save(path)?;
+        img
+    } else {
+        codec::decode(&bytes, &model).with_context(ctx)?
+    };
     lic::io::image::save(&img, &args.output)?;
     println!(
         "{}: {}x{}{}",

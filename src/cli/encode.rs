@@ -15,7 +15,9 @@ Examples:
   lic encode kodim01.png kodim01.lic                 # default model, quality 4
   lic encode photo.jpg photo.lic --quality 2.5       # any quality in the model's range
   lic encode photo.png photo.lic --bpp 0.4           # search the quality for a target rate
-  lic encode photo.png photo.lic --psnr 34 --verify  # target PSNR, decode once to verify";
+  lic encode photo.png photo.lic --psnr 34 --verify  # target PSNR, decode once to verify
+  lic encode photo.png photo.lic --dump-symbols photo.sym   # keep what the entropy coder saw
+  lic decode photo.lic out.png --check-symbols photo.sym    # ... and find the first mismatch";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -48,6 +50,10 @@ pub struct Args {
     /// Decode the result and check it equals the encoder's reconstruction before reporting success.
     #[arg(long)]
     pub verify: bool,
+    /// Also write every substream's symbols, table indexes, μ and σ (safetensors) for
+    /// `lic decode --check-symbols`.
+    #[arg(long, value_name = "FILE")]
+    pub dump_symbols: Option<PathBuf>,
 }
 
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
@@ -61,6 +67,9 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         }
     }
     check_output(&args.output, &[&args.input], args.force)?;
+    if let Some(d) = &args.dump_symbols {
+        check_output(d, &[&args.input, &args.output], args.force)?;
+    }
     let loaded = load(
         &args.input,
         &LoadOptions {
@@ -107,6 +116,19 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     } else {
         codec::encode(&img, &model, &opts)
             .with_context(|| format!("encoding {}", args.input.display()))?
+    };
+    let enc = match &args.dump_symbols {
+        Some(path) => {
+            let (e, trace) = codec::encode_traced(&img, &model, &opts)
+                .with_context(|| format!("encoding {}", args.input.display()))?;
+            anyhow::ensure!(
+                e.bytes == enc.bytes,
+                "the traced encode made a different bitstream (non-deterministic encoder)"
+            );
+            trace.save(path)?;
+            e
+        }
+        None => enc,
     };
     if args.verify {
         let dec = codec::decode(&enc.bytes, &model).context("verification decode")?;

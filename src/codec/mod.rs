@@ -12,6 +12,7 @@
 //! networks compute identical floats (same machine and thread count; see the determinism tests).
 
 pub mod model;
+pub mod trace;
 
 use std::time::Instant;
 
@@ -20,10 +21,12 @@ use tch::{Device, Kind, Tensor};
 use crate::coder::{self, CoderError};
 use crate::format::{Container, FormatError, Header, Limits, StreamKind};
 use crate::io::image::Image;
-use crate::zoo::elic::checkerboard;
-use crate::zoo::{ElicModel, Network, WallocModel};
+use crate::nn::int::{self, IntSeq};
+use crate::zoo::elic::{checkerboard, IntElic};
+use crate::zoo::Network;
 use model::hex;
-pub use model::{CodecModel, ModelError, DEFAULT_MODEL};
+pub use model::{CodecModel, IntEntropy, ModelError, DEFAULT_MODEL};
+pub use trace::{Mismatch, SymbolTrace, TraceRecord};
 
 /// Default tile side in pixels: images up to this size are coded in one piece.
 pub const DEFAULT_TILE: u32 = 1024;
@@ -68,6 +71,10 @@ pub enum CodecError {
     Kind,
     #[error("libtorch: {0}")]
     Torch(String),
+    #[error("{0}")]
+    Mismatch(Box<Mismatch>),
+    #[error("the symbol trace has no record for tile {0}, substream {1}")]
+    TraceMissing(u32, u32),
 }
 
 impl From<tch::TchError> for CodecError {
@@ -170,11 +177,10 @@ fn to_f32(t: &Tensor) -> Vec<f32> {
     .expect("f32 tensor")
 }
 
-/// `values` placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
-fn place(values: &[f32], mask: &Tensor, shape: &[i64], device: Device) -> Tensor {
-    let zeros = Tensor::zeros(shape, (Kind::Float, device));
-    let src = Tensor::from_slice(values).to_device(device);
-    zeros.masked_scatter(&mask.expand(shape, false), &src)
+/// `values` (1-D) placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
+fn place(values: &Tensor, mask: &Tensor, shape: &[i64]) -> Tensor {
+    let zeros = Tensor::zeros(shape, (values.kind(), values.device()));
+    zeros.masked_scatter(&mask.expand(shape, false), values)
 }
 
 /// Channel index of each element of a `[1, C, H, W]` tensor selected by a full mask, as u16.
@@ -184,53 +190,158 @@ fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
         .collect()
 }
 
-/// The decoder-side state machine shared by encoder and decoder: given a source of symbols for
-/// each (slice, pass), it produces the decoded latent. The encoder's source quantizes the true
-/// latent; the decoder's source entropy-decodes.
-fn decode_latent(
-    net: &ElicModel,
-    device: Device,
-    psi: &Tensor,
-    shape: (i64, i64),
-    mut symbols_for: impl FnMut(usize, usize, &[f32], &[f32]) -> Result<Vec<i32>, CodecError>,
-) -> Result<Tensor, CodecError> {
-    let (h, w) = shape;
-    let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
-    let non_anchor = anchor.logical_not();
-    let mut y_hats: Vec<Tensor> = Vec::new();
-    for (i, (_, c)) in net.slice_ranges().into_iter().enumerate() {
-        let shape4 = [1, c, h, w];
-        let prev = (i > 0).then(|| Tensor::cat(&y_hats, 1));
-        let zeros = Tensor::zeros(shape4, (Kind::Float, device));
-        let mut slice_hat = zeros.shallow_clone();
-        let mut anchors_hat = zeros;
-        for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
-            let p = net.slice_params(i, psi, prev.as_ref(), &anchors_hat);
-            let m = mask.expand(shape4, false);
-            let mu = to_f32(&p.mu.masked_select(&m));
-            let sigma = to_f32(&p.sigma.masked_select(&m));
-            let syms = symbols_for(i, pass, &mu, &sigma)?;
-            let vals: Vec<f32> = syms.iter().zip(&mu).map(|(&s, &u)| s as f32 + u).collect();
-            let part = place(&vals, mask, &shape4, device);
-            if pass == 0 {
-                anchors_hat = part.shallow_clone();
-            }
-            slice_hat += part;
-        }
-        y_hats.push(slice_hat);
-    }
-    Ok(Tensor::cat(&y_hats, 1))
+fn to_f64(t: &Tensor) -> Vec<f64> {
+    Vec::try_from(
+        t.to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .contiguous()
+            .flatten(0, -1),
+    )
+    .expect("f64 tensor")
 }
 
-/// ẑ = symbol + median, built the same way by encoder and decoder.
-fn z_hat(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
+/// The coder's inputs from fixed-point μ and σ: μ and σ as f32 (exact: integers below 2^24 times
+/// 2^-8) and the Gaussian table index of each value.
+fn coding_inputs(mu_fx: &[f64], sigma_fx: &[f64]) -> (Vec<f32>, Vec<f32>, Vec<u16>) {
+    let unit = f64::from(1 << int::FRAC);
+    let mu: Vec<f32> = mu_fx.iter().map(|&v| (v / unit) as f32).collect();
+    let sigma: Vec<f32> = sigma_fx.iter().map(|&v| (v / unit) as f32).collect();
+    let tables = sigma.iter().map(|&s| coder::scale_index(s)).collect();
+    (mu, sigma, tables)
+}
+
+/// Fixed-point `ŷ = symbol + μ` for the context networks (exact integers, clamped).
+fn fixed_values(syms: &[i32], mu_fx: &[f64]) -> Vec<f64> {
+    let unit = f64::from(1 << int::FRAC);
+    syms.iter()
+        .zip(mu_fx)
+        .map(|(&s, &u)| (f64::from(s) * unit + u).clamp(-int::ACT_MAX, int::ACT_MAX))
+        .collect()
+}
+
+/// What happens to every substream's coding inputs and symbols besides coding.
+enum Tracer<'a> {
+    Off,
+    /// Keep them (encoder dump, or decoder dump for comparisons).
+    Record(&'a mut SymbolTrace),
+    /// Compare them with an encoder's dump and stop at the first difference.
+    Check(&'a SymbolTrace),
+}
+
+/// Where a substream is: tile, global substream index, latent block shape and pass.
+#[derive(Clone, Copy)]
+struct StreamAt {
+    tile: u32,
+    stream: u32,
+    shape: [u32; 3],
+    pass: u8,
+}
+
+impl Tracer<'_> {
+    /// Runs `produce` (quantize or entropy-decode) for one substream, with tracing around it.
+    fn traced(
+        &mut self,
+        at: StreamAt,
+        mu: &[f32],
+        sigma: &[f32],
+        tables: &[u16],
+        produce: impl FnOnce() -> Result<Vec<i32>, CodecError>,
+    ) -> Result<Vec<i32>, CodecError> {
+        if let Tracer::Check(t) = self {
+            let e = t
+                .find(at.tile, at.stream)
+                .ok_or(CodecError::TraceMissing(at.tile, at.stream))?;
+            if let Some(m) = trace::compare_inputs(e, tables, mu, sigma) {
+                return Err(CodecError::Mismatch(Box::new(m)));
+            }
+        }
+        let syms = produce()?;
+        match self {
+            Tracer::Off => {}
+            Tracer::Check(t) => {
+                let e = t
+                    .find(at.tile, at.stream)
+                    .ok_or(CodecError::TraceMissing(at.tile, at.stream))?;
+                if let Some(m) = trace::compare_symbols(e, &syms, tables, mu, sigma) {
+                    return Err(CodecError::Mismatch(Box::new(m)));
+                }
+            }
+            Tracer::Record(t) => t.records.push(TraceRecord {
+                tile: at.tile,
+                stream: at.stream,
+                shape: at.shape,
+                pass: at.pass,
+                symbols: syms.clone(),
+                tables: tables.to_vec(),
+                mu: mu.to_vec(),
+                sigma: sigma.to_vec(),
+            }),
+        }
+        Ok(syms)
+    }
+}
+
+/// The decoder-side state machine of the ELIC family shared by encoder and decoder: for each
+/// (slice, pass) the integer networks give μ and σ, `source(local stream, shape, pass, μ, σ,
+/// tables)` gives the symbols (the encoder quantizes, the decoder entropy-decodes), and the
+/// decoded values feed the next contexts. Returns the float `ŷ` (with the gain) for synthesis.
+fn decode_latent(
+    int: &IntElic,
+    sizes: &[i64],
+    psi: &Tensor,
+    (h, w): (i64, i64),
+    mut source: impl FnMut(usize, [u32; 3], u8, &[f32], &[f32], &[u16]) -> Result<Vec<i32>, CodecError>,
+) -> Result<Tensor, CodecError> {
+    let device = psi.device();
+    let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
+    let non_anchor = anchor.logical_not();
+    let mut fixed: Vec<Tensor> = Vec::new();
+    let mut floats: Vec<Tensor> = Vec::new();
+    for (i, &c) in sizes.iter().enumerate() {
+        let shape4 = [1, c, h, w];
+        let prev = (i > 0).then(|| Tensor::cat(&fixed, 1));
+        let mut slice_fx = Tensor::zeros(shape4, (Kind::Double, device));
+        let mut slice_f = Tensor::zeros(shape4, (Kind::Float, device));
+        let mut anchors_fx = slice_fx.zeros_like();
+        for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
+            let (mu_t, sigma_t) = int.slice_params(i, psi, prev.as_ref(), &anchors_fx);
+            let m = mask.expand(shape4, false);
+            let mu_fx = to_f64(&mu_t.masked_select(&m));
+            let sigma_fx = to_f64(&sigma_t.masked_select(&m));
+            let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
+            let shape = [c as u32, h as u32, w as u32];
+            let syms = source(1 + 2 * i + pass, shape, pass as u8, &mu, &sigma, &tables)?;
+            let vals: Vec<f32> = syms.iter().zip(&mu).map(|(&s, &u)| s as f32 + u).collect();
+            let part_fx = place(
+                &Tensor::from_slice(&fixed_values(&syms, &mu_fx)).to_device(device),
+                mask,
+                &shape4,
+            );
+            if pass == 0 {
+                anchors_fx = part_fx.shallow_clone();
+            }
+            slice_fx += part_fx;
+            slice_f += place(&Tensor::from_slice(&vals).to_device(device), mask, &shape4);
+        }
+        fixed.push(slice_fx);
+        floats.push(slice_f);
+    }
+    Ok(Tensor::cat(&floats, 1))
+}
+
+/// Fixed-point ẑ = symbol + median, built the same way by encoder and decoder.
+fn z_fixed(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
     let plane = (hz * wz) as usize;
-    let z_vals: Vec<f32> = z_syms
+    let unit = f64::from(1 << int::FRAC);
+    let vals: Vec<f64> = z_syms
         .iter()
         .enumerate()
-        .map(|(k, &s)| s as f32 + model.z_medians[k / plane])
+        .map(|(k, &s)| {
+            (f64::from(s) * unit + model.z_medians_fixed[k / plane])
+                .clamp(-int::ACT_MAX, int::ACT_MAX)
+        })
         .collect();
-    Tensor::from_slice(&z_vals)
+    Tensor::from_slice(&vals)
         .view([1, n, hz, wz])
         .to_device(model.device)
 }
@@ -251,7 +362,7 @@ struct TileLatent {
     y_hat: Tensor,
 }
 
-/// Symbols `round(y − μ)` and table indexes of a latent under (μ, σ), with the ideal bits.
+/// Symbols `round(y − μ)` and table indexes of a latent under (μ, σ).
 fn quantize_all(y: &[f32], mu: &[f32], sigma: &[f32]) -> (Vec<i32>, Vec<u16>) {
     let mut syms = Vec::with_capacity(y.len());
     let mut idx = Vec::with_capacity(y.len());
@@ -263,51 +374,91 @@ fn quantize_all(y: &[f32], mu: &[f32], sigma: &[f32]) -> (Vec<i32>, Vec<u16>) {
     (syms, idx)
 }
 
+/// (μ, σ) of the WaLLoC family: fixed-point values from the integer `h_s`.
+fn walloc_params(hs: &IntSeq, zfx: &Tensor, c: i64) -> (Vec<f64>, Vec<f64>, Vec<i64>) {
+    let out = hs.forward(zfx);
+    (
+        to_f64(&out.narrow(1, 0, c)),
+        to_f64(&out.narrow(1, c, c)),
+        out.narrow(1, 0, c).size(),
+    )
+}
+
 /// Encoder side of one padded tile `x` at quality gain `gain`.
 fn encode_tile_latent(
     model: &CodecModel,
     x: &Tensor,
     gain: &Tensor,
+    tile: u32,
+    tracer: &mut Tracer<'_>,
 ) -> Result<TileLatent, CodecError> {
     let device = model.device;
+    let base = tile * streams_per_tile(model) as u32;
     let y = model.net.analysis(x) * gain;
     let z = model.net.hyper_analysis(&y);
     let (_, n, hz, wz) = z.size4()?;
     // z: symbols round(z − median) per channel.
     let zv = to_f32(&z);
     let plane = (hz * wz) as usize;
-    let z_syms: Vec<i32> = zv
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| coder::quantize(v, model.z_medians[k / plane], 1.0).0)
-        .collect();
+    let z_mu: Vec<f32> = (0..zv.len()).map(|k| model.z_medians[k / plane]).collect();
     let z_ch = channel_indexes(n, hz, wz);
+    let z_at = StreamAt {
+        tile,
+        stream: base,
+        shape: [n as u32, hz as u32, wz as u32],
+        pass: 2,
+    };
+    let z_syms = tracer.traced(z_at, &z_mu, &vec![0.0; zv.len()], &z_ch, || {
+        Ok(zv
+            .iter()
+            .zip(&z_mu)
+            .map(|(&v, &m)| coder::quantize(v, m, 1.0).0)
+            .collect())
+    })?;
     let mut bits = model.z_coder.ideal_bits(&z_syms, &z_ch)?;
     let mut streams = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
-    let z_hat = z_hat(model, &z_syms, (n, hz, wz));
+    let zfx = z_fixed(model, &z_syms, (n, hz, wz));
     let (_, _, h, w) = y.size4()?;
-    let y_hat = match &model.net {
-        Network::Elic(net) => {
-            let psi = net.hyper_synthesis(&z_hat);
+    let y_hat = match &model.int {
+        IntEntropy::Elic(int) => {
+            let sizes = model.slice_sizes();
+            let psi = int.h_s.forward(&zfx);
             let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
-            let ranges = net.slice_ranges();
+            let mut starts = vec![0i64];
+            for s in &sizes {
+                starts.push(starts.last().unwrap() + s);
+            }
             let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
-            let y_hat = decode_latent(net, device, &psi, (h, w), |i, pass, mu, sigma| {
-                let (start, c) = ranges[i];
-                let mask = if pass == 0 {
-                    anchor.shallow_clone()
-                } else {
-                    anchor.logical_not()
-                };
-                let yv = to_f32(
-                    &y.narrow(1, start, c)
-                        .masked_select(&mask.expand([1, c, h, w], false)),
-                );
-                let (syms, idx) = quantize_all(&yv, mu, sigma);
-                bits += coder::gaussian_ideal_bits(&syms, &idx)?;
-                chunks.push((syms.clone(), idx));
-                Ok(syms)
-            })?;
+            let y_hat = decode_latent(
+                int,
+                &sizes,
+                &psi,
+                (h, w),
+                |local, shape, pass, mu, sigma, tables| {
+                    let i = (local - 1) / 2;
+                    let c = sizes[i];
+                    let mask = if pass == 0 {
+                        anchor.shallow_clone()
+                    } else {
+                        anchor.logical_not()
+                    };
+                    let yv = to_f32(
+                        &y.narrow(1, starts[i], c)
+                            .masked_select(&mask.expand([1, c, h, w], false)),
+                    );
+                    let at = StreamAt {
+                        tile,
+                        stream: base + local as u32,
+                        shape,
+                        pass,
+                    };
+                    let syms = tracer
+                        .traced(at, mu, sigma, tables, || Ok(quantize_all(&yv, mu, sigma).0))?;
+                    bits += coder::gaussian_ideal_bits(&syms, tables)?;
+                    chunks.push((syms.clone(), tables.to_vec()));
+                    Ok(syms)
+                },
+            )?;
             let refs: Vec<(&[i32], &[u16])> = chunks
                 .iter()
                 .map(|(s, i)| (s.as_slice(), i.as_slice()))
@@ -315,13 +466,23 @@ fn encode_tile_latent(
             streams.extend(coder::encode_gaussian_chunks(&refs)?);
             y_hat
         }
-        Network::Walloc(net) => {
-            let (mu_t, sigma_t) = net.hyper_synthesis(&z_hat);
-            let (mu, sigma) = (to_f32(&mu_t), to_f32(&sigma_t));
-            let (syms, idx) = quantize_all(&to_f32(&y), &mu, &sigma);
-            bits += coder::gaussian_ideal_bits(&syms, &idx)?;
-            streams.extend(coder::encode_gaussian_chunks(&[(&syms, &idx)])?);
-            dequantize(&syms, &mu, y.size().as_slice(), device)
+        IntEntropy::Walloc(hs) => {
+            let c = model.config.latent_channels();
+            let (mu_fx, sigma_fx, shape) = walloc_params(hs, &zfx, c);
+            let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
+            let yv = to_f32(&y);
+            let at = StreamAt {
+                tile,
+                stream: base + 1,
+                shape: [c as u32, h as u32, w as u32],
+                pass: 2,
+            };
+            let syms = tracer.traced(at, &mu, &sigma, &tables, || {
+                Ok(quantize_all(&yv, &mu, &sigma).0)
+            })?;
+            bits += coder::gaussian_ideal_bits(&syms, &tables)?;
+            streams.extend(coder::encode_gaussian_chunks(&[(&syms, &tables)])?);
+            dequantize(&syms, &mu, &shape, device)
         }
     };
     Ok(TileLatent {
@@ -342,48 +503,79 @@ fn decode_tile_latent(
     model: &CodecModel,
     streams: &[Vec<u8>],
     (ph, pw): (i64, i64),
+    tile: u32,
+    tracer: &mut Tracer<'_>,
 ) -> Result<Tensor, CodecError> {
     let s = model.config.latent_stride();
+    let base = tile * streams_per_tile(model) as u32;
     let (h, w) = (ph / s, pw / s);
     let (hz, wz) = (h / 4, w / 4);
     let n = model.config.z_channels();
     let z_ch = channel_indexes(n, hz, wz);
-    let z_syms = model
-        .z_coder
-        .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
-        .pop()
-        .expect("one chunk");
-    let z_hat = z_hat(model, &z_syms, (n, hz, wz));
-    match &model.net {
-        Network::Elic(net) => {
-            let psi = net.hyper_synthesis(&z_hat);
-            decode_latent(net, model.device, &psi, (h, w), |i, pass, _mu, sigma| {
-                let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
-                let s = &streams[1 + 2 * i + pass];
+    let plane = (hz * wz) as usize;
+    let z_mu: Vec<f32> = (0..z_ch.len())
+        .map(|k| model.z_medians[k / plane])
+        .collect();
+    let z_at = StreamAt {
+        tile,
+        stream: base,
+        shape: [n as u32, hz as u32, wz as u32],
+        pass: 2,
+    };
+    let z_syms = tracer.traced(z_at, &z_mu, &vec![0.0; z_ch.len()], &z_ch, || {
+        Ok(model
+            .z_coder
+            .decode_chunks(&[streams[0].as_slice()], &[z_ch.as_slice()])?
+            .pop()
+            .expect("one chunk"))
+    })?;
+    let zfx = z_fixed(model, &z_syms, (n, hz, wz));
+    match &model.int {
+        IntEntropy::Elic(int) => {
+            let psi = int.h_s.forward(&zfx);
+            let sizes = model.slice_sizes();
+            decode_latent(
+                int,
+                &sizes,
+                &psi,
+                (h, w),
+                |local, shape, pass, mu, sigma, tables| {
+                    let at = StreamAt {
+                        tile,
+                        stream: base + local as u32,
+                        shape,
+                        pass,
+                    };
+                    tracer.traced(at, mu, sigma, tables, || {
+                        Ok(
+                            coder::decode_gaussian_chunks(&[streams[local].as_slice()], &[tables])?
+                                .pop()
+                                .expect("one chunk"),
+                        )
+                    })
+                },
+            )
+        }
+        IntEntropy::Walloc(hs) => {
+            let c = model.config.latent_channels();
+            let (mu_fx, sigma_fx, shape) = walloc_params(hs, &zfx, c);
+            let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
+            let at = StreamAt {
+                tile,
+                stream: base + 1,
+                shape: [c as u32, h as u32, w as u32],
+                pass: 2,
+            };
+            let syms = tracer.traced(at, &mu, &sigma, &tables, || {
                 Ok(
-                    coder::decode_gaussian_chunks(&[s.as_slice()], &[idx.as_slice()])?
+                    coder::decode_gaussian_chunks(&[streams[1].as_slice()], &[tables.as_slice()])?
                         .pop()
                         .expect("one chunk"),
                 )
-            })
+            })?;
+            Ok(dequantize(&syms, &mu, &shape, model.device))
         }
-        Network::Walloc(net) => decode_walloc_latent(net, model.device, &z_hat, &streams[1]),
     }
-}
-
-fn decode_walloc_latent(
-    net: &WallocModel,
-    device: Device,
-    z_hat: &Tensor,
-    stream: &[u8],
-) -> Result<Tensor, CodecError> {
-    let (mu_t, sigma_t) = net.hyper_synthesis(z_hat);
-    let (mu, sigma) = (to_f32(&mu_t), to_f32(&sigma_t));
-    let idx: Vec<u16> = sigma.iter().map(|&s| coder::scale_index(s)).collect();
-    let syms = coder::decode_gaussian_chunks(&[stream], &[idx.as_slice()])?
-        .pop()
-        .expect("one chunk");
-    Ok(dequantize(&syms, &mu, mu_t.size().as_slice(), device))
 }
 
 /// Padded tile size for the model.
@@ -401,6 +593,27 @@ pub fn encode(
     model: &CodecModel,
     opts: &EncodeOptions,
 ) -> Result<Encoded, CodecError> {
+    encode_impl(img, model, opts, &mut Tracer::Off)
+}
+
+/// [`encode`], also returning every substream's coding inputs and symbols (`lic encode
+/// --dump-symbols`).
+pub fn encode_traced(
+    img: &Image,
+    model: &CodecModel,
+    opts: &EncodeOptions,
+) -> Result<(Encoded, SymbolTrace), CodecError> {
+    let mut trace = SymbolTrace::default();
+    let e = encode_impl(img, model, opts, &mut Tracer::Record(&mut trace))?;
+    Ok((e, trace))
+}
+
+fn encode_impl(
+    img: &Image,
+    model: &CodecModel,
+    opts: &EncodeOptions,
+    tracer: &mut Tracer<'_>,
+) -> Result<Encoded, CodecError> {
     let t0 = Instant::now();
     check_quality(model, opts.quality)?;
     if opts.tile == 0 || opts.tile % 64 != 0 {
@@ -414,9 +627,12 @@ pub fn encode(
     tch::no_grad(|| -> Result<(), CodecError> {
         let gain = model.net.gains().gains(&[q]);
         let inv_gain = model.net.gains().inv_gains(&[q]);
-        for tile in tiles(img.width, img.height, opts.tile) {
+        for (ti, tile) in tiles(img.width, img.height, opts.tile)
+            .into_iter()
+            .enumerate()
+        {
             let x = tile_tensor(img, tile, model.config.multiple(), model.device);
-            let t = encode_tile_latent(model, &x, &gain)?;
+            let t = encode_tile_latent(model, &x, &gain, ti as u32, tracer)?;
             est_bits += t.bits;
             substreams.extend(t.streams);
             let x_hat = model.net.synthesis(&(t.y_hat * &inv_gain));
@@ -512,6 +728,43 @@ pub fn decode_with_limits(
     model: &CodecModel,
     limits: &Limits,
 ) -> Result<Image, CodecError> {
+    decode_impl(bytes, model, limits, &mut Tracer::Off)
+}
+
+/// [`decode`], also returning the decoder's coding inputs and symbols (to compare machines,
+/// thread counts or instruction sets: equal traces mean equal table choices and symbols).
+pub fn decode_traced(bytes: &[u8], model: &CodecModel) -> Result<(Image, SymbolTrace), CodecError> {
+    let mut trace = SymbolTrace::default();
+    let img = decode_impl(
+        bytes,
+        model,
+        &Limits::default(),
+        &mut Tracer::Record(&mut trace),
+    )?;
+    Ok((img, trace))
+}
+
+/// [`decode`] against an encoder's symbol dump: stops with [`CodecError::Mismatch`] at the first
+/// value whose μ, σ, table or symbol differs from the encoder's (`lic decode --check-symbols`).
+pub fn decode_checked(
+    bytes: &[u8],
+    model: &CodecModel,
+    expected: &SymbolTrace,
+) -> Result<Image, CodecError> {
+    decode_impl(
+        bytes,
+        model,
+        &Limits::default(),
+        &mut Tracer::Check(expected),
+    )
+}
+
+fn decode_impl(
+    bytes: &[u8],
+    model: &CodecModel,
+    limits: &Limits,
+    tracer: &mut Tracer<'_>,
+) -> Result<Image, CodecError> {
     let ck = check_stream(bytes, model, limits)?;
     let hd = &ck.container.header;
     let per = streams_per_tile(model);
@@ -520,7 +773,7 @@ pub fn decode_with_limits(
         let inv_gain = model.net.gains().inv_gains(&[ck.quality]);
         for (ti, &t) in ck.tiles.iter().enumerate() {
             let streams = &ck.container.substreams[ti * per..(ti + 1) * per];
-            let y_hat = decode_tile_latent(model, streams, padded(model, t))?;
+            let y_hat = decode_tile_latent(model, streams, padded(model, t), ti as u32, tracer)?;
             let x_hat = model.net.synthesis(&(y_hat * &inv_gain));
             put_tile(&mut out, hd.width, &x_hat, t);
         }
@@ -585,9 +838,9 @@ pub fn encode_latents(
     let tensor = tch::no_grad(|| {
         let gain = model.net.gains().gains(&[q]);
         let inv_gain = model.net.gains().inv_gains(&[q]);
-        stitch(model, (img.width, img.height), &tl, |_, t| {
+        stitch(model, (img.width, img.height), &tl, |i, t| {
             let x = tile_tensor(img, t, model.config.multiple(), model.device);
-            Ok(encode_tile_latent(model, &x, &gain)?.y_hat * &inv_gain)
+            Ok(encode_tile_latent(model, &x, &gain, i as u32, &mut Tracer::Off)?.y_hat * &inv_gain)
         })
     })?;
     Ok(Latents {
@@ -606,7 +859,9 @@ pub fn decode_latents(bytes: &[u8], model: &CodecModel) -> Result<Latents, Codec
         let inv_gain = model.net.gains().inv_gains(&[ck.quality]);
         stitch(model, (hd.width, hd.height), &ck.tiles, |i, t| {
             let streams = &ck.container.substreams[i * per..(i + 1) * per];
-            Ok(decode_tile_latent(model, streams, padded(model, t))? * &inv_gain)
+            let y =
+                decode_tile_latent(model, streams, padded(model, t), i as u32, &mut Tracer::Off)?;
+            Ok(y * &inv_gain)
         })
     })?;
     Ok(Latents {

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::coder::{FactorizedCoder, FactorizedTables};
+use crate::nn::int::{self, IntSeq};
 use crate::nn::weights::{self, FloatStorage, TensorFile};
+use crate::zoo::elic::IntElic;
 use crate::zoo::{ModelConfig, Network};
 
 const TABLES: &str = "entropy_bottleneck.tables";
@@ -58,6 +60,17 @@ pub struct CodecModel {
     pub z_coder: FactorizedCoder,
     /// Per-channel medians of the hyper-latent (f32, as used by the coder).
     pub z_medians: Vec<f32>,
+    /// The medians in fixed point (`round(median · 2^FRAC)`), for the integer networks.
+    pub z_medians_fixed: Vec<f64>,
+    /// The exact integer entropy-parameter networks, derived from the float weights.
+    pub int: IntEntropy,
+}
+
+/// The integer networks that choose the entropy coder's tables.
+pub enum IntEntropy {
+    Elic(IntElic),
+    /// The WaLLoC family's integer `h_s` (fixed-point ẑ → fixed-point μ, σ).
+    Walloc(IntSeq),
 }
 
 impl CodecModel {
@@ -136,6 +149,14 @@ impl CodecModel {
         let z_medians: Vec<f32> =
             Vec::try_from(net.entropy_bottleneck().medians().to_device(Device::Cpu))
                 .map_err(|e| invalid(format!("medians: {e}")))?;
+        let z_medians_fixed: Vec<f64> = z_medians
+            .iter()
+            .map(|&m| (f64::from(m) * f64::from(1 << int::FRAC)).round_ties_even())
+            .collect();
+        let int = match &net {
+            Network::Elic(m) => IntEntropy::Elic(m.to_int()),
+            Network::Walloc(m) => IntEntropy::Walloc(m.hyper_synthesis_int()),
+        };
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
         let mut hash = [0u8; 16];
         hash.copy_from_slice(&sha256[..16]);
@@ -151,6 +172,8 @@ impl CodecModel {
             z_tables,
             z_coder,
             z_medians,
+            z_medians_fixed,
+            int,
         })
     }
 
@@ -197,6 +220,14 @@ impl CodecModel {
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+    }
+
+    /// Channel slice sizes of the ELIC family (empty for others).
+    pub fn slice_sizes(&self) -> Vec<i64> {
+        match &self.config {
+            ModelConfig::Elic(c) => c.slices.clone(),
+            ModelConfig::Walloc(_) => Vec::new(),
+        }
     }
 
     /// Hex form of the weights hash.

@@ -10,8 +10,9 @@ use std::fmt;
 /// File signature: a high-bit byte (catches 7-bit transfers), then `LIC`.
 pub const MAGIC: [u8; 4] = [0x89, b'L', b'I', b'C'];
 /// Current format version. Bump it on any change of the layout, of the entropy coder's tables or
-/// of the meaning of fields.
-pub const FORMAT_VERSION: u16 = 1;
+/// of the meaning of fields. History: 1 — float entropy-parameter networks; 2 — exact integer
+/// entropy-parameter networks (`nn::int`), same layout and tables.
+pub const FORMAT_VERSION: u16 = 2;
 /// Longest model id, in bytes.
 pub const MAX_MODEL_ID: usize = 64;
 
@@ -104,7 +105,7 @@ pub enum FormatError {
     #[error("not a .lic file (bad magic)")]
     BadMagic,
     /// The version is not understood by this build.
-    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION})")]
+    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION}; version 1 files used float entropy networks: re-encode them from the source image)")]
     UnsupportedVersion {
         /// Version in the file.
         found: u16,

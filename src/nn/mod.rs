@@ -3,6 +3,7 @@
 //!
 //! Parameter names follow PyTorch `state_dict` conventions (`g_a.0.weight`, `g_a.1.beta`, …).
 pub mod gdn;
+pub mod int;
 pub mod ops;
 pub mod weights;
 

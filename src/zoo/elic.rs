@@ -15,9 +15,11 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
+use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
-use crate::nn::{conv, conv1x1, deconv, ste_round, Gdn};
+use crate::nn::int::{IntLayer, IntSeq};
+use crate::nn::{conv, conv1x1, deconv, ste_round, Conv1x1, Gdn};
 
 /// Architecture hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,12 +95,71 @@ impl ElicConfig {
 /// One slice's parameter network.
 #[derive(Debug)]
 struct SliceNet {
-    /// Channel context on the decoded earlier slices (absent for the first slice).
-    channel: Option<nn::Sequential>,
+    /// Channel context on the decoded earlier slices (absent for the first slice): conv 3x3,
+    /// ReLU, conv 3x3.
+    channel: Option<(nn::Conv2D, nn::Conv2D)>,
     /// Spatial (checkerboard) context on the slice's decoded anchors.
     spatial: nn::Conv2D,
-    /// 1x1 aggregation of [ψ, channel ctx, spatial ctx] → (μ, σ).
-    agg: nn::Sequential,
+    /// 1x1 aggregation of [ψ, channel ctx, spatial ctx] → (μ, σ), ReLU between.
+    agg: [Conv1x1; 3],
+}
+
+impl SliceNet {
+    fn to_int(&self) -> IntSlice {
+        let c1 = |c: &Conv1x1, relu| IntLayer::conv(&c.ws, Some(&c.bs), 1, relu);
+        IntSlice {
+            channel: self.channel.as_ref().map(|(a, b)| {
+                IntSeq(vec![
+                    IntLayer::conv(&a.ws, a.bs.as_ref(), 1, true),
+                    IntLayer::conv(&b.ws, b.bs.as_ref(), 1, false),
+                ])
+            }),
+            spatial: IntLayer::conv(&self.spatial.ws, self.spatial.bs.as_ref(), 1, false),
+            agg: IntSeq(vec![
+                c1(&self.agg[0], true),
+                c1(&self.agg[1], true),
+                c1(&self.agg[2], false),
+            ]),
+        }
+    }
+}
+
+/// Integer copy of a slice's parameter network.
+#[derive(Debug)]
+pub struct IntSlice {
+    channel: Option<IntSeq>,
+    spatial: IntLayer,
+    agg: IntSeq,
+}
+
+/// The exact integer entropy-parameter networks of an [`ElicModel`]: `h_s` and every slice's
+/// context and aggregation networks. Inputs and outputs are fixed point (see [`crate::nn::int`]).
+#[derive(Debug)]
+pub struct IntElic {
+    pub h_s: IntSeq,
+    slices: Vec<IntSlice>,
+    sizes: Vec<i64>,
+}
+
+impl IntElic {
+    /// Fixed-point (μ, σ) of slice `i` from fixed-point ψ, earlier slices and anchors.
+    pub fn slice_params(
+        &self,
+        i: usize,
+        psi: &Tensor,
+        prev: Option<&Tensor>,
+        anchors: &Tensor,
+    ) -> (Tensor, Tensor) {
+        let s = &self.slices[i];
+        let mut feats = vec![psi.shallow_clone()];
+        if let (Some(net), Some(prev)) = (&s.channel, prev) {
+            feats.push(net.forward(prev));
+        }
+        feats.push(s.spatial.forward(anchors));
+        let out = s.agg.forward(&Tensor::cat(&feats, 1));
+        let c = self.sizes[i];
+        (out.narrow(1, 0, c), out.narrow(1, c, c))
+    }
 }
 
 /// The network (float, trainable).
@@ -108,7 +169,7 @@ pub struct ElicModel {
     g_a: nn::Sequential,
     g_s: nn::Sequential,
     h_a: nn::Sequential,
-    h_s: nn::Sequential,
+    h_s: HyperSynthesis,
     pub entropy_bottleneck: EntropyBottleneck,
     slices: Vec<SliceNet>,
     /// `[L, M]` gains applied to `y` per level, and their decoder-side inverses.
@@ -155,31 +216,25 @@ impl ElicModel {
             .add(conv(p / "h_a" / 2, n, n, 5, 2))
             .add_fn(|x| x.relu())
             .add(conv(p / "h_a" / 4, n, n, 5, 2));
-        let h_s = nn::seq()
-            .add(deconv(p / "h_s" / 0, n, n, 5, 2))
-            .add_fn(|x| x.relu())
-            .add(deconv(p / "h_s" / 2, n, n * 3 / 2, 5, 2))
-            .add_fn(|x| x.relu())
-            .add(conv(p / "h_s" / 4, n * 3 / 2, 2 * m, 3, 1));
+        let h_s = HyperSynthesis::new(p / "h_s", n, n * 3 / 2, 2 * m);
         let entropy_bottleneck = EntropyBottleneck::new(p / "entropy_bottleneck", n);
         let mut slices = Vec::new();
         let mut done = 0;
         for (i, &c) in config.slices.iter().enumerate() {
             let sp = p / "slices" / i as i64;
             let channel = (done > 0).then(|| {
-                nn::seq()
-                    .add(conv(&sp / "channel" / 0, done, config.hidden, 3, 1))
-                    .add_fn(|x| x.relu())
-                    .add(conv(&sp / "channel" / 2, config.hidden, 2 * c, 3, 1))
+                (
+                    conv(&sp / "channel" / 0, done, config.hidden, 3, 1),
+                    conv(&sp / "channel" / 2, config.hidden, 2 * c, 3, 1),
+                )
             });
             let spatial = conv(&sp / "spatial", c, 2 * c, 5, 1);
             let agg_in = 2 * m + 2 * c + if done > 0 { 2 * c } else { 0 };
-            let agg = nn::seq()
-                .add(conv1x1(&sp / "agg" / 0, agg_in, config.hidden))
-                .add_fn(|x| x.relu())
-                .add(conv1x1(&sp / "agg" / 2, config.hidden, config.hidden))
-                .add_fn(|x| x.relu())
-                .add(conv1x1(&sp / "agg" / 4, config.hidden, 2 * c));
+            let agg = [
+                conv1x1(&sp / "agg" / 0, agg_in, config.hidden),
+                conv1x1(&sp / "agg" / 2, config.hidden, config.hidden),
+                conv1x1(&sp / "agg" / 4, config.hidden, 2 * c),
+            ];
             slices.push(SliceNet {
                 channel,
                 spatial,
@@ -231,6 +286,15 @@ impl ElicModel {
         self.h_s.forward(z_hat)
     }
 
+    /// The exact integer copy of the entropy-parameter networks (for coding).
+    pub fn to_int(&self) -> IntElic {
+        IntElic {
+            h_s: self.h_s.to_int(),
+            slices: self.slices.iter().map(SliceNet::to_int).collect(),
+            sizes: self.config.slices.clone(),
+        }
+    }
+
     /// Channel offsets of each slice.
     pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
         let mut start = 0;
@@ -257,11 +321,13 @@ impl ElicModel {
     ) -> SliceParams {
         let s = &self.slices[i];
         let mut feats = vec![psi.shallow_clone()];
-        if let (Some(net), Some(prev)) = (&s.channel, prev) {
-            feats.push(net.forward(prev));
+        if let (Some((a, b)), Some(prev)) = (&s.channel, prev) {
+            feats.push(b.forward(&a.forward(prev).relu()));
         }
         feats.push(s.spatial.forward(anchors));
-        let out = s.agg.forward(&Tensor::cat(&feats, 1));
+        let h = s.agg[0].forward(&Tensor::cat(&feats, 1)).relu();
+        let h = s.agg[1].forward(&h).relu();
+        let out = s.agg[2].forward(&h);
         let c = self.config.slices[i];
         SliceParams {
             mu: out.narrow(1, 0, c),

@@ -5,6 +5,7 @@
 //!   context).
 //! - [`walloc`]: the WaLLoC-style codec (wavelet packet transform, linear encoder, hyperprior).
 pub mod elic;
+pub mod hyper;
 pub mod rate;
 pub mod walloc;
 

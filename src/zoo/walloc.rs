@@ -15,9 +15,11 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Tensor};
 
+use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
-use crate::nn::{conv, conv1x1, deconv, ste_round, Conv1x1};
+use crate::nn::int::IntSeq;
+use crate::nn::{conv, conv1x1, ste_round, Conv1x1};
 use crate::transforms::Wpt;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,7 +102,7 @@ pub struct WallocModel {
     dec_linear: Conv1x1,
     dec_refine: nn::Sequential,
     h_a: nn::Sequential,
-    h_s: nn::Sequential,
+    h_s: HyperSynthesis,
     pub entropy_bottleneck: EntropyBottleneck,
     pub gains: GainVectors,
 }
@@ -142,12 +144,7 @@ impl WallocModel {
             .add(conv(p / "h_a" / 2, h, h, 5, 2))
             .add_fn(|x| x.relu())
             .add(conv(p / "h_a" / 4, h, h, 5, 2));
-        let h_s = nn::seq()
-            .add(deconv(p / "h_s" / 0, h, h, 5, 2))
-            .add_fn(|x| x.relu())
-            .add(deconv(p / "h_s" / 2, h, h * 3 / 2, 5, 2))
-            .add_fn(|x| x.relu())
-            .add(conv(p / "h_s" / 4, h * 3 / 2, 2 * c, 3, 1));
+        let h_s = HyperSynthesis::new(p / "h_s", h, h * 3 / 2, 2 * c);
         let entropy_bottleneck = EntropyBottleneck::new(p / "entropy_bottleneck", h);
         let gains = GainVectors::new(p, &config.lambdas, c);
         WallocModel {
@@ -193,6 +190,11 @@ impl WallocModel {
         let out = self.h_s.forward(z_hat);
         let c = self.config.latent;
         (out.narrow(1, 0, c), out.narrow(1, c, c))
+    }
+
+    /// The exact integer copy of `h_s` (for coding): fixed-point ẑ → fixed-point (μ, σ).
+    pub fn hyper_synthesis_int(&self) -> IntSeq {
+        self.h_s.to_int()
     }
 
     pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
