@@ -300,11 +300,12 @@ fn decode_latent(
     for (i, &c) in sizes.iter().enumerate() {
         let shape4 = [1, c, h, w];
         let prev = (i > 0).then(|| Tensor::cat(&fixed, 1));
+        let ctx = int.channel_context(i, prev.as_ref());
         let mut slice_fx = Tensor::zeros(shape4, (Kind::Double, device));
         let mut slice_f = Tensor::zeros(shape4, (Kind::Float, device));
         let mut anchors_fx = slice_fx.zeros_like();
         for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
-            let (mu_t, sigma_t) = int.slice_params(i, psi, prev.as_ref(), &anchors_fx);
+            let (mu_t, sigma_t) = int.slice_params(i, psi, ctx.as_ref(), &anchors_fx);
             let m = mask.expand(shape4, false);
             let mu_fx = to_f64(&mu_t.masked_select(&m));
             let sigma_fx = to_f64(&sigma_t.masked_select(&m));

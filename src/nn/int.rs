@@ -148,6 +148,14 @@ impl IntLayer {
         let dev = a.device();
         let w = self.w.to_device(dev);
         let acc = match self.op {
+            // 1x1: a matrix product (no im2col); exact all the same.
+            Op::Conv { stride: 1, .. } if w.size()[2] == 1 && w.size()[3] == 1 => {
+                let (b, cin, h, wd) = a.size4().expect("4-d input");
+                let cout = w.size()[0];
+                w.view([1, cout, cin])
+                    .matmul(&a.reshape([b, cin, h * wd]))
+                    .view([b, cout, h, wd])
+            }
             Op::Conv { stride, padding } => {
                 a.conv2d(&w, None::<Tensor>, [stride], [padding], [1], 1)
             }

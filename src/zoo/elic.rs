@@ -142,18 +142,28 @@ pub struct IntElic {
 }
 
 impl IntElic {
-    /// Fixed-point (μ, σ) of slice `i` from fixed-point ψ, earlier slices and anchors.
+    /// Fixed-point channel context of slice `i` from the decoded earlier slices (`None` for the
+    /// first slice). It does not depend on the checkerboard pass, so it is computed once.
+    pub fn channel_context(&self, i: usize, prev: Option<&Tensor>) -> Option<Tensor> {
+        match (&self.slices[i].channel, prev) {
+            (Some(net), Some(prev)) => Some(net.forward(prev)),
+            _ => None,
+        }
+    }
+
+    /// Fixed-point (μ, σ) of slice `i` from fixed-point ψ, the slice's channel context and its
+    /// decoded anchors.
     pub fn slice_params(
         &self,
         i: usize,
         psi: &Tensor,
-        prev: Option<&Tensor>,
+        channel_ctx: Option<&Tensor>,
         anchors: &Tensor,
     ) -> (Tensor, Tensor) {
         let s = &self.slices[i];
         let mut feats = vec![psi.shallow_clone()];
-        if let (Some(net), Some(prev)) = (&s.channel, prev) {
-            feats.push(net.forward(prev));
+        if let Some(ctx) = channel_ctx {
+            feats.push(ctx.shallow_clone());
         }
         feats.push(s.spatial.forward(anchors));
         let out = s.agg.forward(&Tensor::cat(&feats, 1));
