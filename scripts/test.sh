@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-perception.sh   # classifier TorchScript for tests/perception.rs (venv + ~3 GB torch once)
 bash datasets/fetch.sh kodak
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,10 +1,14 @@
 //! `lic eval`: rate–distortion evaluation of a codec over a dataset (conventional codecs here;
-//! the learned models plug in through the same `lic::eval::Codec` trait).
+//! the learned models plug in through the same `lic::eval::Codec` trait), or, with
+//! `--task classify`, machine-perception accuracy (`lic::eval::perception`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use lic::eval::classify::TorchClassifier;
 use lic::eval::conventional::{conventional_codec, CONVENTIONAL_CODECS};
+use lic::eval::perception::{agreement_plot, evaluate_classify, ClassifyResults};
+use lic::eval::plot::{plot, plot_metric, Curve, PlotOptions};
 use lic::eval::run::{evaluate, EvalOptions};
 use lic::io::file::check_output;
 
@@ -14,13 +18,33 @@ Examples:
   lic eval --dataset datasets/kodak --model lic-elic-small --quality 1,2.5,4,6
   lic eval --dataset datasets/kodak --codec jpeg --points 6 -o results/kodak-jpeg.json
   lic eval --dataset datasets/kodak --codec avif --quality 50,38,26 --limit 4
+  lic eval --task classify --dataset ../shared/datasets/imagenet-sample --points 6 -o out/cls-lic.json
+  lic eval --task classify --dataset ../shared/datasets/imagenet-sample --codec webp --points 6 \
+      -o out/cls-webp.json --plot out/cls-webp.png
+Tasks: rd (default): bpp, PSNR-RGB, MS-SSIM, times. classify: an ImageNet classifier
+(EfficientNet-Lite0, run scripts/setup-perception.sh once) on the source and decoded images: top-1
+agreement with the uncompressed prediction, top-1/top-5 accuracy against DIR/labels.tsv (header
+line, then file<TAB>class_index<TAB>...), KL divergence, 95% intervals, bpp at 80%/90% agreement.
 Codecs: jpeg (4:2:0), jpeg444, webp, avif, avif-s2, jxl, x265 (HEVC intra 4:4:4).
 Quality: lic models 1 to their number of levels (continuous), JPEG/WebP quality 0-100, AVIF quantizer 0-63, JPEG XL distance, x265 QP 0-51.";
 
-/// Evaluates a codec on a directory of PNG images: bpp, PSNR-RGB, MS-SSIM, encode/decode time.
+/// What `lic eval` measures.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Rate–distortion: bpp, PSNR-RGB, MS-SSIM, encode/decode time.
+    Rd,
+    /// Machine perception: ImageNet classifier agreement and accuracy vs bpp.
+    Classify,
+}
+
+/// Evaluates a codec on a directory of PNG images: bpp, PSNR-RGB, MS-SSIM, encode/decode time;
+/// or (`--task classify`) how well an ImageNet classifier still sees the decoded images.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Task::Rd)]
+    pub task: Task,
     /// Directory of PNG images (all *.png in it, sorted by name).
     #[arg(long, value_name = "DIR")]
     pub dataset: PathBuf,
@@ -47,6 +71,13 @@ pub struct Args {
     /// Only the first N images.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+    /// TorchScript classifier for --task classify (default: .perception/efficientnet-lite0.ts,
+    /// made by scripts/setup-perception.sh, or $LIC_CLASSIFIER).
+    #[arg(long, value_name = "FILE.ts")]
+    pub classifier: Option<PathBuf>,
+    /// Also write a plot of this run (PNG): the RD curves, or agreement vs bpp for classify.
+    #[arg(long, value_name = "PNG")]
+    pub plot: Option<PathBuf>,
     /// Overwrite the output file.
     #[arg(short, long)]
     pub force: bool,
@@ -56,9 +87,27 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
     if let Some(out) = &args.output {
         check_output(out, &[], args.force)?;
     }
+    if let Some(p) = &args.plot {
+        check_output(p, &[], args.force)?;
+        if args.output.as_deref() == Some(p.as_path()) {
+            bail!("--plot and --output name the same file");
+        }
+    }
     if !args.dataset.is_dir() {
         bail!("{}: dataset directory not found", args.dataset.display());
     }
+    if args.classifier.is_some() && args.task != Task::Classify {
+        bail!("--classifier is only used with --task classify");
+    }
+    // Load the classifier first: a missing one fails before any encoding.
+    let classifier = match args.task {
+        Task::Classify => {
+            let name = args.classifier.as_deref().map(|p| p.to_string_lossy());
+            let path = TorchClassifier::find(name.as_deref())?;
+            Some(TorchClassifier::load(&path)?)
+        }
+        Task::Rd => None,
+    };
     let codec: Box<dyn lic::eval::Codec> = match &args.codec {
         Some(name) => conventional_codec(name).with_context(|| {
             format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", "))
@@ -80,7 +129,31 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         device: None,
         threads: global.threads.map(|t| t as usize),
     };
+    if let Some(classifier) = &classifier {
+        let results =
+            evaluate_classify(&args.dataset, codec.as_ref(), &qualities, &opts, classifier)?;
+        print_classify(&results, &codec.quality_name());
+        if let Some(p) = &args.plot {
+            write_agreement_plot(&results, p)?;
+        }
+        return match &args.output {
+            Some(out) => {
+                results.write(out)?;
+                eprintln!("wrote {}", out.display());
+                Ok(())
+            }
+            None => {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+                Ok(())
+            }
+        };
+    }
     let results = evaluate(&args.dataset, codec.as_ref(), &qualities, &opts)?;
+    if let Some(p) = &args.plot {
+        let label = results.name.clone();
+        plot(&[Curve::from_results(&results, label)], p)?;
+        eprintln!("wrote {}", p.display());
+    }
     let r = &results.results;
     eprintln!(
         "{:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
@@ -109,5 +182,56 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         }
         None => println!("{}", serde_json::to_string_pretty(&results)?),
     }
+    Ok(())
+}
+
+/// The per-point table and the summary of a classification run, on stderr.
+fn print_classify(results: &ClassifyResults, quality_name: &str) {
+    let r = &results.results;
+    let f = &results.reference;
+    eprintln!(
+        "uncompressed ({} images): top-1 {:.3} [{:.3}, {:.3}], top-5 {:.3} [{:.3}, {:.3}]",
+        f.images, f.top1, f.top1_ci95[0], f.top1_ci95[1], f.top5, f.top5_ci95[0], f.top5_ci95[1]
+    );
+    eprintln!(
+        "{:>8} {:>7} {:>20} {:>7} {:>7} {:>8} {:>9}",
+        quality_name, "bpp", "agreement [95% CI]", "top-1", "top-5", "KL", "PSNR-RGB"
+    );
+    for i in 0..r.bpp.len() {
+        eprintln!(
+            "{:>8} {:>7.4} {:>6.3} [{:.3}, {:.3}] {:>7.3} {:>7.3} {:>8.4} {:>9.3}",
+            r.quality[i],
+            r.bpp[i],
+            r.agreement[i],
+            r.agreement_ci95[i][0],
+            r.agreement_ci95[i][1],
+            r.top1[i],
+            r.top5[i],
+            r.kl[i],
+            r.psnr_rgb.get(i).copied().unwrap_or(f64::NAN)
+        );
+    }
+    for c in &results.summary.bpp_at_agreement {
+        match c.bpp {
+            Some(b) => eprintln!("agreement {:.2} at {b:.4} bpp ({})", c.agreement, c.how),
+            None => eprintln!("agreement {:.2}: {}", c.agreement, c.how),
+        }
+    }
+}
+
+fn write_agreement_plot(results: &ClassifyResults, out: &Path) -> Result<()> {
+    let opts = PlotOptions {
+        title: format!("Machine perception: {}", results.classifier.name),
+        width: 1100,
+        height: 800,
+        max_bpp: None,
+    };
+    plot_metric(
+        &[results.agreement_curve(results.label())],
+        &agreement_plot(),
+        out,
+        &opts,
+    )?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }

@@ -1,16 +1,28 @@
-//! `lic plot`: rate–distortion plot (PSNR and MS-SSIM vs bpp) of results files.
+//! `lic plot`: rate–distortion plot (PSNR and MS-SSIM vs bpp) of results files, or classifier
+//! agreement vs bpp of `lic eval --task classify` results (`--metric agreement`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use lic::eval::plot::{plot_with, Curve, PlotOptions};
+use lic::eval::perception::{agreement_plot, ClassifyResults};
+use lic::eval::plot::{plot_metric, plot_with, Curve, PlotOptions};
 use lic::eval::results::RdResults;
 use lic::io::file::check_output;
 
 const EXAMPLES: &str = "\
 Examples:
   lic plot anchors/kodak/vtm.json anchors/measured/kodak/avif.json results/kodak-lic.json -o rd.png
-  lic plot results/*.json -o rd.png --title \"Kodak\" --max-bpp 1.5";
+  lic plot results/*.json -o rd.png --title \"Kodak\" --max-bpp 1.5
+  lic plot --metric agreement out/perception/*.json -o agreement.png   # lic eval --task classify files";
+
+/// What `lic plot` draws.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// PSNR-RGB and MS-SSIM vs bpp (CompressAI-format results).
+    Rd,
+    /// Top-1 classifier agreement vs bpp with 95% intervals (`lic eval --task classify` results).
+    Agreement,
+}
 
 /// Plots RD curves (PSNR-RGB and MS-SSIM vs bpp) of CompressAI-format results files into a PNG.
 #[derive(clap::Args, Debug)]
@@ -22,15 +34,18 @@ pub struct Args {
     /// Output PNG.
     #[arg(short, long, value_name = "PNG")]
     pub output: PathBuf,
-    /// Plot title.
-    #[arg(long, default_value = "Rate–distortion")]
-    pub title: String,
+    /// What to plot.
+    #[arg(long, value_enum, default_value_t = Metric::Rd)]
+    pub metric: Metric,
+    /// Plot title (default: "Rate–distortion", or "Machine perception" for agreement).
+    #[arg(long)]
+    pub title: Option<String>,
     /// Show rates up to this many bits per pixel.
     #[arg(long, value_name = "BPP")]
     pub max_bpp: Option<f64>,
-    /// Image size in pixels, WIDTHxHEIGHT.
-    #[arg(long, default_value = "1800x780", value_parser = parse_size)]
-    pub size: (u32, u32),
+    /// Image size in pixels, WIDTHxHEIGHT (default 1800x780, or 1100x800 for agreement).
+    #[arg(long, value_parser = parse_size)]
+    pub size: Option<(u32, u32)>,
     /// Overwrite the output file.
     #[arg(short, long)]
     pub force: bool,
@@ -53,18 +68,36 @@ pub fn run(args: Args, _global: &super::Global) -> Result<()> {
             bail!("--max-bpp must be a positive number");
         }
     }
-    let mut curves = Vec::new();
-    for p in &args.inputs {
-        let r = RdResults::read(p)?;
-        curves.push(Curve::from_results(&r, r.label(p)));
-    }
+    let (title, (width, height)) = match args.metric {
+        Metric::Rd => ("Rate–distortion", (1800, 780)),
+        Metric::Agreement => ("Machine perception", (1100, 800)),
+    };
+    let (width, height) = args.size.unwrap_or((width, height));
     let opts = PlotOptions {
-        title: args.title,
-        width: args.size.0,
-        height: args.size.1,
+        title: args.title.unwrap_or_else(|| title.to_string()),
+        width,
+        height,
         max_bpp: args.max_bpp,
     };
-    plot_with(&curves, &args.output, &opts)?;
-    eprintln!("wrote {} ({} curves)", args.output.display(), curves.len());
+    let n = args.inputs.len();
+    match args.metric {
+        Metric::Rd => {
+            let mut curves = Vec::new();
+            for p in &args.inputs {
+                let r = RdResults::read(p)?;
+                curves.push(Curve::from_results(&r, r.label(p)));
+            }
+            plot_with(&curves, &args.output, &opts)?;
+        }
+        Metric::Agreement => {
+            let mut curves = Vec::new();
+            for p in &args.inputs {
+                let r = ClassifyResults::read(p)?;
+                curves.push(r.agreement_curve(r.label()));
+            }
+            plot_metric(&curves, &agreement_plot(), &args.output, &opts)?;
+        }
+    }
+    eprintln!("wrote {} ({n} curves)", args.output.display());
     Ok(())
 }

@@ -1,13 +1,18 @@
 //! Evaluation toolkit without libtorch: metrics (PSNR-RGB, MS-SSIM), Bjøntegaard deltas,
-//! CompressAI-format results files, RD plots, conventional codec anchors and the evaluation loop.
+//! CompressAI-format results files, RD plots, conventional codec anchors and the evaluation loop;
+//! machine-perception (classifier agreement) evaluation in [`perception`], its TorchScript
+//! classifier in `classify` (engine feature).
 //!
 //! The learned codec plugs into [`run::evaluate`] by implementing [`conventional::Codec`].
 
 pub mod bdrate;
+#[cfg(feature = "engine")]
+pub mod classify;
 pub mod conventional;
 #[cfg(feature = "engine")]
 pub mod lic;
 pub mod metrics;
+pub mod perception;
 pub mod plot;
 pub mod results;
 pub mod run;

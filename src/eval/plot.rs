@@ -1,4 +1,6 @@
-//! Rate–distortion plots: one PNG with two panels, PSNR-RGB vs bpp and MS-SSIM (in dB) vs bpp.
+//! Rate–distortion plots: one PNG with two panels, PSNR-RGB vs bpp and MS-SSIM (in dB) vs bpp;
+//! and one-panel plots of a single measure against bpp with interval bars ([`plot_metric`], used
+//! for classifier agreement).
 //!
 //! Text uses the bundled DejaVu Sans (`assets/fonts/`, Bitstream Vera licence), so plotting needs
 //! no system fonts.
@@ -169,11 +171,31 @@ fn label_decimals(span: f64) -> usize {
     }
 }
 
-fn draw(
-    buf: &mut [u8],
-    curves: &[Curve],
-    opts: &PlotOptions,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// One curve of one panel: points sorted by bpp and, optionally, vertical interval bars
+/// `(bpp, low, high)`.
+struct Series {
+    label: String,
+    /// Palette and marker index (stable across panels).
+    index: usize,
+    points: Points,
+    bars: Vec<(f64, f64, f64)>,
+}
+
+/// One chart of a figure.
+struct Panel<'a> {
+    caption: &'a str,
+    y_desc: &'a str,
+    series: Vec<Series>,
+    /// Horizontal dashed reference lines.
+    guides: &'a [f64],
+    /// Fixed y range; the data range with a little headroom when `None`.
+    y_range: Option<(f64, f64)>,
+}
+
+type Draw<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// A titled figure with the panels side by side, sharing the x range `0..x_hi`.
+fn draw_figure(buf: &mut [u8], panels: &[Panel], x_hi: f64, opts: &PlotOptions) -> Draw<()> {
     let (w, h) = (opts.width, opts.height);
     let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -190,95 +212,254 @@ fn draw(
         &title_style,
         ((w / 2) as i32, (title_h / 2) as i32 + 4),
     )?;
-    let (left, right) = body.split_horizontally(w / 2);
-    let panels = [
-        (&left, false, "PSNR-RGB vs rate", "PSNR-RGB (dB)"),
-        (
-            &right,
-            true,
-            "MS-SSIM (RGB) vs rate",
-            "MS-SSIM (dB) = −10·log10(1 − MS-SSIM)",
-        ),
-    ];
+    let areas = body.split_evenly((1, panels.len().max(1)));
+    for (area, panel) in areas.iter().zip(panels) {
+        draw_panel(area, panel, x_hi)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    panel: &Panel,
+    x_hi: f64,
+) -> Draw<()> {
+    let ys = panel.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .map(|q| q.1)
+            .chain(s.bars.iter().flat_map(|b| [b.1, b.2]))
+    });
+    let (ymin, ymax) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    let (y0, y1) = match panel.y_range {
+        Some(r) => r,
+        None if ymin.is_finite() => padded(ymin, ymax, 0.04),
+        None => (0.0, 1.0),
+    };
+    let xd = label_decimals(x_hi);
+    let yd = label_decimals(y1 - y0);
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(20)
+        .margin_right(30)
+        .margin_top(10)
+        .margin_bottom(15)
+        .caption(panel.caption, (FAMILY, 24))
+        .x_label_area_size(60)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..x_hi, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("Rate (bits per pixel)")
+        .y_desc(panel.y_desc)
+        .axis_desc_style((FAMILY, 20))
+        .label_style((FAMILY, 17))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .light_line_style(RGBColor(246, 246, 246))
+        .axis_style(RGBColor(80, 80, 80))
+        .x_labels(10)
+        .y_labels(10)
+        .x_label_formatter(&|x| format!("{x:.xd$}"))
+        .y_label_formatter(&|y| format!("{y:.yd$}"))
+        .draw()?;
+    for &g in panel.guides {
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, g), (x_hi, g)],
+            8,
+            6,
+            RGBColor(120, 120, 120).stroke_width(1),
+        ))?;
+    }
+    for s in &panel.series {
+        let color = PALETTE[s.index % PALETTE.len()];
+        let line = color.stroke_width(2);
+        let marker = color.filled();
+        chart.draw_series(LineSeries::new(s.points.clone(), line))?;
+        let cap = color.stroke_width(1);
+        for &(x, lo, hi) in &s.bars {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, lo), (x, hi)],
+                cap,
+            )))?;
+            chart.draw_series([lo, hi].map(|y| {
+                EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], cap)
+            }))?;
+        }
+        let label = s.label.clone();
+        macro_rules! markers {
+            ($elem:expr) => {{
+                chart
+                    .draw_series(s.points.iter().map(|&p| EmptyElement::at(p) + $elem))?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(-12, 0), (12, 0)], line)
+                            + $elem
+                    });
+            }};
+        }
+        match s.index % 4 {
+            0 => markers!(Circle::new((0, 0), 4, marker)),
+            1 => markers!(TriangleMarker::new((0, 0), 6, marker)),
+            2 => markers!(Rectangle::new([(-4, -4), (4, 4)], marker)),
+            _ => markers!(Cross::new((0, 0), 5, color.stroke_width(2))),
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .margin(12)
+        .legend_area_size(34)
+        .label_font((FAMILY, 17))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()?;
+    Ok(())
+}
+
+/// The two RD panels: PSNR-RGB and MS-SSIM (dB) against bpp.
+fn draw(buf: &mut [u8], curves: &[Curve], opts: &PlotOptions) -> Draw<()> {
     let x_max_all = curves
         .iter()
         .flat_map(|c| c.bpp.iter().copied())
         .filter(|x| opts.max_bpp.is_none_or(|m| *x <= m))
         .fold(0.0f64, f64::max);
     let x_hi = opts.max_bpp.unwrap_or(x_max_all * 1.04).max(1e-3);
-    for (area, ms, caption, ydesc) in panels {
-        let series = panel_points(curves, opts.max_bpp, ms);
-        let ys = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1));
-        let (ymin, ymax) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-            (a.min(y), b.max(y))
-        });
-        let (y0, y1) = if ymin.is_finite() {
-            padded(ymin, ymax, 0.04)
-        } else {
-            (0.0, 1.0)
-        };
-        let xd = label_decimals(x_hi);
-        let yd = label_decimals(y1 - y0);
-        let mut chart = ChartBuilder::on(area)
-            .margin_left(20)
-            .margin_right(30)
-            .margin_top(10)
-            .margin_bottom(15)
-            .caption(caption, (FAMILY, 24))
-            .x_label_area_size(60)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..x_hi, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc("Rate (bits per pixel)")
-            .y_desc(ydesc)
-            .axis_desc_style((FAMILY, 20))
-            .label_style((FAMILY, 17))
-            .bold_line_style(RGBColor(210, 210, 210))
-            .light_line_style(RGBColor(246, 246, 246))
-            .axis_style(RGBColor(80, 80, 80))
-            .x_labels(10)
-            .y_labels(10)
-            .x_label_formatter(&|x| format!("{x:.xd$}"))
-            .y_label_formatter(&|y| format!("{y:.yd$}"))
-            .draw()?;
-        for (i, pts) in series {
-            let color = PALETTE[i % PALETTE.len()];
-            let line = color.stroke_width(2);
-            let marker = color.filled();
-            chart.draw_series(LineSeries::new(pts.clone(), line))?;
-            let label = curves[i].label.clone();
-            macro_rules! markers {
-                ($elem:expr) => {{
-                    chart
-                        .draw_series(pts.iter().map(|&p| EmptyElement::at(p) + $elem))?
-                        .label(label)
-                        .legend(move |(x, y)| {
-                            EmptyElement::at((x, y))
-                                + PathElement::new(vec![(-12, 0), (12, 0)], line)
-                                + $elem
-                        });
-                }};
-            }
-            match i % 4 {
-                0 => markers!(Circle::new((0, 0), 4, marker)),
-                1 => markers!(TriangleMarker::new((0, 0), 6, marker)),
-                2 => markers!(Rectangle::new([(-4, -4), (4, 4)], marker)),
-                _ => markers!(Cross::new((0, 0), 5, color.stroke_width(2))),
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .margin(12)
-            .legend_area_size(34)
-            .label_font((FAMILY, 17))
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()?;
+    let series = |ms: bool| -> Vec<Series> {
+        panel_points(curves, opts.max_bpp, ms)
+            .into_iter()
+            .map(|(i, points)| Series {
+                label: curves[i].label.clone(),
+                index: i,
+                points,
+                bars: Vec::new(),
+            })
+            .collect()
+    };
+    let panels = [
+        Panel {
+            caption: "PSNR-RGB vs rate",
+            y_desc: "PSNR-RGB (dB)",
+            series: series(false),
+            guides: &[],
+            y_range: None,
+        },
+        Panel {
+            caption: "MS-SSIM (RGB) vs rate",
+            y_desc: "MS-SSIM (dB) = −10·log10(1 − MS-SSIM)",
+            series: series(true),
+            guides: &[],
+            y_range: None,
+        },
+    ];
+    draw_figure(buf, &panels, x_hi, opts)
+}
+
+/// One codec's curve of a single measure against bpp (e.g. classifier agreement), with optional
+/// interval bars (`interval` is empty or parallel to `bpp`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricCurve {
+    pub label: String,
+    pub bpp: Vec<f64>,
+    pub value: Vec<f64>,
+    pub interval: Vec<(f64, f64)>,
+}
+
+/// What a one-panel metric plot shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPlot {
+    /// Panel caption.
+    pub caption: String,
+    /// Y axis description.
+    pub y_desc: String,
+    /// Horizontal dashed reference lines (e.g. 0.8 and 0.9).
+    pub guides: Vec<f64>,
+    /// Fixed y range; the data range when `None`.
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// Renders a one-panel plot of `curves` (measure vs bpp) and returns the PNG bytes.
+pub fn render_metric_png(
+    curves: &[MetricCurve],
+    what: &MetricPlot,
+    opts: &PlotOptions,
+) -> Result<Vec<u8>> {
+    let (w, h) = (opts.width, opts.height);
+    if w < 400 || h < 300 {
+        return Err(anyhow!("plot size {w}x{h} is too small (at least 400x300)"));
     }
-    root.present()?;
-    Ok(())
+    if curves.is_empty() {
+        return Err(anyhow!("nothing to plot: no curves"));
+    }
+    let mut series = Vec::with_capacity(curves.len());
+    for (i, c) in curves.iter().enumerate() {
+        if c.bpp.len() != c.value.len()
+            || (!c.interval.is_empty() && c.interval.len() != c.bpp.len())
+        {
+            return Err(anyhow!(
+                "curve {}: bpp, value and interval lists differ in length",
+                c.label
+            ));
+        }
+        let keep = |x: f64| x.is_finite() && opts.max_bpp.is_none_or(|m| x <= m);
+        let mut points: Points = c
+            .bpp
+            .iter()
+            .copied()
+            .zip(c.value.iter().copied())
+            .filter(|(x, y)| keep(*x) && y.is_finite())
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if points.is_empty() {
+            return Err(anyhow!("curve {}: no points", c.label));
+        }
+        let bars = c
+            .bpp
+            .iter()
+            .zip(&c.interval)
+            .filter(|(x, (lo, hi))| keep(**x) && lo.is_finite() && hi.is_finite())
+            .map(|(&x, &(lo, hi))| (x, lo, hi))
+            .collect();
+        series.push(Series {
+            label: c.label.clone(),
+            index: i,
+            points,
+            bars,
+        });
+    }
+    let x_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.0f64, f64::max);
+    let x_hi = opts.max_bpp.unwrap_or(x_max * 1.04).max(1e-3);
+    let panel = Panel {
+        caption: &what.caption,
+        y_desc: &what.y_desc,
+        series,
+        guides: &what.guides,
+        y_range: what.y_range,
+    };
+    register_font();
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    draw_figure(&mut buf, &[panel], x_hi, opts)
+        .map_err(|e| anyhow!("drawing the plot failed: {e}"))?;
+    let img = crate::io::image::Image::new(w, h, buf);
+    crate::io::image::encode_to_vec(&img, image::ImageFormat::Png)
+        .context("encoding the plot as PNG")
+}
+
+/// Writes a one-panel plot of `curves` to `out` (PNG, written atomically).
+pub fn plot_metric(
+    curves: &[MetricCurve],
+    what: &MetricPlot,
+    out: &Path,
+    opts: &PlotOptions,
+) -> Result<()> {
+    let png = render_metric_png(curves, what, opts)?;
+    crate::io::file::write_atomic(out, &png)
+        .with_context(|| format!("{}: cannot write plot", out.display()))
 }
 
 #[cfg(test)]
@@ -320,6 +501,38 @@ mod tests {
         let out = d.path().join("rd.png");
         plot(&curves, &out).unwrap();
         assert!(out.metadata().unwrap().len() > 10_000);
+    }
+
+    #[test]
+    fn metric_plot_draws_curves_bars_and_guides() {
+        let curve = |label: &str, shift: f64| MetricCurve {
+            label: label.into(),
+            bpp: vec![0.2, 0.5, 1.0, 2.0],
+            value: vec![0.5 + shift, 0.7 + shift, 0.85 + shift, 0.95],
+            interval: vec![(0.4, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.98)],
+        };
+        let what = MetricPlot {
+            caption: "Agreement".into(),
+            y_desc: "top-1 agreement".into(),
+            guides: vec![0.8, 0.9],
+            y_range: Some((0.0, 1.0)),
+        };
+        let opts = PlotOptions {
+            width: 900,
+            height: 700,
+            ..Default::default()
+        };
+        let png = render_metric_png(&[curve("A", 0.0), curve("B", -0.1)], &what, &opts).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (900, 700));
+        let count = |c: RGBColor| img.pixels().filter(|p| p.0 == [c.0, c.1, c.2]).count();
+        assert!(count(PALETTE[0]) > 200 && count(PALETTE[1]) > 200);
+        // The dashed guides are drawn in their own grey.
+        assert!(count(RGBColor(120, 120, 120)) > 100);
+        let mut bad = curve("C", 0.0);
+        bad.interval.pop();
+        assert!(render_metric_png(&[bad], &what, &opts).is_err());
+        assert!(render_metric_png(&[], &what, &opts).is_err());
     }
 
     #[test]

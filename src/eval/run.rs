@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::conventional::{Codec, SourceImage};
 use super::metrics;
 use super::results::{cpu_device, git_commit, CodecInfo, ImageRow, RatePoint, RdResults, RunInfo};
-use crate::io::image::{load, LoadOptions};
+use crate::io::image::{load, Image, LoadOptions};
 
 /// Options of [`evaluate`].
 #[derive(Clone, Debug, Default)]
@@ -60,6 +60,18 @@ fn load_source(path: &Path, work: &Path) -> Result<SourceImage> {
     Ok(SourceImage { name, png, image })
 }
 
+/// The images [`evaluate`] measures: [`list_images`], cut to `limit`.
+pub fn dataset_images(dataset: &Path, limit: Option<usize>) -> Result<Vec<PathBuf>> {
+    let mut images = list_images(dataset)?;
+    if let Some(n) = limit {
+        if n == 0 {
+            bail!("--limit must be at least 1");
+        }
+        images.truncate(n);
+    }
+    Ok(images)
+}
+
 /// Runs `codec` over the dataset at every quality in `qualities` and returns the results (the
 /// aggregated curve, per-image rows, codec and run information).
 pub fn evaluate(
@@ -68,6 +80,18 @@ pub fn evaluate(
     qualities: &[f64],
     opts: &EvalOptions,
 ) -> Result<RdResults> {
+    evaluate_with(dataset, codec, qualities, opts, &mut |_, _, _| Ok(()))
+}
+
+/// [`evaluate`], calling `on_decoded(source, quality_index, decoded)` (untimed) for every decoded
+/// image, right after its metrics; images come in name order, each at every quality in turn.
+pub fn evaluate_with(
+    dataset: &Path,
+    codec: &dyn Codec,
+    qualities: &[f64],
+    opts: &EvalOptions,
+    on_decoded: &mut dyn FnMut(&SourceImage, usize, &Image) -> Result<()>,
+) -> Result<RdResults> {
     if qualities.is_empty() {
         bail!("no qualities to evaluate");
     }
@@ -75,13 +99,7 @@ pub fn evaluate(
         codec.check_quality(q)?;
     }
     codec.check_available()?;
-    let mut images = list_images(dataset)?;
-    if let Some(n) = opts.limit {
-        if n == 0 {
-            bail!("--limit must be at least 1");
-        }
-        images.truncate(n);
-    }
+    let images = dataset_images(dataset, opts.limit)?;
     let work = tempfile::Builder::new()
         .prefix("lic-eval-")
         .tempdir()
@@ -154,6 +172,7 @@ pub fn evaluate(
             }
             let m = metrics::quality(&src.image, &rec)
                 .with_context(|| format!("{}: metrics", path.display()))?;
+            on_decoded(&src, qi, &rec)?;
             points[qi].per_image.push(ImageRow {
                 image: src.name.clone(),
                 quality: q,
