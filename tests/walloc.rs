@@ -161,7 +161,7 @@ fn shipped_walloc_round_trip() {
     tch::set_num_threads(1);
     let p = CodecModel::find("lic-walloc").expect("lic-walloc shipped in models/");
     let m = CodecModel::load(&p, Device::Cpu).unwrap();
-    let img: Image = synthetic(96, 64, 11);
+    let img: Image = synthetic(256, 192, 11);
     let mut last_bytes = 0;
     for q in [1.0, 3.5, 6.0] {
         let opts = EncodeOptions {
@@ -176,8 +176,10 @@ fn shipped_walloc_round_trip() {
         assert!(e.bytes.len() > last_bytes, "rate must grow with quality");
         last_bytes = e.bytes.len();
         let real = e.bytes.len() as f64 * 8.0;
+        // The file also holds the header and substream table (~100 bytes) and the coder's
+        // 32-bit flush words.
         assert!(
-            (e.estimated_bits - real).abs() < 0.1 * real + 400.0,
+            e.estimated_bits < real && real - e.estimated_bits < 0.05 * real + 1200.0,
             "estimate {} vs real {real}",
             e.estimated_bits
         );
