@@ -295,6 +295,8 @@ fn decode_latent(
     let device = psi.device();
     let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
     let non_anchor = anchor.logical_not();
+    let positions = |m: &Tensor| m.flatten(0, -1).nonzero().view([-1]);
+    let pos = [positions(&anchor), positions(&non_anchor)];
     let mut fixed: Vec<Tensor> = Vec::new();
     let mut floats: Vec<Tensor> = Vec::new();
     for (i, &c) in sizes.iter().enumerate() {
@@ -305,10 +307,12 @@ fn decode_latent(
         let mut slice_f = Tensor::zeros(shape4, (Kind::Float, device));
         let mut anchors_fx = slice_fx.zeros_like();
         for (pass, mask) in [(0usize, &anchor), (1, &non_anchor)] {
-            let (mu_t, sigma_t) = int.slice_params(i, psi, ctx.as_ref(), &anchors_fx);
-            let m = mask.expand(shape4, false);
-            let mu_fx = to_f64(&mu_t.masked_select(&m));
-            let sigma_fx = to_f64(&sigma_t.masked_select(&m));
+            // Channel-major over the pass's positions in raster order: the order of
+            // `masked_select`, which places the values back below.
+            let anchors = (pass == 1).then_some(&anchors_fx);
+            let (mu_t, sigma_t) = int.slice_params_at(i, psi, ctx.as_ref(), anchors, &pos[pass]);
+            let mu_fx = to_f64(&mu_t);
+            let sigma_fx = to_f64(&sigma_t);
             let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
             let shape = [c as u32, h as u32, w as u32];
             let syms = source(1 + 2 * i + pass, shape, pass as u8, &mu, &sigma, &tables)?;

@@ -169,9 +169,38 @@ impl IntLayer {
                 [1],
             ),
         };
-        let out = ((acc + self.b.to_device(dev)) * self.inv_scale.to_device(dev) + 0.5).floor();
+        self.finish(acc + self.b.to_device(dev), &self.inv_scale.to_device(dev))
+    }
+}
+
+impl IntLayer {
+    /// Rescale, ReLU and clamp of an accumulator (`acc` already holds the bias).
+    fn finish(&self, acc: Tensor, inv_scale: &Tensor) -> Tensor {
+        let out = (acc * inv_scale + 0.5).floor();
         let out = if self.relu { out.relu() } else { out };
         out.clamp(-ACT_MAX, ACT_MAX)
+    }
+
+    /// A 1x1 layer on columns: `[cin, P]` fixed point in, `[cout, P]` out. The same values as
+    /// [`IntLayer::forward`] at those positions (exact either way).
+    pub fn forward_columns(&self, x: &Tensor) -> Tensor {
+        let dev = x.device();
+        let (cout, cin) = (self.w.size()[0], self.w.size()[1]);
+        assert!(
+            self.w.size()[2] == 1
+                && self.w.size()[3] == 1
+                && matches!(self.op, Op::Conv { stride: 1, .. }),
+            "forward_columns needs a 1x1 convolution"
+        );
+        let acc = self.w.to_device(dev).view([cout, cin]).matmul(x)
+            + self.b.to_device(dev).view([cout, 1]);
+        self.finish(acc, &self.inv_scale.to_device(dev).view([cout, 1]))
+    }
+
+    /// The layer's output for an all-zero input, `[1, C, 1, 1]` (bias only; what a convolution
+    /// of zeros gives at every position).
+    pub fn zero_input_output(&self) -> Tensor {
+        self.finish(self.b.shallow_clone(), &self.inv_scale)
     }
 }
 
@@ -182,6 +211,12 @@ pub struct IntSeq(pub Vec<IntLayer>);
 impl IntSeq {
     pub fn forward(&self, x: &Tensor) -> Tensor {
         self.0.iter().fold(x.shallow_clone(), |a, l| l.forward(&a))
+    }
+    /// A chain of 1x1 layers on columns (see [`IntLayer::forward_columns`]).
+    pub fn forward_columns(&self, x: &Tensor) -> Tensor {
+        self.0
+            .iter()
+            .fold(x.shallow_clone(), |a, l| l.forward_columns(&a))
     }
 }
 
@@ -218,6 +253,24 @@ mod tests {
             .max()
             .double_value(&[]);
         assert!(err < 0.05, "max error {err}");
+    }
+
+    #[test]
+    fn columns_and_zero_input_match_the_full_layer() {
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let a = crate::nn::conv1x1(vs.root() / "a", 12, 20);
+        let c = crate::nn::conv(vs.root() / "c", 6, 10, 5, 1);
+        let l = IntLayer::conv(&a.ws, Some(&a.bs), 1, true);
+        let x = to_fixed(&(Tensor::randn([1, 12, 5, 7], (Kind::Float, Device::Cpu)) * 9.0));
+        let full = l.forward(&x).view([20, 35]);
+        let pos = Tensor::from_slice(&[0i64, 3, 17, 34]);
+        let cols = l.forward_columns(&x.view([12, 35]).index_select(1, &pos));
+        assert!(cols.equal(&full.index_select(1, &pos)));
+        let s = IntLayer::conv(&c.ws, c.bs.as_ref(), 1, false);
+        let zeros = Tensor::zeros([1, 6, 4, 4], (Kind::Double, Device::Cpu));
+        let z = s.forward(&zeros);
+        assert!(z.equal(&s.zero_input_output().expand([1, 10, 4, 4], false)));
     }
 
     #[test]

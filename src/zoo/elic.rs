@@ -151,24 +151,38 @@ impl IntElic {
         }
     }
 
-    /// Fixed-point (μ, σ) of slice `i` from fixed-point ψ, the slice's channel context and its
-    /// decoded anchors.
-    pub fn slice_params(
+    /// Fixed-point (μ, σ) of slice `i` at the flat positions `pos` (`[P]`, raster order), as
+    /// `[C_i, P]` each: the values the full-resolution networks give there, computing the 1x1
+    /// aggregation only where it is needed. `anchors` is `None` in the anchor pass (no spatial
+    /// context yet: the spatial layer then outputs its bias everywhere).
+    pub fn slice_params_at(
         &self,
         i: usize,
         psi: &Tensor,
         channel_ctx: Option<&Tensor>,
-        anchors: &Tensor,
+        anchors: Option<&Tensor>,
+        pos: &Tensor,
     ) -> (Tensor, Tensor) {
         let s = &self.slices[i];
-        let mut feats = vec![psi.shallow_clone()];
+        let cols = |t: &Tensor| {
+            let c = t.size()[1];
+            t.reshape([c, -1]).index_select(1, pos)
+        };
+        let mut feats = vec![cols(psi)];
         if let Some(ctx) = channel_ctx {
-            feats.push(ctx.shallow_clone());
+            feats.push(cols(ctx));
         }
-        feats.push(s.spatial.forward(anchors));
-        let out = s.agg.forward(&Tensor::cat(&feats, 1));
+        feats.push(match anchors {
+            Some(a) => cols(&s.spatial.forward(a)),
+            None => {
+                let b = s.spatial.zero_input_output().to_device(pos.device());
+                let c = b.size()[1];
+                b.view([c, 1]).expand([c, pos.size()[0]], false)
+            }
+        });
+        let out = s.agg.forward_columns(&Tensor::cat(&feats, 0));
         let c = self.sizes[i];
-        (out.narrow(1, 0, c), out.narrow(1, c, c))
+        (out.narrow(0, 0, c), out.narrow(0, c, c))
     }
 }
 
