@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example compressed_learning -- [--model lic-walloc] [--quality 3] \
-//!     [--folds 5] [--epochs 60] [--seed 0] [-o out/compressed-learning.json]
+//!     [--folds 5] [--epochs 30] [--seed 0] [-o out/compressed-learning.json]
 //! ```
 //!
 //! Tasks (labels come with the data; no image is used for more than one task):
@@ -227,7 +227,7 @@ fn main() -> Result<()> {
     let model_name = get("--model", "lic-walloc");
     let quality: f64 = get("--quality", "3").parse()?;
     let folds: usize = get("--folds", "5").parse()?;
-    let epochs: usize = get("--epochs", "60").parse()?;
+    let epochs: usize = get("--epochs", "30").parse()?;
     let seed: u64 = get("--seed", "0").parse()?;
     let out = PathBuf::from(get("-o", "out/compressed-learning.json"));
     tch::set_num_threads(get("--threads", "2").parse()?);
