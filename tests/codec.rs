@@ -3,14 +3,13 @@
 //! and the golden bitstreams that guard the format.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use lic::codec::{self, CodecModel, EncodeOptions, DEFAULT_MODEL};
 use lic::io::image::Image;
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::synthetic;
+use common::{lic, synthetic};
 
 fn model() -> CodecModel {
     load_named(DEFAULT_MODEL)
@@ -133,13 +132,6 @@ fn corrupt_streams_are_errors_not_panics() {
         codec::decode(&bytes, &m).is_err(),
         "payload bit flip must fail the CRC"
     );
-}
-
-fn lic(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lic"))
-        .args(args)
-        .output()
-        .expect("run lic")
 }
 
 #[test]

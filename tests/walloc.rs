@@ -5,7 +5,6 @@
 //! `shipped_walloc_round_trip`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use lic::codec::{self, model::TrainedModel, CodecModel, EncodeOptions};
 use lic::io::image::Image;
@@ -15,7 +14,7 @@ use lic::zoo::WallocConfig;
 use tch::{Device, Kind};
 
 mod common;
-use common::synthetic;
+use common::{lic, synthetic};
 
 fn tiny_model(dir: &Path) -> (CodecModel, PathBuf) {
     tch::set_num_threads(1);
@@ -78,13 +77,6 @@ fn corrupt_walloc_streams_are_errors() {
         assert!(codec::decode(&e.bytes[..cut], &m).is_err());
         assert!(codec::decode_latents(&e.bytes[..cut], &m).is_err());
     }
-}
-
-fn lic(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lic"))
-        .args(args)
-        .output()
-        .expect("run lic")
 }
 
 #[test]

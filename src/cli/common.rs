@@ -24,3 +24,16 @@ pub fn load_model(name: &str) -> anyhow::Result<lic::codec::CodecModel> {
     lic::codec::CodecModel::load(&path, tch::Device::Cpu)
         .map_err(|e| anyhow::anyhow!("loading model {}: {e}", path.display()))
 }
+
+/// Parses a `.lic` file's header and loads the model it names (or `model`, if given).
+pub fn stream_model(
+    bytes: &[u8],
+    input: &std::path::Path,
+    model: Option<&str>,
+) -> anyhow::Result<(lic::format::Container, lic::codec::CodecModel)> {
+    use anyhow::Context;
+    let c = lic::codec::read_header(bytes, &Default::default())
+        .with_context(|| format!("{}", input.display()))?;
+    let m = load_model(model.unwrap_or(&c.header.model_id))?;
+    Ok((c, m))
+}

@@ -7,7 +7,7 @@ use anyhow::Context;
 use lic::codec;
 use lic::io::file::check_output;
 
-use super::common::{load_model, read_input};
+use super::common::{read_input, stream_model};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -41,13 +41,7 @@ pub struct Args {
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     let bytes = read_input(&args.input)?;
-    let c = codec::read_header(&bytes, &Default::default())
-        .with_context(|| format!("{}", args.input.display()))?;
-    let name = args
-        .model
-        .clone()
-        .unwrap_or_else(|| c.header.model_id.clone());
-    let model = load_model(&name)?;
+    let (_, model) = stream_model(&bytes, &args.input, args.model.as_deref())?;
     if let Some(d) = &args.dump_symbols {
         check_output(d, &[&args.input, &args.output], args.force)?;
     }

@@ -11,7 +11,7 @@ use lic::io::file::check_output;
 use lic::io::image::{load, LoadOptions};
 use lic::nn::weights::{self, FloatStorage};
 
-use super::common::{load_model, read_input};
+use super::common::{load_model, read_input, stream_model};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -50,13 +50,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     let bytes = read_input(&args.input)?;
     let is_stream = bytes.starts_with(&lic::format::MAGIC);
     let (lat, model, width, height, route) = if is_stream {
-        let c = codec::read_header(&bytes, &Default::default())
-            .with_context(|| format!("{}", args.input.display()))?;
-        let name = args
-            .model
-            .clone()
-            .unwrap_or_else(|| c.header.model_id.clone());
-        let model = load_model(&name)?;
+        let (c, model) = stream_model(&bytes, &args.input, args.model.as_deref())?;
         let lat = codec::decode_latents(&bytes, &model)
             .with_context(|| format!("decoding {}", args.input.display()))?;
         (lat, model, c.header.width, c.header.height, "bitstream")

@@ -167,14 +167,25 @@ fn put_tile(out: &mut [u8], width: u32, x_hat: &Tensor, (x0, y0, w, h): (u32, u3
     }
 }
 
+/// A tensor's values, flattened, on the CPU, as `T` (f32 or f64).
+fn to_vec<T: tch::kind::Element>(t: &Tensor) -> Vec<T> {
+    let flat = t
+        .to_device(Device::Cpu)
+        .to_kind(T::KIND)
+        .contiguous()
+        .flatten(0, -1);
+    let n = flat.numel();
+    let mut v = vec![T::ZERO; n];
+    flat.copy_data(&mut v, n);
+    v
+}
+
 fn to_f32(t: &Tensor) -> Vec<f32> {
-    Vec::try_from(
-        t.to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous()
-            .flatten(0, -1),
-    )
-    .expect("f32 tensor")
+    to_vec(t)
+}
+
+fn to_f64(t: &Tensor) -> Vec<f64> {
+    to_vec(t)
 }
 
 /// `values` (1-D) placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
@@ -188,16 +199,6 @@ fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
     (0..c)
         .flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize))
         .collect()
-}
-
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    Vec::try_from(
-        t.to_device(Device::Cpu)
-            .to_kind(Kind::Double)
-            .contiguous()
-            .flatten(0, -1),
-    )
-    .expect("f64 tensor")
 }
 
 /// The coder's inputs from fixed-point μ and σ: μ and σ as f32 (exact: integers below 2^24 times

@@ -24,3 +24,12 @@ pub fn synthetic(w: u32, h: u32, seed: u32) -> Image {
     }
     Image::new(w, h, data)
 }
+
+/// Runs the `lic` binary.
+#[allow(dead_code)]
+pub fn lic(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lic"))
+        .args(args)
+        .output()
+        .expect("run lic")
+}
