@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # The only place that installs anything. Idempotent: seconds when everything is present.
-# Usage: scripts/setup.sh            (system packages + libtorch)
+# Usage: scripts/setup.sh                 (system packages + libtorch)
+#        scripts/setup.sh --perception    (also the machine-perception classifier: a Python venv
+#                                          with torch, ~3 GB once; scripts/setup-perception.sh)
 # On failure it names the step and the cause and exits nonzero.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+perception=""
+case "${1:-}" in
+  "") ;;
+  --perception) perception=1 ;;
+  *) echo "usage: $0 [--perception]" >&2; exit 2 ;;
+esac
 step() { echo "[setup] $*"; }
 fail() { echo "[setup] FAILED at step: $1" >&2; exit 1; }
 
@@ -35,4 +43,9 @@ command -v cargo >/dev/null 2>&1 || fail "cargo not found (install Rust with rus
 
 # 3. libtorch 2.11.0 (trimmed PyPI wheel) into .libtorch/, found via .cargo/config.toml + build.rs rpath.
 bash "$root/scripts/setup-libtorch.sh" || fail "libtorch (scripts/setup-libtorch.sh)"
+
+# 4. Optional: EfficientNet-Lite0 TorchScript for `lic eval --task classify` and its tests.
+if [ -n "$perception" ]; then
+  bash "$root/scripts/setup-perception.sh" || fail "perception classifier (scripts/setup-perception.sh)"
+fi
 step "ok"

@@ -3,8 +3,7 @@
 # (release so that torch-sys' C++ part compiles once for build, clippy and tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/setup-perception.sh   # classifier TorchScript for tests/perception.rs (venv + ~3 GB torch once)
+bash scripts/setup.sh --perception   # + the classifier TorchScript for tests/perception.rs (venv, ~3 GB once)
 bash datasets/fetch.sh kodak
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
