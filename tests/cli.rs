@@ -154,3 +154,23 @@ fn video_checks_arguments_and_files() {
     assert!(stderr(&o).contains("none.y4m"));
     assert!(!Path::new("o.licv").exists());
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    // `lic info a.lic | head -0`: the reader is gone before lic prints.
+    let d = tempfile::tempdir().unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/synthetic-64x64-q2.lic");
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lic"))
+            .args(["info", golden.to_str().unwrap()])
+            .current_dir(d.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
