@@ -148,12 +148,17 @@ fn errors_name_the_problem() {
         "not a .lic file (bad magic)"
     );
 
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    assert_eq!(
-        Container::parse(&v2),
-        Err(FormatError::UnsupportedVersion { found: 2 })
-    );
+    // Version 1 (float entropy networks) and any other version are refused, with a hint.
+    for other in [1u16, 3, 0xffff] {
+        let mut v = bytes.clone();
+        v[4..6].copy_from_slice(&other.to_le_bytes());
+        assert_eq!(
+            Container::parse(&v),
+            Err(FormatError::UnsupportedVersion { found: other })
+        );
+    }
+    let msg = FormatError::UnsupportedVersion { found: 1 }.to_string();
+    assert!(msg.contains("re-encode"), "{msg}");
 
     let err = Container::parse(&bytes[..12]).unwrap_err();
     assert!(
@@ -279,7 +284,7 @@ fn invalid_headers_are_refused_when_writing() {
 fn display_lists_every_field() {
     let text = sample().to_string();
     for needle in [
-        "format version: 1",
+        "format version: 2",
         "kind:           image",
         "hyperprior-mse-q3",
         "30313233343536373839616263646566",
