@@ -12,7 +12,7 @@
 //! - a layer is `floor(Σ w_int·a + b_int) / 2^s_c + ½)`, then ReLU, then the clamp.
 //!
 //! Every product and every partial sum is an integer below 2^53 (|w| ≤ 2^13, |a| ≤ 2^24, fan-in
-//! < 2^12, bias < 2^51), so f64 arithmetic is exact and **any summation order gives the same
+//! ≤ 2^14, bias < 2^51), so f64 arithmetic is exact and **any summation order gives the same
 //! result**; division by a power of two, the half-offset and `floor` are exact as well. The
 //! integer weights are derived from the shipped float weights by exact operations only (powers
 //! of two, comparisons, round-half-even), so every machine derives the same ones.
@@ -27,8 +27,20 @@ pub const WEIGHT_MAX: f64 = 8191.0;
 pub const ACT_MAX: f64 = 16_777_215.0;
 /// Largest per-channel weight scale exponent (for all-zero or tiny channels).
 const MAX_SHIFT: i32 = 30;
-/// Largest fan-in (input channels × kernel taps) for which the exactness bound holds.
-pub const MAX_FAN_IN: i64 = 4096;
+/// Largest fan-in (input channels × kernel taps) for which the exactness bound holds:
+/// 2^13 · 2^24 · 2^14 = 2^51, plus a bias below 2^51, stays below 2^53. Model configs are
+/// validated against it ([`check_fan_in`]), so a model file cannot exceed it.
+pub const MAX_FAN_IN: i64 = 16_384;
+
+/// Checks the fan-ins of a model's integer layers.
+pub fn check_fan_in(layers: &[(&str, i64)]) -> Result<(), String> {
+    match layers.iter().find(|(_, f)| *f > MAX_FAN_IN) {
+        Some((name, f)) => Err(format!(
+            "integer layer {name} has fan-in {f}, above the exactness limit {MAX_FAN_IN}"
+        )),
+        None => Ok(()),
+    }
+}
 
 /// Converts real values to fixed point: `round(x · 2^FRAC)`, clamped. Exact for f32 inputs.
 pub fn to_fixed(x: &Tensor) -> Tensor {

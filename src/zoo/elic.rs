@@ -88,6 +88,19 @@ impl ElicConfig {
         if self.n < 1 || self.hidden < 1 || self.slices.iter().any(|&s| s < 1) {
             return Err("channel counts must be positive".into());
         }
+        let (n, m, h) = (self.n, self.m, self.hidden);
+        let last = *self.slices.last().unwrap_or(&0);
+        let widest = self.slices.iter().copied().max().unwrap_or(0);
+        crate::nn::int::check_fan_in(&[
+            ("h_s.0", n * 25),
+            ("h_s.2", n * 25),
+            ("h_s.4", n * 3 / 2 * 9),
+            ("slices.*.channel.0", (m - last) * 9),
+            ("slices.*.channel.2", h * 9),
+            ("slices.*.spatial", widest * 25),
+            ("slices.*.agg.0", 2 * m + 4 * widest),
+            ("slices.*.agg.2", h),
+        ])?;
         Ok(())
     }
 }

@@ -70,6 +70,11 @@ impl WallocConfig {
         if self.latent < 1 || self.hyper < 1 || self.hidden < 1 || self.blocks < 0 {
             return Err("channel counts must be positive".into());
         }
+        crate::nn::int::check_fan_in(&[
+            ("h_s.0", self.hyper * 25),
+            ("h_s.2", self.hyper * 25),
+            ("h_s.4", self.hyper * 3 / 2 * 9),
+        ])?;
         Ok(())
     }
     /// Spatial factor of the latent, `2^J`.
@@ -254,6 +259,18 @@ fn low_band_init(encoder: &Conv1x1, decoder: &Conv1x1) {
 mod tests {
     use super::*;
     use tch::{Device, Kind};
+
+    #[test]
+    fn configs_beyond_the_integer_limit_are_refused() {
+        let mut c = WallocConfig::small();
+        c.hyper = 1024;
+        assert!(c.validate().unwrap_err().contains("exactness limit"));
+        let mut e = crate::zoo::ElicConfig::small();
+        e.n = 1024;
+        assert!(e.validate().unwrap_err().contains("h_s.0"));
+        assert!(WallocConfig::small().validate().is_ok());
+        assert!(crate::zoo::ElicConfig::small().validate().is_ok());
+    }
 
     #[test]
     fn shapes_names_and_linear_start() {
