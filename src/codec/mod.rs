@@ -248,25 +248,24 @@ impl Tracer<'_> {
         tables: &[u16],
         produce: impl FnOnce() -> Result<Vec<i32>, CodecError>,
     ) -> Result<Vec<i32>, CodecError> {
-        if let Tracer::Check(t) = self {
-            let e = t
-                .find(at.tile, at.stream)
-                .ok_or(CodecError::TraceMissing(at.tile, at.stream))?;
-            if let Some(m) = trace::compare_inputs(e, tables, mu, sigma) {
-                return Err(CodecError::Mismatch(Box::new(m)));
-            }
+        // The encoder's record, when checking: looked up once, compared before and after.
+        let expected = match self {
+            Tracer::Check(t) => Some(
+                t.find(at.tile, at.stream)
+                    .ok_or(CodecError::TraceMissing(at.tile, at.stream))?,
+            ),
+            _ => None,
+        };
+        if let Some(m) = expected.and_then(|e| trace::compare_inputs(e, tables, mu, sigma)) {
+            return Err(CodecError::Mismatch(Box::new(m)));
         }
         let syms = produce()?;
+        if let Some(m) = expected.and_then(|e| trace::compare_symbols(e, &syms, tables, mu, sigma))
+        {
+            return Err(CodecError::Mismatch(Box::new(m)));
+        }
         match self {
-            Tracer::Off => {}
-            Tracer::Check(t) => {
-                let e = t
-                    .find(at.tile, at.stream)
-                    .ok_or(CodecError::TraceMissing(at.tile, at.stream))?;
-                if let Some(m) = trace::compare_symbols(e, &syms, tables, mu, sigma) {
-                    return Err(CodecError::Mismatch(Box::new(m)));
-                }
-            }
+            Tracer::Off | Tracer::Check(_) => {}
             Tracer::Record(t) => t.records.push(TraceRecord {
                 tile: at.tile,
                 stream: at.stream,
@@ -288,7 +287,7 @@ impl Tracer<'_> {
 /// decoded values feed the next contexts. Returns the float `ŷ` (with the gain) for synthesis.
 fn decode_latent(
     int: &IntElic,
-    sizes: &[i64],
+    ranges: &[(i64, i64)],
     psi: &Tensor,
     (h, w): (i64, i64),
     mut source: impl FnMut(usize, [u32; 3], u8, &[f32], &[f32], &[u16]) -> Result<Vec<i32>, CodecError>,
@@ -300,7 +299,7 @@ fn decode_latent(
     let pos = [positions(&anchor), positions(&non_anchor)];
     let mut fixed: Vec<Tensor> = Vec::new();
     let mut floats: Vec<Tensor> = Vec::new();
-    for (i, &c) in sizes.iter().enumerate() {
+    for (i, &(_, c)) in ranges.iter().enumerate() {
         let shape4 = [1, c, h, w];
         let prev = (i > 0).then(|| Tensor::cat(&fixed, 1));
         let ctx = int.channel_context(i, prev.as_ref());
@@ -368,26 +367,55 @@ struct TileLatent {
     y_hat: Tensor,
 }
 
-/// Symbols `round(y − μ)` and table indexes of a latent under (μ, σ).
-fn quantize_all(y: &[f32], mu: &[f32], sigma: &[f32]) -> (Vec<i32>, Vec<u16>) {
-    let mut syms = Vec::with_capacity(y.len());
-    let mut idx = Vec::with_capacity(y.len());
-    for ((&yy, &m), &s) in y.iter().zip(mu).zip(sigma) {
-        let (sym, k) = coder::quantize(yy, m, s);
-        syms.push(sym);
-        idx.push(k);
-    }
-    (syms, idx)
+/// Symbols `round(y − μ)` of a latent (the tables come from σ through [`coding_inputs`]).
+fn quantize_all(y: &[f32], mu: &[f32]) -> Vec<i32> {
+    y.iter()
+        .zip(mu)
+        .map(|(&v, &m)| coder::quantize_symbol(v, m))
+        .collect()
 }
 
-/// (μ, σ) of the WaLLoC family: fixed-point values from the integer `h_s`.
-fn walloc_params(hs: &IntSeq, zfx: &Tensor, c: i64) -> (Vec<f64>, Vec<f64>, Vec<i64>) {
+/// The z substream of a tile: where it is, and the per-value median (its "μ") and channel index
+/// (its factorized table) that encoder and decoder both use.
+fn z_stream(
+    model: &CodecModel,
+    tile: u32,
+    (n, hz, wz): (i64, i64, i64),
+) -> (StreamAt, Vec<f32>, Vec<u16>) {
+    let plane = (hz * wz) as usize;
+    let z_ch = channel_indexes(n, hz, wz);
+    let z_mu = (0..z_ch.len())
+        .map(|k| model.z_medians[k / plane])
+        .collect();
+    let at = StreamAt {
+        tile,
+        stream: tile * streams_per_tile(model) as u32,
+        shape: [n as u32, hz as u32, wz as u32],
+        pass: 2,
+    };
+    (at, z_mu, z_ch)
+}
+
+/// The latent substream of a WaLLoC tile of latent size `(h, w)`: where it is, μ, σ, the tables
+/// and the latent's shape, from the integer `h_s` on the fixed-point ẑ.
+fn walloc_stream(
+    model: &CodecModel,
+    hs: &IntSeq,
+    zfx: &Tensor,
+    tile: u32,
+    (h, w): (i64, i64),
+) -> (StreamAt, Vec<f32>, Vec<f32>, Vec<u16>, Vec<i64>) {
+    let c = model.config.latent_channels();
     let out = hs.forward(zfx);
-    (
-        to_f64(&out.narrow(1, 0, c)),
-        to_f64(&out.narrow(1, c, c)),
-        out.narrow(1, 0, c).size(),
-    )
+    let (mu, sigma, tables) =
+        coding_inputs(&to_f64(&out.narrow(1, 0, c)), &to_f64(&out.narrow(1, c, c)));
+    let at = StreamAt {
+        tile,
+        stream: tile * streams_per_tile(model) as u32 + 1,
+        shape: [c as u32, h as u32, w as u32],
+        pass: 2,
+    };
+    (at, mu, sigma, tables, vec![1, c, h, w])
 }
 
 /// Encoder side of one padded tile `x` at quality gain `gain`.
@@ -399,27 +427,15 @@ fn encode_tile_latent(
     tracer: &mut Tracer<'_>,
 ) -> Result<TileLatent, CodecError> {
     let device = model.device;
-    let base = tile * streams_per_tile(model) as u32;
     let y = model.net.analysis(x) * gain;
     let z = model.net.hyper_analysis(&y);
     let (_, n, hz, wz) = z.size4()?;
     // z: symbols round(z − median) per channel.
     let zv = to_f32(&z);
-    let plane = (hz * wz) as usize;
-    let z_mu: Vec<f32> = (0..zv.len()).map(|k| model.z_medians[k / plane]).collect();
-    let z_ch = channel_indexes(n, hz, wz);
-    let z_at = StreamAt {
-        tile,
-        stream: base,
-        shape: [n as u32, hz as u32, wz as u32],
-        pass: 2,
-    };
+    let (z_at, z_mu, z_ch) = z_stream(model, tile, (n, hz, wz));
+    let base = z_at.stream;
     let z_syms = tracer.traced(z_at, &z_mu, &vec![0.0; zv.len()], &z_ch, || {
-        Ok(zv
-            .iter()
-            .zip(&z_mu)
-            .map(|(&v, &m)| coder::quantize(v, m, 1.0).0)
-            .collect())
+        Ok(quantize_all(&zv, &z_mu))
     })?;
     let mut bits = model.z_coder.ideal_bits(&z_syms, &z_ch)?;
     let mut streams = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
@@ -427,29 +443,24 @@ fn encode_tile_latent(
     let (_, _, h, w) = y.size4()?;
     let y_hat = match &model.int {
         IntEntropy::Elic(int) => {
-            let sizes = model.slice_sizes();
+            let ranges = model.slice_ranges();
             let psi = int.h_s.forward(&zfx);
             let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
-            let mut starts = vec![0i64];
-            for s in &sizes {
-                starts.push(starts.last().unwrap() + s);
-            }
             let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
             let y_hat = decode_latent(
                 int,
-                &sizes,
+                &ranges,
                 &psi,
                 (h, w),
                 |local, shape, pass, mu, sigma, tables| {
-                    let i = (local - 1) / 2;
-                    let c = sizes[i];
+                    let (start, c) = ranges[(local - 1) / 2];
                     let mask = if pass == 0 {
                         anchor.shallow_clone()
                     } else {
                         anchor.logical_not()
                     };
                     let yv = to_f32(
-                        &y.narrow(1, starts[i], c)
+                        &y.narrow(1, start, c)
                             .masked_select(&mask.expand([1, c, h, w], false)),
                     );
                     let at = StreamAt {
@@ -458,8 +469,8 @@ fn encode_tile_latent(
                         shape,
                         pass,
                     };
-                    let syms = tracer
-                        .traced(at, mu, sigma, tables, || Ok(quantize_all(&yv, mu, sigma).0))?;
+                    let syms =
+                        tracer.traced(at, mu, sigma, tables, || Ok(quantize_all(&yv, mu)))?;
                     bits += coder::gaussian_ideal_bits(&syms, tables)?;
                     chunks.push((syms.clone(), tables.to_vec()));
                     Ok(syms)
@@ -473,19 +484,9 @@ fn encode_tile_latent(
             y_hat
         }
         IntEntropy::Walloc(hs) => {
-            let c = model.config.latent_channels();
-            let (mu_fx, sigma_fx, shape) = walloc_params(hs, &zfx, c);
-            let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
+            let (at, mu, sigma, tables, shape) = walloc_stream(model, hs, &zfx, tile, (h, w));
             let yv = to_f32(&y);
-            let at = StreamAt {
-                tile,
-                stream: base + 1,
-                shape: [c as u32, h as u32, w as u32],
-                pass: 2,
-            };
-            let syms = tracer.traced(at, &mu, &sigma, &tables, || {
-                Ok(quantize_all(&yv, &mu, &sigma).0)
-            })?;
+            let syms = tracer.traced(at, &mu, &sigma, &tables, || Ok(quantize_all(&yv, &mu)))?;
             bits += coder::gaussian_ideal_bits(&syms, &tables)?;
             streams.extend(coder::encode_gaussian_chunks(&[(&syms, &tables)])?);
             dequantize(&syms, &mu, &shape, device)
@@ -513,21 +514,11 @@ fn decode_tile_latent(
     tracer: &mut Tracer<'_>,
 ) -> Result<Tensor, CodecError> {
     let s = model.config.latent_stride();
-    let base = tile * streams_per_tile(model) as u32;
     let (h, w) = (ph / s, pw / s);
     let (hz, wz) = (h / 4, w / 4);
     let n = model.config.z_channels();
-    let z_ch = channel_indexes(n, hz, wz);
-    let plane = (hz * wz) as usize;
-    let z_mu: Vec<f32> = (0..z_ch.len())
-        .map(|k| model.z_medians[k / plane])
-        .collect();
-    let z_at = StreamAt {
-        tile,
-        stream: base,
-        shape: [n as u32, hz as u32, wz as u32],
-        pass: 2,
-    };
+    let (z_at, z_mu, z_ch) = z_stream(model, tile, (n, hz, wz));
+    let base = z_at.stream;
     let z_syms = tracer.traced(z_at, &z_mu, &vec![0.0; z_ch.len()], &z_ch, || {
         Ok(model
             .z_coder
@@ -539,10 +530,10 @@ fn decode_tile_latent(
     match &model.int {
         IntEntropy::Elic(int) => {
             let psi = int.h_s.forward(&zfx);
-            let sizes = model.slice_sizes();
+            let ranges = model.slice_ranges();
             decode_latent(
                 int,
-                &sizes,
+                &ranges,
                 &psi,
                 (h, w),
                 |local, shape, pass, mu, sigma, tables| {
@@ -563,15 +554,7 @@ fn decode_tile_latent(
             )
         }
         IntEntropy::Walloc(hs) => {
-            let c = model.config.latent_channels();
-            let (mu_fx, sigma_fx, shape) = walloc_params(hs, &zfx, c);
-            let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
-            let at = StreamAt {
-                tile,
-                stream: base + 1,
-                shape: [c as u32, h as u32, w as u32],
-                pass: 2,
-            };
+            let (at, mu, sigma, tables, shape) = walloc_stream(model, hs, &zfx, tile, (h, w));
             let syms = tracer.traced(at, &mu, &sigma, &tables, || {
                 Ok(
                     coder::decode_gaussian_chunks(&[streams[1].as_slice()], &[tables.as_slice()])?

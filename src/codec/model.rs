@@ -222,10 +222,10 @@ impl CodecModel {
         })
     }
 
-    /// Channel slice sizes of the ELIC family (empty for others).
-    pub fn slice_sizes(&self) -> Vec<i64> {
+    /// `(first channel, channels)` of each channel slice of the ELIC family (empty for others).
+    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
         match &self.config {
-            ModelConfig::Elic(c) => c.slices.clone(),
+            ModelConfig::Elic(c) => c.slice_ranges(),
             ModelConfig::Walloc(_) => Vec::new(),
         }
     }

@@ -46,8 +46,12 @@ pub fn scale_table() -> &'static [f64] {
 /// This is the only float → integer step of the coder; it is exact IEEE arithmetic and
 /// comparisons, so encoder and decoder agree whenever they see the same `f32` values.
 pub fn quantize(y: f32, mu: f32, sigma: f32) -> (i32, u16) {
-    let symbol = (y - mu).round() as i32;
-    (symbol, scale_index(sigma))
+    (quantize_symbol(y, mu), scale_index(sigma))
+}
+
+/// The symbol of [`quantize`] alone, for callers that pick the table separately.
+pub fn quantize_symbol(y: f32, mu: f32) -> i32 {
+    (y - mu).round() as i32
 }
 
 /// The scale index of [`quantize`] alone.

@@ -22,7 +22,7 @@ pub mod table;
 pub use factorized::{ChannelTable, FactorizedCoder, FactorizedTables};
 pub use gaussian::{
     decode_gaussian_chunks, encode_gaussian_chunks, gaussian_ideal_bits, gaussian_tables, quantize,
-    scale_index, scale_table,
+    quantize_symbol, scale_index, scale_table,
 };
 pub use stream::{
     decode_chunk, decode_chunks, encode_chunk, encode_chunks, ideal_bits, Backend, Chunk,

@@ -90,7 +90,9 @@ impl IntLayer {
             Op::Conv { .. } => 0,
             Op::Deconv { .. } => 1,
         };
-        let w = w.detach().to_kind(Kind::Double).to_device(tch::Device::Cpu);
+        // Kept on the weights' device, so that coding on that device copies nothing per call.
+        let dev = w.device();
+        let w = w.detach().to_kind(Kind::Double);
         let cout = w.size()[out_dim];
         let fan_in = w.numel() as i64 / cout;
         assert!(
@@ -98,13 +100,19 @@ impl IntLayer {
             "integer layer fan-in {fan_in} exceeds {MAX_FAN_IN}"
         );
         let other: Vec<i64> = (0..4).filter(|&d| d != out_dim as i64).collect();
-        let max_abs: Vec<f64> =
-            Vec::try_from(w.abs().amax(other.as_slice(), false)).expect("per-channel maxima");
+        let max_abs: Vec<f64> = Vec::try_from(
+            w.abs()
+                .amax(other.as_slice(), false)
+                .to_device(tch::Device::Cpu),
+        )
+        .expect("per-channel maxima");
         let shifts: Vec<i32> = max_abs.iter().map(|&m| shift_for(m)).collect();
         let scale: Vec<f64> = shifts.iter().map(|&s| 2f64.powi(s)).collect();
         let mut shape = vec![1i64; 4];
         shape[out_dim] = cout;
-        let scale_w = Tensor::from_slice(&scale).view(shape.as_slice());
+        let scale_w = Tensor::from_slice(&scale)
+            .view(shape.as_slice())
+            .to_device(dev);
         let w_int = (&w * &scale_w).round();
         let bias: Vec<f64> = match b {
             Some(b) => Vec::try_from(b.detach().to_kind(Kind::Double).to_device(tch::Device::Cpu))
@@ -121,8 +129,12 @@ impl IntLayer {
         IntLayer {
             op,
             w: w_int,
-            b: Tensor::from_slice(&b_int).view([1, cout, 1, 1]),
-            inv_scale: Tensor::from_slice(&inv).view([1, cout, 1, 1]),
+            b: Tensor::from_slice(&b_int)
+                .view([1, cout, 1, 1])
+                .to_device(dev),
+            inv_scale: Tensor::from_slice(&inv)
+                .view([1, cout, 1, 1])
+                .to_device(dev),
             relu,
         }
     }

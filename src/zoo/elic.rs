@@ -60,6 +60,18 @@ impl ElicConfig {
     pub fn levels(&self) -> usize {
         self.lambdas.len()
     }
+    /// `(first channel, channels)` of each slice.
+    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
+        let mut start = 0;
+        self.slices
+            .iter()
+            .map(|&c| {
+                let r = (start, c);
+                start += c;
+                r
+            })
+            .collect()
+    }
     /// Range of the continuous quality parameter: `[1, L]`.
     pub fn quality_range(&self) -> (f64, f64) {
         rate::quality_range(&self.lambdas)
@@ -334,16 +346,7 @@ impl ElicModel {
 
     /// Channel offsets of each slice.
     pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        let mut start = 0;
-        self.config
-            .slices
-            .iter()
-            .map(|&c| {
-                let r = (start, c);
-                start += c;
-                r
-            })
-            .collect()
+        self.config.slice_ranges()
     }
 
     /// μ and σ of slice `i`. `prev` holds the decoded earlier slices (`None` for slice 0);
