@@ -25,6 +25,7 @@ use anyhow::{Context, Result};
 use tch::{nn, nn::Module, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use lic::codec::{self, CodecModel, EncodeOptions};
+use lic::eval::perception::wilson_interval;
 use lic::io::image::{load, Image, LoadOptions};
 
 struct Sample {
@@ -207,14 +208,6 @@ fn fit_and_test(
         .count()
 }
 
-fn wilson(k: usize, n: usize) -> (f64, f64) {
-    let (k, n, z) = (k as f64, n as f64, 1.96);
-    let p = k / n;
-    let c = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let h = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-    (c - h, c + h)
-}
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let get = |name: &str, default: &str| -> String {
@@ -268,7 +261,7 @@ fn main() -> Result<()> {
             .max()
             .unwrap_or(0);
         let entry = |k: usize| {
-            let (lo, hi) = wilson(correct[k], tested);
+            let [lo, hi] = wilson_interval(correct[k], tested);
             serde_json::json!({
                 "accuracy": correct[k] as f64 / tested as f64,
                 "ci95": [lo, hi],
