@@ -49,12 +49,7 @@ fn mirror(img: &Image) -> Image {
 
 /// Pixels area-averaged to `side`x`side`, `[3, side, side]` in [0, 1].
 fn small_pixels(img: &Image, side: i64) -> Tensor {
-    let t = Tensor::from_slice(&img.data)
-        .view([img.height as i64, img.width as i64, 3])
-        .permute([2, 0, 1])
-        .to_kind(Kind::Float)
-        .unsqueeze(0)
-        / 255.0;
+    let t = lic::nn::rgb_tensor(&img.data, img.height as i64, img.width as i64);
     t.adaptive_avg_pool2d([side, side]).squeeze_dim(0)
 }
 

@@ -131,12 +131,7 @@ fn tile_tensor(
         let start = ((row * img.width + x0) * 3) as usize;
         buf.extend_from_slice(&img.data[start..start + (w * 3) as usize]);
     }
-    let t = Tensor::from_slice(&buf)
-        .view([h as i64, w as i64, 3])
-        .permute([2, 0, 1])
-        .unsqueeze(0)
-        .to_kind(Kind::Float)
-        / 255.0;
+    let t = crate::nn::rgb_tensor(&buf, h as i64, w as i64);
     let (ph, pw) = ((m - h as i64 % m) % m, (m - w as i64 % m) % m);
     let t = if ph > 0 || pw > 0 {
         t.replication_pad2d([0, pw, 0, ph])

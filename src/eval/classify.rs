@@ -145,12 +145,7 @@ impl TorchClassifier {
         if w == 0 || h == 0 || img.data.len() as i64 != w * h * 3 {
             return Err(bad("empty image or wrong buffer size"));
         }
-        let x = Tensor::from_slice(&img.data)
-            .view([h, w, 3])
-            .permute([2, 0, 1])
-            .unsqueeze(0)
-            .to_kind(Kind::Float)
-            / 255.0;
+        let x = crate::nn::rgb_tensor(&img.data, h, w);
         let x = if (h, w) == (RESIZE_SHORT, RESIZE_SHORT) {
             x
         } else {

@@ -8,4 +8,4 @@ pub mod ops;
 pub mod weights;
 
 pub use gdn::Gdn;
-pub use ops::{conv, conv1x1, deconv, lower_bound, matmul_1x1, ste_round, Conv1x1};
+pub use ops::{conv, conv1x1, deconv, lower_bound, matmul_1x1, rgb_tensor, ste_round, Conv1x1};

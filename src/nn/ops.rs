@@ -90,6 +90,16 @@ pub fn ste_round(x: &Tensor) -> Tensor {
     x + (x.round() - x).detach()
 }
 
+/// Interleaved 8-bit RGB (`height × width × 3` bytes) as a `[1, 3, H, W]` f32 tensor in [0, 1].
+pub fn rgb_tensor(data: &[u8], height: i64, width: i64) -> Tensor {
+    Tensor::from_slice(data)
+        .view([height, width, 3])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_kind(tch::Kind::Float)
+        / 255.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
