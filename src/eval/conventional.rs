@@ -130,7 +130,7 @@ pub fn spread_ladder(ladder: &[f64], points: usize, integer: bool) -> Vec<f64> {
 }
 
 /// `q` as a command-line number (`50`, not `50.0`).
-fn fmt_q(q: f64) -> String {
+pub(crate) fn fmt_q(q: f64) -> String {
     if q == q.trunc() && q.abs() < 1e15 {
         format!("{}", q as i64)
     } else {
@@ -156,7 +156,7 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn require_tool(tool: &str, package: &str) -> Result<()> {
+pub(crate) fn require_tool(tool: &str, package: &str) -> Result<()> {
     if find_tool(tool).is_none() {
         bail!(
             "`{tool}` not found on PATH: install the Debian package {package} \
@@ -167,7 +167,7 @@ fn require_tool(tool: &str, package: &str) -> Result<()> {
 }
 
 /// Runs a tool to completion; a failure names the tool, its package and the tail of stderr.
-fn run_tool(tool: &str, package: &str, args: &[&OsStr]) -> Result<()> {
+pub(crate) fn run_tool(tool: &str, package: &str, args: &[&OsStr]) -> Result<()> {
     let out = Command::new(tool)
         .args(args)
         .stdin(Stdio::null())
@@ -202,7 +202,7 @@ fn run_tool(tool: &str, package: &str, args: &[&OsStr]) -> Result<()> {
 }
 
 /// First line of `tool <flag>` output (stdout, else stderr).
-fn tool_version(tool: &str, flag: &str) -> Option<String> {
+pub(crate) fn tool_version(tool: &str, flag: &str) -> Option<String> {
     let out = Command::new(tool)
         .arg(flag)
         .stdin(Stdio::null())
@@ -565,7 +565,7 @@ impl Codec for Jxl {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct X265;
 
-const PKG_FFMPEG: &str = "ffmpeg";
+pub(crate) const PKG_FFMPEG: &str = "ffmpeg";
 
 /// Full-range BT.601 (JFIF) RGB → YCbCr, rounded (half to even, like numpy) and clamped to 8 bits.
 pub fn rgb_to_ycbcr(p: [u8; 3]) -> [u8; 3] {

@@ -1,7 +1,8 @@
 //! Evaluation toolkit without libtorch: metrics (PSNR-RGB, MS-SSIM), Bjøntegaard deltas,
 //! CompressAI-format results files, RD plots, conventional codec anchors and the evaluation loop;
 //! machine-perception (classifier agreement) evaluation in [`perception`], its TorchScript
-//! classifier in `classify` (engine feature).
+//! classifier in `classify` (engine feature); video anchors (x264/x265) and per-frame video
+//! metrics in `video` (engine feature).
 //!
 //! The learned codec plugs into [`run::evaluate`] by implementing [`conventional::Codec`].
 
@@ -16,6 +17,8 @@ pub mod perception;
 pub mod plot;
 pub mod results;
 pub mod run;
+#[cfg(feature = "engine")]
+pub mod video;
 
 pub use bdrate::{bd_quality, bd_rate, BdResult, Method};
 pub use conventional::{conventional_codec, Codec, SourceImage};
