@@ -33,6 +33,7 @@ fn help_shows_examples_everywhere() {
         vec!["video"],
         vec!["video", "encode"],
         vec!["video", "decode"],
+        vec!["video", "train"],
     ] {
         let mut a = sub.clone();
         a.push("--help");

@@ -37,3 +37,22 @@ pub fn stream_model(
     let m = load_model(model.unwrap_or(&c.header.model_id))?;
     Ok((c, m))
 }
+
+/// Checks an exported model's name and output: `OUT/NAME.safetensors`, creating `OUT`; refuses
+/// to overwrite without `force` or to write over the checkpoint.
+pub fn export_path(
+    out: &std::path::Path,
+    name: &str,
+    ckpt: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    anyhow::ensure!(
+        !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic()),
+        "--name must be 1 to 64 printable ASCII characters"
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let path = out.join(format!("{name}.safetensors"));
+    lic::io::file::check_output(&path, &[ckpt], force)?;
+    Ok(path)
+}

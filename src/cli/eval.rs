@@ -21,6 +21,8 @@ Examples:
   lic eval --task classify --dataset ../shared/datasets/imagenet-sample --points 6 -o out/cls-lic.json
   lic eval --task classify --dataset ../shared/datasets/imagenet-sample --codec webp --points 6 \
       -o out/cls-webp.json --plot out/cls-webp.png
+  lic eval --video ../shared/datasets/video --clips vid4_foliage,vid4_walk --gop 32 -o out/video.json \
+      --plot out/video.png
 Tasks: rd (default): bpp, PSNR-RGB, MS-SSIM, times. classify: an ImageNet classifier
 (EfficientNet-Lite0, run scripts/setup-perception.sh once) on the source and decoded images: top-1
 agreement with the uncompressed prediction, top-1/top-5 accuracy against DIR/labels.tsv (header
@@ -46,8 +48,20 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Task::Rd)]
     pub task: Task,
     /// Directory of PNG images (all *.png in it, sorted by name).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "video",
+        conflicts_with = "video"
+    )]
+    pub dataset: Option<PathBuf>,
+    /// Video evaluation over a directory of 8-bit 4:2:0 clips (.mkv, .y4m, .mp4): a lic video
+    /// model and the x264/x265 anchors, YUV-PSNR ((6Y+U+V)/8), RGB-PSNR, bpp, per-frame bits,
+    /// BD-rate per clip.
     #[arg(long, value_name = "DIR")]
-    pub dataset: PathBuf,
+    pub video: Option<PathBuf>,
+    #[command(flatten)]
+    pub video_opts: super::eval_video::VideoOpts,
     /// Conventional codec to measure (instead of a lic model).
     #[arg(long, value_name = "CODEC", conflicts_with = "model")]
     pub codec: Option<String>,
@@ -84,6 +98,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &super::Global) -> Result<()> {
+    if let Some(dir) = &args.video {
+        return super::eval_video::run(dir, &args, global);
+    }
+    let dataset = args
+        .dataset
+        .clone()
+        .expect("clap requires --dataset or --video");
     if let Some(out) = &args.output {
         check_output(out, &[], args.force)?;
     }
@@ -93,8 +114,8 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
             bail!("--plot and --output name the same file");
         }
     }
-    if !args.dataset.is_dir() {
-        bail!("{}: dataset directory not found", args.dataset.display());
+    if !dataset.is_dir() {
+        bail!("{}: dataset directory not found", dataset.display());
     }
     if args.classifier.is_some() && args.task != Task::Classify {
         bail!("--classifier is only used with --task classify");
@@ -130,8 +151,7 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         threads: global.threads.map(|t| t as usize),
     };
     if let Some(classifier) = &classifier {
-        let results =
-            evaluate_classify(&args.dataset, codec.as_ref(), &qualities, &opts, classifier)?;
+        let results = evaluate_classify(&dataset, codec.as_ref(), &qualities, &opts, classifier)?;
         print_classify(&results, &codec.quality_name());
         if let Some(p) = &args.plot {
             write_agreement_plot(&results, p)?;
@@ -148,7 +168,7 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
             }
         };
     }
-    let results = evaluate(&args.dataset, codec.as_ref(), &qualities, &opts)?;
+    let results = evaluate(&dataset, codec.as_ref(), &qualities, &opts)?;
     if let Some(p) = &args.plot {
         let label = results.name.clone();
         plot(&[Curve::from_results(&results, label)], p)?;

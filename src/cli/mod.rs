@@ -9,6 +9,7 @@ pub mod common;
 pub mod decode;
 pub mod encode;
 pub mod eval;
+pub mod eval_video;
 pub mod info;
 pub mod latents;
 pub mod plot;

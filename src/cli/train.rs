@@ -197,18 +197,9 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
 }
 
 fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !args.name.is_empty()
-            && args.name.len() <= 64
-            && args.name.bytes().all(|b| b.is_ascii_graphic()),
-        "--name must be 1 to 64 printable ASCII characters"
-    );
+    let path = super::common::export_path(&args.out, &args.name, ckpt, args.force)?;
     let t = Trainer::resume(ckpt, tch::Device::Cpu)
         .with_context(|| format!("reading {}", ckpt.display()))?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let path = args.out.join(format!("{}.safetensors", args.name));
-    lic::io::file::check_output(&path, &[ckpt], args.force)?;
     let m = lic::codec::CodecModel::export(
         lic::codec::model::TrainedModel {
             vs: &t.vs,

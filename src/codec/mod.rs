@@ -175,11 +175,11 @@ fn to_vec<T: tch::kind::Element>(t: &Tensor) -> Vec<T> {
     v
 }
 
-fn to_f32(t: &Tensor) -> Vec<f32> {
+pub(crate) fn to_f32(t: &Tensor) -> Vec<f32> {
     to_vec(t)
 }
 
-fn to_f64(t: &Tensor) -> Vec<f64> {
+pub(crate) fn to_f64(t: &Tensor) -> Vec<f64> {
     to_vec(t)
 }
 
@@ -190,7 +190,7 @@ fn place(values: &Tensor, mask: &Tensor, shape: &[i64]) -> Tensor {
 }
 
 /// Channel index of each element of a `[1, C, H, W]` tensor selected by a full mask, as u16.
-fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
+pub(crate) fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
     (0..c)
         .flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize))
         .collect()
@@ -198,7 +198,7 @@ fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
 
 /// The coder's inputs from fixed-point μ and σ: μ and σ as f32 (exact: integers below 2^24 times
 /// 2^-8) and the Gaussian table index of each value.
-fn coding_inputs(mu_fx: &[f64], sigma_fx: &[f64]) -> (Vec<f32>, Vec<f32>, Vec<u16>) {
+pub(crate) fn coding_inputs(mu_fx: &[f64], sigma_fx: &[f64]) -> (Vec<f32>, Vec<f32>, Vec<u16>) {
     let unit = f64::from(1 << int::FRAC);
     let mu: Vec<f32> = mu_fx.iter().map(|&v| (v / unit) as f32).collect();
     let sigma: Vec<f32> = sigma_fx.iter().map(|&v| (v / unit) as f32).collect();
@@ -207,7 +207,7 @@ fn coding_inputs(mu_fx: &[f64], sigma_fx: &[f64]) -> (Vec<f32>, Vec<f32>, Vec<u1
 }
 
 /// Fixed-point `ŷ = symbol + μ` for the context networks (exact integers, clamped).
-fn fixed_values(syms: &[i32], mu_fx: &[f64]) -> Vec<f64> {
+pub(crate) fn fixed_values(syms: &[i32], mu_fx: &[f64]) -> Vec<f64> {
     let unit = f64::from(1 << int::FRAC);
     syms.iter()
         .zip(mu_fx)
@@ -330,7 +330,7 @@ fn decode_latent(
 }
 
 /// Fixed-point ẑ = symbol + median, built the same way by encoder and decoder.
-fn z_fixed(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
+pub(crate) fn z_fixed(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
     let plane = (hz * wz) as usize;
     let unit = f64::from(1 << int::FRAC);
     let vals: Vec<f64> = z_syms
@@ -346,7 +346,7 @@ fn z_fixed(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> 
         .to_device(model.device)
 }
 
-fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
+pub(crate) fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
     let (lo, hi) = model.config.quality_range();
     if !(lo..=hi).contains(&q) {
         return Err(CodecError::Quality(q, lo, hi));
@@ -363,7 +363,7 @@ struct TileLatent {
 }
 
 /// Symbols `round(y − μ)` of a latent (the tables come from σ through [`coding_inputs`]).
-fn quantize_all(y: &[f32], mu: &[f32]) -> Vec<i32> {
+pub(crate) fn quantize_all(y: &[f32], mu: &[f32]) -> Vec<i32> {
     y.iter()
         .zip(mu)
         .map(|(&v, &m)| coder::quantize_symbol(v, m))
@@ -495,7 +495,7 @@ fn encode_tile_latent(
 }
 
 /// `symbol + μ` in f32 (the same function at encoder and decoder), as a tensor of `shape`.
-fn dequantize(syms: &[i32], mu: &[f32], shape: &[i64], device: Device) -> Tensor {
+pub(crate) fn dequantize(syms: &[i32], mu: &[f32], shape: &[i64], device: Device) -> Tensor {
     let vals: Vec<f32> = syms.iter().zip(mu).map(|(&s, &u)| s as f32 + u).collect();
     Tensor::from_slice(&vals).view(shape).to_device(device)
 }

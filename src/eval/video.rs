@@ -45,8 +45,11 @@ use serde::{Deserialize, Serialize};
 use super::bdrate::{bd_rate, BdResult, Method};
 use super::conventional::{fmt_q, require_tool, run_tool, tool_version, PKG_FFMPEG};
 use crate::io::image::{MAX_PIXELS, MAX_SIDE};
+use crate::video::colour::rgb_to_yuv420;
 use crate::video::colour::{rgb_psnr, rgb_to_u8, yuv420_to_rgb, yuv_psnr, ColourInfo, Yuv420};
 use crate::video::io::{packet_sizes, VideoFrame, VideoInfo, VideoReader};
+use crate::video::model::VideoModel;
+use crate::video::stream::{decode_video, encode_video, VideoStreamError};
 
 /// A conventional video codec run through `ffmpeg`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -413,6 +416,63 @@ pub fn bd_rate_yuv(
     let (ar, aq) = curve(anchor);
     let (tr, tq) = curve(test);
     Ok(bd_rate(&ar, &aq, &tr, &tq, method)?)
+}
+
+/// Codes the first `frames` frames (all when `None`) of `source` with a lic video model at each
+/// quality, through real `.licv` files in `work_dir`, and measures them like the anchors. The
+/// stream header's bytes are counted in the first frame's bits, so `Σ frame_bits` is the file
+/// size. `encode_seconds` and `decode_seconds` are in-process times of [`encode_video`] (reading
+/// the source included) and [`decode_video`] (from the file's bytes).
+pub fn run_lic_clip(
+    model: &VideoModel,
+    source: &Path,
+    qualities: &[f64],
+    gop: u32,
+    frames: Option<u32>,
+    work_dir: &Path,
+) -> Result<VideoClipResult> {
+    let (info, src) = read_yuv420_frames(source, frames)?;
+    ensure!(!src.is_empty(), "{}: no frames", source.display());
+    let clip = source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = src.len() as u32;
+    let mut points = Vec::with_capacity(qualities.len());
+    for &q in qualities {
+        let mut reader = VideoReader::open(source, MAX_SIDE, MAX_PIXELS)?;
+        let enc = encode_video(model, &mut reader, q, gop, Some(n), false, |_| {})
+            .with_context(|| format!("encoding {} at quality {q}", source.display()))?;
+        let path = work_dir.join(format!("{}_q{}.licv", model.id, fmt_q(q)));
+        crate::io::file::write_atomic(&path, &enc.bytes)?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let mut decoded = Vec::with_capacity(src.len());
+        let t = Instant::now();
+        decode_video(&bytes, model, false, |_, rgb| {
+            decoded.push(rgb_to_yuv420(rgb, &info.colour));
+            Ok::<(), VideoStreamError>(())
+        })
+        .with_context(|| format!("decoding {}", path.display()))?;
+        let decode_seconds = t.elapsed().as_secs_f64();
+        let mut frame_bits: Vec<u64> = enc.frame_bytes.iter().map(|&b| 8 * b as u64).collect();
+        let header_bytes = enc.bytes.len() - enc.frame_bytes.iter().sum::<usize>();
+        frame_bits[0] += 8 * header_bytes as u64;
+        let mut p = measure(&src, &decoded, &info.colour, frame_bits)?;
+        p.quality = q;
+        p.encode_seconds = enc.seconds;
+        p.decode_seconds = decode_seconds;
+        points.push(p);
+    }
+    Ok(VideoClipResult {
+        codec: model.id.clone(),
+        clip,
+        width: info.width,
+        height: info.height,
+        frames: n,
+        gop,
+        points,
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! [`Limits`] and against the bytes actually present before it is used.
 use std::fmt;
 
+pub mod video;
+
 /// File signature: a high-bit byte (catches 7-bit transfers), then `LIC`.
 pub const MAGIC: [u8; 4] = [0x89, b'L', b'I', b'C'];
 /// Current format version. Bump it on any change of the layout, of the entropy coder's tables or

@@ -74,4 +74,36 @@ impl Adam {
             }
         });
     }
+
+    /// The moments as checkpoint tensors `PREFIX.m.NAME` and `PREFIX.v.NAME`.
+    pub fn state_tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        let mut v = Vec::with_capacity(2 * self.params.len());
+        for (name, _, m, s) in &self.params {
+            v.push((format!("{prefix}.m.{name}"), m.shallow_clone()));
+            v.push((format!("{prefix}.v.{name}"), s.shallow_clone()));
+        }
+        v
+    }
+
+    /// Restores the moments written by [`Adam::state_tensors`] and the step count `t`.
+    pub fn load_state(
+        &mut self,
+        file: &crate::nn::weights::TensorFile,
+        prefix: &str,
+        t: u64,
+    ) -> anyhow::Result<()> {
+        self.t = t;
+        for (name, p, m, v) in &mut self.params {
+            for (buf, kind) in [(m, "m"), (v, "v")] {
+                let key = format!("{prefix}.{kind}.{name}");
+                let src = file
+                    .tensors
+                    .get(&key)
+                    .ok_or_else(|| anyhow::anyhow!("{}: missing {key}", file.path.display()))?;
+                let dev = p.device();
+                tch::no_grad(|| buf.copy_(&src.to_device(dev)));
+            }
+        }
+        Ok(())
+    }
 }

@@ -11,6 +11,7 @@ pub mod adam;
 pub mod data;
 pub mod rng;
 pub mod validate;
+pub mod video;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -187,22 +188,8 @@ impl Trainer {
         .with_context(|| format!("{}: bad training state", path.display()))?;
         let mut t = Trainer::new(state.opts, device)?;
         f.load_into(&t.vs, "model.", true)?;
-        for (opt, prefix, tt) in [
-            (&mut t.adam, "adam", state.adam_t),
-            (&mut t.aux, "aux", state.aux_t),
-        ] {
-            opt.t = tt;
-            for (name, _, m, v) in &mut opt.params {
-                for (buf, kind) in [(m, "m"), (v, "v")] {
-                    let key = format!("{prefix}.{kind}.{name}");
-                    let src = f
-                        .tensors
-                        .get(&key)
-                        .with_context(|| format!("{}: missing {key}", path.display()))?;
-                    tch::no_grad(|| buf.copy_(&src.to_device(device)));
-                }
-            }
-        }
+        t.adam.load_state(&f, "adam", state.adam_t)?;
+        t.aux.load_state(&f, "aux", state.aux_t)?;
         t.rng = Rng(state.rng);
         t.step = state.step;
         t.elapsed_before = state.elapsed;
@@ -219,12 +206,8 @@ impl Trainer {
 
     pub fn save_checkpoint(&self, path: &Path, elapsed: f64) -> anyhow::Result<()> {
         let mut tensors = weights::named_vars(&self.vs, "model.");
-        for (opt, prefix) in [(&self.adam, "adam"), (&self.aux, "aux")] {
-            for (name, _, m, v) in &opt.params {
-                tensors.push((format!("{prefix}.m.{name}"), m.shallow_clone()));
-                tensors.push((format!("{prefix}.v.{name}"), v.shallow_clone()));
-            }
-        }
+        tensors.extend(self.adam.state_tensors("adam"));
+        tensors.extend(self.aux.state_tensors("aux"));
         let state = SavedState {
             opts: self.opts.clone(),
             step: self.step,

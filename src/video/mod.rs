@@ -1,13 +1,23 @@
-//! Video I/O and measurement for `lic video`.
+//! Video mode.
 //!
 //! * [`colour`]: 8-bit YCbCr 4:2:0 ↔ float RGB with an exact round trip, and YUV/RGB PSNR.
 //!   Pure Rust: builds without the `engine` feature.
-//! * [`io`] (engine feature): reading any video FFmpeg decodes, writing lossless FFV1 `.mkv` or
-//!   `.y4m`, and per-packet sizes of bitstreams.
+//! * [`io`] (engine): reading any video FFmpeg decodes, writing lossless FFV1 `.mkv` or `.y4m`,
+//!   and per-packet sizes of bitstreams.
+//! * [`model`], [`codec`], [`stream`] (engine): the video codec. Every frame goes through a base
+//!   image model's transforms; inter frames use a spatiotemporal entropy model
+//!   ([`crate::zoo::temporal`]) on the previous decoded latents; `.licv` streams
+//!   ([`crate::format::video`]).
 
+#[cfg(feature = "engine")]
+pub mod codec;
 pub mod colour;
 #[cfg(feature = "engine")]
 pub mod io;
+#[cfg(feature = "engine")]
+pub mod model;
+#[cfg(feature = "engine")]
+pub mod stream;
 
 pub use colour::{ColourInfo, RgbF32, Yuv420, YuvPsnr};
 #[cfg(feature = "engine")]

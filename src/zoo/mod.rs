@@ -4,9 +4,11 @@
 //! - [`elic`]: the main image codec (ELIC-style transforms, hyperprior, channel + checkerboard
 //!   context).
 //! - [`walloc`]: the WaLLoC-style codec (wavelet packet transform, linear encoder, hyperprior).
+//! - [`temporal`]: the video mode's temporal prior over a base image model's latents.
 pub mod elic;
 pub mod hyper;
 pub mod rate;
+pub mod temporal;
 pub mod walloc;
 
 use serde::{Deserialize, Serialize};
