@@ -75,13 +75,12 @@ fn check_same_size(a: &Image, b: &Image) -> Result<(), MetricError> {
     Ok(())
 }
 
-/// Mean squared error over all RGB samples.
-pub fn mse(a: &Image, b: &Image) -> Result<f64, MetricError> {
-    check_same_size(a, b)?;
-    let sse: u64 = a
-        .data
-        .par_chunks(1 << 16)
-        .zip(b.data.par_chunks(1 << 16))
+/// Sum of squared differences of two equally long 8-bit buffers (exact integer arithmetic, so
+/// the parallel split does not change the result).
+pub fn sse_u8(a: &[u8], b: &[u8]) -> u64 {
+    debug_assert_eq!(a.len(), b.len());
+    a.par_chunks(1 << 16)
+        .zip(b.par_chunks(1 << 16))
         .map(|(x, y)| {
             x.iter()
                 .zip(y)
@@ -91,8 +90,13 @@ pub fn mse(a: &Image, b: &Image) -> Result<f64, MetricError> {
                 })
                 .sum::<u64>()
         })
-        .sum();
-    Ok(sse as f64 / a.data.len() as f64)
+        .sum()
+}
+
+/// Mean squared error over all RGB samples.
+pub fn mse(a: &Image, b: &Image) -> Result<f64, MetricError> {
+    check_same_size(a, b)?;
+    Ok(sse_u8(&a.data, &b.data) as f64 / a.data.len() as f64)
 }
 
 /// PSNR in dB from an MSE of 8-bit samples, capped at [`PSNR_CAP_DB`] (also for MSE = 0).

@@ -156,6 +156,97 @@ struct SavedState {
     history: Vec<Segment>,
 }
 
+/// The output folder of a training stretch: where the checkpoint goes, the appended
+/// `train_log.jsonl`, and this stretch's wall clock (shared by image and video training).
+pub(crate) struct RunDir {
+    pub checkpoint: PathBuf,
+    log: std::fs::File,
+    start: Instant,
+}
+
+impl RunDir {
+    pub(crate) fn open(out: &Path) -> anyhow::Result<RunDir> {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("{}: cannot create", out.display()))?;
+        let log_path = out.join("train_log.jsonl");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("{}: cannot open", log_path.display()))?;
+        Ok(RunDir {
+            checkpoint: out.join("checkpoint.safetensors"),
+            log,
+            start: Instant::now(),
+        })
+    }
+
+    /// Appends one JSON line to the log.
+    pub(crate) fn log<T: Serialize>(&mut self, record: &T) -> anyhow::Result<()> {
+        writeln!(self.log, "{}", serde_json::to_string(record)?)?;
+        Ok(())
+    }
+
+    /// Seconds since [`RunDir::open`].
+    pub(crate) fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Whether the time limit (if any) is used up.
+    pub(crate) fn out_of_time(&self, limit: Option<f64>) -> bool {
+        limit.is_some_and(|l| self.seconds() >= l)
+    }
+}
+
+/// Opens a new history segment at `step` on this machine.
+pub(crate) fn begin_segment(history: &mut Vec<Segment>, device: Device, step: u64) {
+    history.push(Segment {
+        hardware: hardware_description(device),
+        threads: tch::get_num_threads(),
+        from_step: step,
+        to_step: step,
+        seconds: 0.0,
+    });
+}
+
+/// Brings the last history segment up to `step` after `seconds`.
+pub(crate) fn update_segment(history: &mut [Segment], step: u64, seconds: f64) {
+    if let Some(seg) = history.last_mut() {
+        seg.to_step = step;
+        seg.seconds = seconds;
+    }
+}
+
+/// Writes a training checkpoint: f32 tensors plus the JSON `state` under metadata `key`.
+pub(crate) fn write_checkpoint<S: Serialize>(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    key: &str,
+    state: &S,
+) -> anyhow::Result<()> {
+    let mut meta = HashMap::new();
+    meta.insert(key.to_string(), serde_json::to_string(state)?);
+    weights::save(path, tensors, FloatStorage::F32, &meta)?;
+    Ok(())
+}
+
+/// Reads a checkpoint written by [`write_checkpoint`]: its tensors and its state (`what` names
+/// the kind of checkpoint in errors).
+pub(crate) fn read_checkpoint<S: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: &str,
+    what: &str,
+) -> anyhow::Result<(TensorFile, S)> {
+    let f = TensorFile::read(path)?;
+    let state = serde_json::from_str(
+        f.metadata
+            .get(key)
+            .with_context(|| format!("{}: not a {what} checkpoint", path.display()))?,
+    )
+    .with_context(|| format!("{}: bad training state", path.display()))?;
+    Ok((f, state))
+}
+
 impl Trainer {
     pub fn new(opts: TrainOptions, device: Device) -> anyhow::Result<Trainer> {
         opts.config.validate().map_err(anyhow::Error::msg)?;
@@ -179,13 +270,7 @@ impl Trainer {
 
     /// Restores a checkpoint written by [`Trainer::save_checkpoint`].
     pub fn resume(path: &Path, device: Device) -> anyhow::Result<Trainer> {
-        let f = TensorFile::read(path)?;
-        let state: SavedState = serde_json::from_str(
-            f.metadata
-                .get(META_STATE)
-                .with_context(|| format!("{}: not a lic training checkpoint", path.display()))?,
-        )
-        .with_context(|| format!("{}: bad training state", path.display()))?;
+        let (f, state): (_, SavedState) = read_checkpoint(path, META_STATE, "lic training")?;
         let mut t = Trainer::new(state.opts, device)?;
         f.load_into(&t.vs, "model.", true)?;
         t.adam.load_state(&f, "adam", state.adam_t)?;
@@ -217,10 +302,7 @@ impl Trainer {
             elapsed,
             history: self.history.clone(),
         };
-        let mut meta = HashMap::new();
-        meta.insert(META_STATE.to_string(), serde_json::to_string(&state)?);
-        weights::save(path, &tensors, FloatStorage::F32, &meta)?;
-        Ok(())
+        write_checkpoint(path, &tensors, META_STATE, &state)
     }
 
     /// One optimization step; returns its log line.
@@ -295,35 +377,12 @@ pub fn run(
     validation: Option<&Validation>,
     mut on_log: impl FnMut(&StepLog),
 ) -> anyhow::Result<Trainer> {
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let ckpt = out.join("checkpoint.safetensors");
-    let log_path = out.join("train_log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("{}: cannot open", log_path.display()))?;
-    let start = Instant::now();
+    let mut dir = RunDir::open(out)?;
     let mut acc: Vec<StepLog> = Vec::new();
-    trainer.history.push(Segment {
-        hardware: hardware_description(trainer.device),
-        threads: tch::get_num_threads(),
-        from_step: trainer.step,
-        to_step: trainer.step,
-        seconds: 0.0,
-    });
-    let update = |t: &mut Trainer, secs: f64| {
-        let step = t.step;
-        if let Some(seg) = t.history.last_mut() {
-            seg.to_step = step;
-            seg.seconds = secs;
-        }
-    };
+    begin_segment(&mut trainer.history, trainer.device, trainer.step);
     while trainer.step < trainer.opts.steps {
-        if let Some(limit) = time_limit {
-            if start.elapsed().as_secs_f64() >= limit {
-                break;
-            }
+        if dir.out_of_time(time_limit) {
+            break;
         }
         let l = trainer.train_step(data);
         if !l.loss.is_finite() {
@@ -345,31 +404,30 @@ pub fn run(
                 lr: last.lr,
                 seconds: mean(|l| l.seconds),
             };
-            writeln!(log, "{}", serde_json::to_string(&avg)?)?;
+            dir.log(&avg)?;
             on_log(&avg);
             acc.clear();
         }
         if let Some(v) = validation {
             if trainer.step % v.every == 0 {
                 let r = v.run(&trainer, &out.join("validation-model.safetensors"))?;
-                writeln!(log, "{}", serde_json::to_string(&r)?)?;
+                dir.log(&r)?;
                 v.report(&r);
             }
         }
         if trainer.step % trainer.opts.checkpoint_every == 0 {
-            update(&mut trainer, start.elapsed().as_secs_f64());
-            trainer.save_checkpoint(
-                &ckpt,
-                trainer.elapsed_before + start.elapsed().as_secs_f64(),
-            )?;
+            save(&mut trainer, &dir)?;
         }
     }
-    update(&mut trainer, start.elapsed().as_secs_f64());
-    trainer.save_checkpoint(
-        &ckpt,
-        trainer.elapsed_before + start.elapsed().as_secs_f64(),
-    )?;
+    save(&mut trainer, &dir)?;
     Ok(trainer)
+}
+
+/// Closes the history segment and writes the checkpoint.
+fn save(t: &mut Trainer, dir: &RunDir) -> anyhow::Result<()> {
+    let secs = dir.seconds();
+    update_segment(&mut t.history, t.step, secs);
+    t.save_checkpoint(&dir.checkpoint, t.elapsed_before + secs)
 }
 
 #[cfg(test)]

@@ -18,8 +18,6 @@
 //! Checkpoints hold the prior, Adam's moments, the RNG and the step, so a resumed run continues
 //! exactly as an uninterrupted one (same thread count and device).
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,10 +28,10 @@ use tch::{nn, Device, Kind, Tensor};
 use super::adam::Adam;
 use super::data::Dataset;
 use super::rng::Rng;
-use super::{hardware_description, Segment};
+use super::{begin_segment, read_checkpoint, update_segment, write_checkpoint, RunDir, Segment};
 use crate::codec::CodecModel;
 use crate::entropy::{bits_per_sample, gaussian};
-use crate::nn::weights::{self, FloatStorage, TensorFile};
+use crate::nn::weights::{self, TensorFile};
 use crate::video::model::check_base;
 use crate::zoo::temporal::{TemporalConfig, TemporalPrior};
 use crate::zoo::Network;
@@ -336,13 +334,7 @@ impl VideoTrainer {
 
     /// Restores a checkpoint written by [`VideoTrainer::save_checkpoint`].
     pub fn resume(path: &Path, device: Device) -> anyhow::Result<VideoTrainer> {
-        let f = TensorFile::read(path)?;
-        let state: SavedState = serde_json::from_str(
-            f.metadata
-                .get(META_STATE)
-                .with_context(|| format!("{}: not a video training checkpoint", path.display()))?,
-        )
-        .with_context(|| format!("{}: bad training state", path.display()))?;
+        let (f, state): (_, SavedState) = read_checkpoint(path, META_STATE, "video training")?;
         let mut t = VideoTrainer::new(state.opts, device)?;
         f.load_into(&t.vs, "model.", true)?;
         t.adam.load_state(&f, "adam", state.adam_t)?;
@@ -387,10 +379,7 @@ impl VideoTrainer {
             elapsed,
             history: self.history.clone(),
         };
-        let mut meta = HashMap::new();
-        meta.insert(META_STATE.to_string(), serde_json::to_string(&state)?);
-        weights::save(path, &tensors, FloatStorage::F32, &meta)?;
-        Ok(())
+        write_checkpoint(path, &tensors, META_STATE, &state)
     }
 
     /// The frozen base model's latents and hyperprior parameters of a `[B, T, 3, c, c]` batch at
@@ -493,33 +482,16 @@ pub fn run(
     time_limit: Option<f64>,
     mut on_log: impl FnMut(&VideoStepLog),
 ) -> anyhow::Result<VideoTrainer> {
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let ckpt = out.join("checkpoint.safetensors");
-    let log_path = out.join("train_log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("{}: cannot open", log_path.display()))?;
-    let start = Instant::now();
-    trainer.history.push(Segment {
-        hardware: hardware_description(trainer.device),
-        threads: tch::get_num_threads(),
-        from_step: trainer.step,
-        to_step: trainer.step,
-        seconds: 0.0,
-    });
+    let mut dir = RunDir::open(out)?;
+    begin_segment(&mut trainer.history, trainer.device, trainer.step);
     let mut acc: Vec<VideoStepLog> = Vec::new();
-    let save = |t: &mut VideoTrainer, secs: f64| -> anyhow::Result<()> {
-        let step = t.step;
-        if let Some(seg) = t.history.last_mut() {
-            seg.to_step = step;
-            seg.seconds = secs;
-        }
-        t.save_checkpoint(&ckpt, t.elapsed_before + secs)
+    let save = |t: &mut VideoTrainer, dir: &RunDir| -> anyhow::Result<()> {
+        let secs = dir.seconds();
+        update_segment(&mut t.history, t.step, secs);
+        t.save_checkpoint(&dir.checkpoint, t.elapsed_before + secs)
     };
     while trainer.step < trainer.opts.steps {
-        if time_limit.is_some_and(|l| start.elapsed().as_secs_f64() >= l) {
+        if dir.out_of_time(time_limit) {
             break;
         }
         let l = trainer.train_step(data);
@@ -539,14 +511,14 @@ pub fn run(
                 lr: last.lr,
                 seconds: mean(|l| l.seconds),
             };
-            writeln!(log, "{}", serde_json::to_string(&avg)?)?;
+            dir.log(&avg)?;
             on_log(&avg);
             acc.clear();
         }
         if trainer.step % trainer.opts.checkpoint_every == 0 {
-            save(&mut trainer, start.elapsed().as_secs_f64())?;
+            save(&mut trainer, &dir)?;
         }
     }
-    save(&mut trainer, start.elapsed().as_secs_f64())?;
+    save(&mut trainer, &dir)?;
     Ok(trainer)
 }

@@ -29,7 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::metrics::psnr_from_mse;
+use crate::eval::metrics::{psnr_from_mse, sse_u8};
 
 /// Why planes could not be built or compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -418,18 +418,8 @@ pub struct YuvPsnr {
     pub yuv: f64,
 }
 
-fn sse(a: &[u8], b: &[u8]) -> u64 {
-    a.iter()
-        .zip(b)
-        .map(|(&p, &q)| {
-            let d = p as i64 - q as i64;
-            (d * d) as u64
-        })
-        .sum()
-}
-
 fn plane_psnr(a: &[u8], b: &[u8]) -> f64 {
-    psnr_from_mse(sse(a, b) as f64 / a.len() as f64)
+    psnr_from_mse(sse_u8(a, b) as f64 / a.len() as f64)
 }
 
 /// Per-plane PSNR (MAX = 255, identical planes capped at

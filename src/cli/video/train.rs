@@ -86,7 +86,7 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
         return export(ckpt, &args);
     }
     let device = tch::Device::Cpu;
-    let trainer = if let Some(ckpt) = &args.resume {
+    let mut trainer = if let Some(ckpt) = &args.resume {
         let mut t = VideoTrainer::resume(ckpt, device)
             .with_context(|| format!("resuming {}", ckpt.display()))?;
         t.opts.steps = args.steps;
@@ -151,7 +151,6 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
         o.steps,
         tch::get_num_threads()
     );
-    let mut trainer = trainer;
     if trainer.step == 0 && args.init.is_none() && args.resume.is_none() {
         trainer.calibrate(&data);
     }
