@@ -105,17 +105,15 @@ pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Resu
     let mut reports = Vec::new();
     let pb = lic::eval::progress_bar(clips.len() as u64, "clips");
     for clip in &clips {
-        let frames = match o.frames {
-            Some(n) => n,
-            None => lic::eval::video::read_yuv420_frames(clip, None)?.1.len() as u32,
-        };
         pb.set_message(
             clip.file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned(),
         );
-        let lic_r = run_lic_clip(&model, clip, &qualities, o.gop, Some(frames), work.path())?;
+        let lic_r = run_lic_clip(&model, clip, &qualities, o.gop, o.frames, work.path())?;
+        // Without --frames the anchors code the frames lic coded: the whole clip.
+        let frames = o.frames.unwrap_or(lic_r.frames);
         let mut results = vec![lic_r];
         let mut bd = Vec::new();
         for &a in &anchors {

@@ -306,12 +306,23 @@ pub fn run_anchor(
     frames: u32,
     work_dir: &Path,
 ) -> Result<VideoPoint> {
+    check_settings(crf, gop, frames)?;
+    let (info, src) = read_source(source, frames)?;
+    anchor_point(anchor, source, &info, &src, crf, gop, work_dir)
+}
+
+fn check_settings(crf: f64, gop: u32, frames: u32) -> Result<()> {
     ensure!(
         crf.is_finite() && (0.0..=51.0).contains(&crf),
         "CRF {crf} is out of range (0..=51)"
     );
     ensure!(gop >= 1, "the intra period must be at least 1");
     ensure!(frames >= 1, "at least one frame is needed");
+    Ok(())
+}
+
+/// The first `frames` frames of `source`, which must have that many.
+fn read_source(source: &Path, frames: u32) -> Result<(VideoInfo, Vec<Yuv420>)> {
     let (info, src) = read_yuv420_frames(source, Some(frames))?;
     ensure!(
         src.len() == frames as usize,
@@ -319,6 +330,20 @@ pub fn run_anchor(
         source.display(),
         src.len()
     );
+    Ok((info, src))
+}
+
+/// [`run_anchor`] on source frames already read (`src`, all of them encoded).
+fn anchor_point(
+    anchor: Anchor,
+    source: &Path,
+    info: &VideoInfo,
+    src: &[Yuv420],
+    crf: f64,
+    gop: u32,
+    work_dir: &Path,
+) -> Result<VideoPoint> {
+    let frames = src.len();
     let out = work_dir.join(format!(
         "{}_crf{}.{}",
         anchor.name(),
@@ -369,7 +394,7 @@ pub fn run_anchor(
         src.len()
     );
     let frame_bits = sizes.iter().map(|&s| 8 * s as u64).collect();
-    let mut p = measure(&src, &decoded, &info.colour, frame_bits)?;
+    let mut p = measure(src, &decoded, &info.colour, frame_bits)?;
     p.quality = crf;
     p.encode_seconds = encode_seconds;
     p.decode_seconds = decode_seconds;
@@ -385,10 +410,14 @@ pub fn run_anchor_clip(
     frames: u32,
     work_dir: &Path,
 ) -> Result<VideoClipResult> {
-    let (info, _) = read_yuv420_frames(source, Some(1))?;
+    for &c in crfs {
+        check_settings(c, gop, frames)?;
+    }
+    // The source is read once for every CRF.
+    let (info, src) = read_source(source, frames)?;
     let points = crfs
         .iter()
-        .map(|&c| run_anchor(anchor, source, c, gop, frames, work_dir))
+        .map(|&c| anchor_point(anchor, source, &info, &src, c, gop, work_dir))
         .collect::<Result<Vec<_>>>()?;
     Ok(VideoClipResult {
         codec: anchor.name().into(),

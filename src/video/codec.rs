@@ -12,7 +12,7 @@
 //! the same function at both ends, so inter-frame prediction never drifts between encoder and
 //! decoder, whatever the machine or thread count.
 
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 use crate::codec::{
     channel_indexes, check_quality, coding_inputs, dequantize, fixed_values, quantize_all, to_f32,
@@ -120,6 +120,15 @@ struct State<'a> {
     refs: Vec<Tensor>,
     /// Padded frame size in latent units and hyper-latent size.
     latent: (i64, i64),
+    /// Per-value median (the coder's μ) and factorized table index of the hyper-latent: the
+    /// same for every frame of the stream.
+    z_mu: Vec<f32>,
+    z_tables: Vec<u16>,
+}
+
+/// Shape `(channels, h, w)` of the hyper-latent for a latent of size `latent`.
+fn z_shape(model: &VideoModel, (h, w): (i64, i64)) -> (i64, i64, i64) {
+    (model.base.config.z_channels(), h / 4, w / 4)
 }
 
 impl<'a> State<'a> {
@@ -136,6 +145,13 @@ impl<'a> State<'a> {
         let ph = (u64::from(height)).div_ceil(m) as i64 * m as i64;
         let pw = (u64::from(width)).div_ceil(m) as i64 * m as i64;
         let gains = model.base.net.gains();
+        let latent = (ph / s, pw / s);
+        let (n, hz, wz) = z_shape(model, latent);
+        let plane = (hz * wz) as usize;
+        let z_tables = channel_indexes(n, hz, wz);
+        let z_mu = (0..z_tables.len())
+            .map(|k| model.base.z_medians[k / plane])
+            .collect();
         Ok(State {
             model,
             width,
@@ -143,24 +159,10 @@ impl<'a> State<'a> {
             gain: gains.gains(&[quality]),
             inv_gain: gains.inv_gains(&[quality]),
             refs: Vec::new(),
-            latent: (ph / s, pw / s),
+            latent,
+            z_mu,
+            z_tables,
         })
-    }
-
-    fn z_shape(&self) -> (i64, i64, i64) {
-        let (h, w) = self.latent;
-        (self.model.base.config.z_channels(), h / 4, w / 4)
-    }
-
-    /// Per-value median and table index of the hyper-latent.
-    fn z_inputs(&self) -> (Vec<f32>, Vec<u16>) {
-        let (n, hz, wz) = self.z_shape();
-        let plane = (hz * wz) as usize;
-        let ch = channel_indexes(n, hz, wz);
-        let mu = (0..ch.len())
-            .map(|k| self.model.base.z_medians[k / plane])
-            .collect();
-        (mu, ch)
     }
 
     /// Fixed-point (μ, σ) of the latent from the decoded `z` symbols.
@@ -173,7 +175,7 @@ impl<'a> State<'a> {
         let IntEntropy::Walloc(hs) = &self.model.base.int else {
             unreachable!("checked when the video model was loaded")
         };
-        let zfx = z_fixed(&self.model.base, z_syms, self.z_shape());
+        let zfx = z_fixed(&self.model.base, z_syms, z_shape(self.model, self.latent));
         let hyper = hs.forward(&zfx);
         let params = match kind {
             FrameKind::Intra => hyper,
@@ -291,17 +293,16 @@ impl<'a> VideoEncoder<'a> {
             let x = frame_tensor(model, rgb, st.width, st.height);
             let y = model.base.net.analysis(&x) * &st.gain;
             let z = model.base.net.hyper_analysis(&y);
-            let (z_mu, z_ch) = st.z_inputs();
-            let z_syms = quantize_all(&to_f32(&z), &z_mu);
+            let z_syms = quantize_all(&to_f32(&z), &st.z_mu);
             let mut bits = model
                 .base
                 .z_coder
-                .ideal_bits(&z_syms, &z_ch)
+                .ideal_bits(&z_syms, &st.z_tables)
                 .map_err(|e| frame(e.into()))?;
             let mut streams = model
                 .base
                 .z_coder
-                .encode_chunks(&[(&z_syms, &z_ch)])
+                .encode_chunks(&[(&z_syms, &st.z_tables)])
                 .map_err(|e| frame(e.into()))?;
             let (mu_fx, sigma_fx) = st.params(kind, &z_syms, index)?;
             let (mu, _sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
@@ -375,12 +376,11 @@ impl<'a> VideoDecoder<'a> {
         let frame = |e: CodecError| VideoCodecError::Frame { index, source: e };
         tch::no_grad(|| {
             let st = &self.state;
-            let (_, z_ch) = st.z_inputs();
             let z_syms = st
                 .model
                 .base
                 .z_coder
-                .decode_chunks(&[chunk.substreams[0].as_slice()], &[z_ch.as_slice()])
+                .decode_chunks(&[chunk.substreams[0].as_slice()], &[st.z_tables.as_slice()])
                 .map_err(|e| frame(e.into()))?
                 .pop()
                 .expect("one chunk");
@@ -404,12 +404,4 @@ impl<'a> VideoDecoder<'a> {
             ))
         })
     }
-}
-
-/// A frame tensor on the CPU for tests and tools: planar `[3][H][W]` as `[3, H, W]`.
-pub fn planar_tensor(rgb: &[f32], width: u32, height: u32) -> Tensor {
-    Tensor::from_slice(rgb)
-        .view([3, i64::from(height), i64::from(width)])
-        .to_kind(Kind::Float)
-        .to_device(Device::Cpu)
 }
