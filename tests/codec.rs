@@ -9,6 +9,9 @@ use lic::io::image::Image;
 use sha2::{Digest, Sha256};
 
 mod common;
+
+#[path = "../fuzz/harness.rs"]
+mod harness;
 use common::{lic, synthetic};
 
 fn model() -> CodecModel {
@@ -132,6 +135,40 @@ fn corrupt_streams_are_errors_not_panics() {
         codec::decode(&bytes, &m).is_err(),
         "payload bit flip must fail the CRC"
     );
+}
+
+/// Payload mutations whose CRCs were recomputed get past the container and reach the entropy
+/// decoder and the networks (what the libtorch-free `decode_container` fuzzer cannot reach):
+/// each must decode to an image of the right size or be an error, never a panic.
+#[test]
+fn mutated_payloads_with_repaired_crcs_never_panic() {
+    let m = model();
+    let img = synthetic(80, 48, 6);
+    let e = codec::encode(&img, &m, &EncodeOptions::default()).unwrap();
+    let c = codec::read_header(&e.bytes, &Default::default()).unwrap();
+    let payload: usize = c.substreams.iter().map(Vec::len).sum();
+    let start = e.bytes.len() - payload;
+    let mut state = 0x853c_49e6_748f_ea9bu64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let mut failed = 0;
+    for round in 0..40 {
+        let mut b = e.bytes.clone();
+        for _ in 0..1 + round % 3 {
+            let pos = start + next() as usize % payload;
+            b[pos] ^= 1 << (next() % 8);
+        }
+        let b = harness::repair_crcs(&b).expect("container-shaped");
+        match codec::decode(&b, &m) {
+            Ok(d) => assert_eq!((d.width, d.height), (80, 48), "round {round}"),
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(failed > 0, "no mutation reached an error path");
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn seeds_decode_through_the_harness() {
     }
 }
 
-/// Writes `fuzz/seeds/*.lic`; run by `fuzz/seeds.sh`.
+/// Writes `fuzz/seeds/*.lic` and `fuzz/seeds-video/*.licv`; run by `fuzz/seeds.sh`.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {
@@ -58,6 +58,103 @@ fn write_fuzz_seeds() {
     for (name, flags, seed, chunks) in seeds() {
         let bytes = harness::make_container(flags, seed, &chunks);
         std::fs::write(dir.join(format!("{name}.lic")), bytes).unwrap();
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds-video");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in video_seeds() {
+        std::fs::write(dir.join(format!("{name}.licv")), bytes).unwrap();
+    }
+}
+
+/// `.licv` seed streams: (name, bytes, frames, frames with a bad CRC).
+fn video_streams() -> Vec<(&'static str, Vec<u8>, usize, usize)> {
+    use lic::format::video::{stream_bytes, FrameChunk, FrameKind, VideoColour, VideoHeader};
+    let header = |frames: u32| VideoHeader {
+        model_id: "lic-video".into(),
+        weights_hash: [3; 16],
+        width: 48,
+        height: 40,
+        fps_num: 25,
+        fps_den: 1,
+        colour: VideoColour {
+            chroma: 0,
+            matrix: 1,
+            range: 1,
+            primaries: 1,
+            transfer: 1,
+            chroma_location: 1,
+        },
+        quality: 3.0,
+        gop: 3,
+        frames,
+    };
+    let chunk = |kind, seed: u8, lens: &[usize]| FrameChunk {
+        kind,
+        substreams: lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|j| (j as u8).wrapping_mul(31) ^ seed ^ i as u8)
+                    .collect()
+            })
+            .collect(),
+    };
+    let gop = vec![
+        chunk(FrameKind::Intra, 1, &[12, 80]),
+        chunk(FrameKind::Inter, 2, &[8, 40]),
+        chunk(FrameKind::Inter, 3, &[0, 33]),
+        chunk(FrameKind::Intra, 4, &[12, 70]),
+    ];
+    let plain = stream_bytes(&header(4), &gop).unwrap();
+    // The same stream with frame 1's CRC broken: the reader skips it and goes on.
+    let mut damaged = plain.clone();
+    let frame1 = header(4).to_bytes().unwrap().len() + gop[0].coded_len();
+    damaged[frame1 + 2 + 4 * 2] ^= 0x40;
+    let single = stream_bytes(&header(1), &[chunk(FrameKind::Intra, 9, &[1])]).unwrap();
+    let golden = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/video-pan-48x40-q3.licv"),
+    )
+    .expect("golden .licv");
+    vec![
+        ("gop4", plain, 4, 0),
+        ("gop4_bad_crc", damaged, 4, 1),
+        ("single", single, 1, 0),
+        ("golden_pan", golden, 5, 0),
+    ]
+}
+
+fn video_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    video_streams()
+        .into_iter()
+        .map(|(n, b, _, _)| (n, b))
+        .collect()
+}
+
+#[test]
+fn video_seeds_parse_through_the_harness() {
+    for (name, bytes, frames, bad) in video_streams() {
+        assert_eq!(
+            harness::run_video(&bytes),
+            Some((frames - bad, bad)),
+            "{name}"
+        );
+        // Repairing the CRCs mends the damaged seed and changes nothing in the others.
+        let fixed = harness::repair_video_crcs(&bytes).unwrap();
+        assert_eq!(harness::run_video(&fixed), Some((frames, 0)), "{name}");
+        if bad == 0 {
+            assert_eq!(fixed, bytes, "{name}");
+        }
+        // Every truncation is handled without panicking; one inside the header is rejected.
+        for len in 0..bytes.len() {
+            harness::run_video_fuzz(&bytes[..len]);
+        }
+        assert_eq!(harness::run_video(&bytes[..20]), None, "{name}");
+        for bit in (0..bytes.len() * 8).step_by(5) {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            harness::run_video_fuzz(&b);
+        }
     }
 }
 

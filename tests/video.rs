@@ -14,6 +14,9 @@ use lic::video::stream::{decode_video, encode_video, VideoStreamError};
 
 use common::{lic, synthetic};
 
+#[path = "../fuzz/harness.rs"]
+mod harness;
+
 fn model() -> VideoModel {
     tch::set_num_threads(1);
     let p = VideoModel::find(DEFAULT_VIDEO_MODEL).expect("shipped video model");
@@ -341,6 +344,56 @@ fn golden_stream_decodes_to_known_frames() {
     assert_eq!(
         sha256_hex(&frames),
         want["decoded_rgb_sha256"].as_str().unwrap()
+    );
+}
+
+/// Payload mutations whose CRCs were recomputed get past the container and reach the entropy
+/// decoder and the networks (what `parse_video` fuzzing cannot reach without libtorch). Every one
+/// must end in frames or an error, never a panic; with `--keep-going` every frame is accounted
+/// for, decoded or listed as damaged.
+#[test]
+fn mutated_payloads_with_repaired_crcs_never_panic() {
+    let m = model();
+    let golden = std::fs::read(golden_path("licv")).expect("golden stream");
+    let (header, _) = parse_video(&golden, &video_limits()).unwrap();
+    let start = header.to_bytes().unwrap().len();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let (mut failed, mut damaged) = (0, 0);
+    for round in 0..40 {
+        let mut b = golden.clone();
+        for _ in 0..1 + round % 3 {
+            let pos = start + next() as usize % (golden.len() - start);
+            b[pos] ^= 1 << (next() % 8);
+        }
+        let b = harness::repair_video_crcs(&b).unwrap();
+        if decode_video(&b, &m, false, |_, _| Ok::<(), VideoStreamError>(())).is_err() {
+            failed += 1;
+        }
+        let mut handed = 0u32;
+        let report = decode_video(&b, &m, true, |_, _| {
+            handed += 1;
+            Ok::<(), VideoStreamError>(())
+        })
+        .expect("--keep-going decodes what it can");
+        assert_eq!(
+            report.decoded as usize + report.damaged.len(),
+            header.frames as usize,
+            "round {round}: {:?}",
+            report.damaged
+        );
+        assert!(handed >= report.decoded);
+        damaged += usize::from(!report.damaged.is_empty());
+    }
+    // The mutations did reach the decoder's error paths.
+    assert!(
+        failed > 0 && damaged > 0,
+        "failed {failed}, damaged {damaged}"
     );
 }
 

@@ -16,7 +16,7 @@ Examples:
   lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540
   lic train --export runs/a/checkpoint.safetensors --name lic-elic-small --out models   # freeze for coding";
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 pub enum Arch {
     /// The default small ELIC-style model (N=128, M=192, 5 slices).
     ElicSmall,
@@ -64,8 +64,15 @@ pub struct Args {
     /// Start the network from a weights file (e.g. models/NAME.safetensors) instead of at random.
     #[arg(long, value_name = "WEIGHTS", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
+    /// Start a wider walloc model from a narrower trained one (e.g. models/lic-walloc.safetensors):
+    /// it reconstructs like the narrow model at step 0 (see `train::widen`). Needs --latent.
+    #[arg(long, value_name = "WEIGHTS", conflicts_with_all = ["resume", "init"], requires = "latent")]
+    pub widen: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "elic-small")]
     pub arch: Arch,
+    /// Latent channels of a walloc architecture (default: the architecture's own, 16).
+    #[arg(long, value_name = "C")]
+    pub latent: Option<i64>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
     /// Total optimization steps (the learning-rate schedule is relative to it).
@@ -140,9 +147,23 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         let config: lic::zoo::ModelConfig = match args.arch {
             Arch::ElicSmall => ElicConfig::small().into(),
             Arch::ElicTiny => ElicConfig::tiny().into(),
-            Arch::Walloc => WallocConfig::small().into(),
-            Arch::WallocTiny => WallocConfig::tiny().into(),
+            Arch::Walloc | Arch::WallocTiny => {
+                let base = if args.arch == Arch::Walloc {
+                    WallocConfig::small()
+                } else {
+                    WallocConfig::tiny()
+                };
+                WallocConfig {
+                    latent: args.latent.unwrap_or(base.latent),
+                    ..base
+                }
+                .into()
+            }
         };
+        anyhow::ensure!(
+            args.latent.is_none() || matches!(args.arch, Arch::Walloc | Arch::WallocTiny),
+            "--latent applies to the walloc architectures"
+        );
         let mut o = TrainOptions::new(config, args.data.clone());
         o.batch = args.batch;
         o.crop = args.crop;
@@ -156,6 +177,13 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         if let Some(w) = &args.init {
             t.init_from(w)
                 .with_context(|| format!("initializing from {}", w.display()))?;
+            t.opts.started_from = Some(format!("--init {}", w.display()));
+        }
+        if let Some(w) = &args.widen {
+            let f = lic::nn::weights::TensorFile::read(w)?;
+            lic::train::widen::widen_walloc(&t.vs, &f)
+                .with_context(|| format!("widening {}", w.display()))?;
+            t.opts.started_from = Some(format!("--widen {}", w.display()));
         }
         t
     };
@@ -233,13 +261,15 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
             "crop": o.crop,
             "lr": o.lr,
             "seed": o.seed,
+            "started_from": o.started_from,
             "seconds": t.elapsed_before,
             "history": t.history,
         },
         "storage": "float16 weights, integer entropy tables",
         "reproduce": format!(
-            "lic train --arch {} --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
+            "lic train --arch {}{} --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
             arch_arg(&m.config),
+            o.started_from.as_ref().map(|s| format!(" {s}")).unwrap_or_default(),
             o.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" --data "),
             m.id, o.steps, o.batch, o.crop, o.lr, o.seed, m.id, m.id
         ),
@@ -273,11 +303,14 @@ fn summary(config: &lic::zoo::ModelConfig) -> &'static str {
 }
 
 /// The `--arch` value that builds a config (for the card's reproduce line).
-fn arch_arg(config: &lic::zoo::ModelConfig) -> &'static str {
+fn arch_arg(config: &lic::zoo::ModelConfig) -> String {
     match config {
-        lic::zoo::ModelConfig::Elic(c) if *c == ElicConfig::tiny() => "elic-tiny",
-        lic::zoo::ModelConfig::Elic(_) => "elic-small",
-        lic::zoo::ModelConfig::Walloc(c) if *c == WallocConfig::tiny() => "walloc-tiny",
-        lic::zoo::ModelConfig::Walloc(_) => "walloc",
+        lic::zoo::ModelConfig::Elic(c) if *c == ElicConfig::tiny() => "elic-tiny".into(),
+        lic::zoo::ModelConfig::Elic(_) => "elic-small".into(),
+        lic::zoo::ModelConfig::Walloc(c) if *c == WallocConfig::tiny() => "walloc-tiny".into(),
+        lic::zoo::ModelConfig::Walloc(c) if c.latent == WallocConfig::small().latent => {
+            "walloc".into()
+        }
+        lic::zoo::ModelConfig::Walloc(c) => format!("walloc --latent {}", c.latent),
     }
 }

@@ -12,6 +12,7 @@ pub mod data;
 pub mod rng;
 pub mod validate;
 pub mod video;
+pub mod widen;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -44,6 +45,10 @@ pub struct TrainOptions {
     pub seed: u64,
     pub log_every: u64,
     pub checkpoint_every: u64,
+    /// The weights the run started from (`--init`, or `--widen` from a narrower model), for the
+    /// model card; `None` for a random start.
+    #[serde(default)]
+    pub started_from: Option<String>,
 }
 
 impl TrainOptions {
@@ -61,6 +66,7 @@ impl TrainOptions {
             seed: 0,
             log_every: 50,
             checkpoint_every: 500,
+            started_from: None,
         }
     }
     /// Learning rate at `step`.
