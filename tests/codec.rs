@@ -148,13 +148,7 @@ fn mutated_payloads_with_repaired_crcs_never_panic() {
     let c = codec::read_header(&e.bytes, &Default::default()).unwrap();
     let payload: usize = c.substreams.iter().map(Vec::len).sum();
     let start = e.bytes.len() - payload;
-    let mut state = 0x853c_49e6_748f_ea9bu64;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
+    let mut next = common::lcg(0x853c_49e6_748f_ea9bu64);
     let mut failed = 0;
     for round in 0..40 {
         let mut b = e.bytes.clone();

@@ -357,13 +357,7 @@ fn mutated_payloads_with_repaired_crcs_never_panic() {
     let golden = std::fs::read(golden_path("licv")).expect("golden stream");
     let (header, _) = parse_video(&golden, &video_limits()).unwrap();
     let start = header.to_bytes().unwrap().len();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
+    let mut next = common::lcg(0x2545_f491_4f6c_dd1du64);
     let (mut failed, mut damaged) = (0, 0);
     for round in 0..40 {
         let mut b = golden.clone();

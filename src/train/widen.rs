@@ -140,6 +140,17 @@ mod tests {
         t.abs().max().double_value(&[]) == 0.0
     }
 
+    /// The variables of `vs` as if read from a weights file.
+    fn as_file(vs: &nn::VarStore) -> TensorFile {
+        let bytes = weights::to_bytes(
+            &weights::named_vars(vs, ""),
+            weights::FloatStorage::F32,
+            &Default::default(),
+        )
+        .unwrap();
+        TensorFile::from_bytes(&bytes, std::path::Path::new("narrow")).unwrap()
+    }
+
     fn tiny(latent: i64) -> WallocConfig {
         WallocConfig {
             latent,
@@ -159,13 +170,7 @@ mod tests {
                 let _ = v.g_add_(&noise);
             }
         });
-        let bytes = weights::to_bytes(
-            &weights::named_vars(&narrow_vs, ""),
-            weights::FloatStorage::F32,
-            &Default::default(),
-        )
-        .unwrap();
-        let file = TensorFile::from_bytes(&bytes, std::path::Path::new("narrow")).unwrap();
+        let file = as_file(&narrow_vs);
 
         let wide_vs = nn::VarStore::new(Device::Cpu);
         let wide = Network::new(&wide_vs.root(), tiny(12).into());
@@ -193,13 +198,7 @@ mod tests {
     fn narrowing_or_other_architectures_are_refused() {
         let vs8 = nn::VarStore::new(Device::Cpu);
         let _ = Network::new(&vs8.root(), tiny(8).into());
-        let bytes = weights::to_bytes(
-            &weights::named_vars(&vs8, ""),
-            weights::FloatStorage::F32,
-            &Default::default(),
-        )
-        .unwrap();
-        let file = TensorFile::from_bytes(&bytes, std::path::Path::new("w8")).unwrap();
+        let file = as_file(&vs8);
         let same = nn::VarStore::new(Device::Cpu);
         let _ = Network::new(&same.root(), tiny(8).into());
         let e = widen_walloc(&same, &file).unwrap_err().to_string();
