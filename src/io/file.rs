@@ -12,6 +12,8 @@ pub enum OutputError {
     Exists(PathBuf),
     #[error("{0}: output would overwrite the input")]
     IsInput(PathBuf),
+    #[error("{path}: the folder {} does not exist", dir.display(), path = path.display())]
+    NoFolder { path: PathBuf, dir: PathBuf },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -27,8 +29,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Refuses `out` when it is one of `inputs` (even with `force`), or exists and `force` is false.
+/// The folder `out` will be written in.
+fn folder_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Refuses `out` when it is one of `inputs` (even with `force`), exists and `force` is false, or
+/// would go into a folder that does not exist (checked before any work, so that a long run does
+/// not fail only at its end).
 pub fn check_output(out: &Path, inputs: &[&Path], force: bool) -> Result<(), OutputError> {
+    let dir = folder_of(out);
+    if !dir.is_dir() {
+        return Err(OutputError::NoFolder {
+            path: out.to_path_buf(),
+            dir,
+        });
+    }
     if inputs.iter().any(|i| same_file(i, out)) {
         return Err(OutputError::IsInput(out.to_path_buf()));
     }
@@ -51,10 +70,14 @@ where
         path: out.to_path_buf(),
         source,
     };
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(out);
+    if !dir.is_dir() {
+        return Err(OutputError::NoFolder {
+            path: out.to_path_buf(),
+            dir,
+        }
+        .into());
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".lic-tmp-")
         .tempfile_in(&dir)
@@ -105,6 +128,15 @@ mod tests {
         ));
         let b = d.path().join("b.bin");
         assert!(check_output(&b, &[&a], false).is_ok());
+        // A missing folder is named before any work, and by the writer too.
+        let c = d.path().join("missing").join("c.bin");
+        let e = check_output(&c, &[], true).unwrap_err();
+        assert!(matches!(e, OutputError::NoFolder { .. }));
+        assert!(e.to_string().ends_with("missing does not exist"), "{e}");
+        assert!(matches!(
+            write_atomic(&c, b"x"),
+            Err(OutputError::NoFolder { .. })
+        ));
     }
 
     #[test]
