@@ -148,13 +148,13 @@ fn mutated_payloads_with_repaired_crcs_never_panic() {
     let c = codec::read_header(&e.bytes, &Default::default()).unwrap();
     let payload: usize = c.substreams.iter().map(Vec::len).sum();
     let start = e.bytes.len() - payload;
-    let mut next = common::lcg(0x853c_49e6_748f_ea9bu64);
+    let mut rng = lic::train::rng::Rng::new(0x853c_49e6_748f_ea9b);
     let mut failed = 0;
     for round in 0..40 {
         let mut b = e.bytes.clone();
         for _ in 0..1 + round % 3 {
-            let pos = start + next() as usize % payload;
-            b[pos] ^= 1 << (next() % 8);
+            let pos = start + rng.below(payload as u64) as usize;
+            b[pos] ^= 1 << rng.below(8);
         }
         let b = harness::repair_crcs(&b).expect("container-shaped");
         match codec::decode(&b, &m) {

@@ -357,13 +357,13 @@ fn mutated_payloads_with_repaired_crcs_never_panic() {
     let golden = std::fs::read(golden_path("licv")).expect("golden stream");
     let (header, _) = parse_video(&golden, &video_limits()).unwrap();
     let start = header.to_bytes().unwrap().len();
-    let mut next = common::lcg(0x2545_f491_4f6c_dd1du64);
+    let mut rng = lic::train::rng::Rng::new(0x2545_f491_4f6c_dd1d);
     let (mut failed, mut damaged) = (0, 0);
     for round in 0..40 {
         let mut b = golden.clone();
         for _ in 0..1 + round % 3 {
-            let pos = start + next() as usize % (golden.len() - start);
-            b[pos] ^= 1 << (next() % 8);
+            let pos = start + rng.below((golden.len() - start) as u64) as usize;
+            b[pos] ^= 1 << rng.below(8);
         }
         let b = harness::repair_video_crcs(&b).unwrap();
         if decode_video(&b, &m, false, |_, _| Ok::<(), VideoStreamError>(())).is_err() {

@@ -33,16 +33,3 @@ pub fn lic(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run lic")
 }
-
-/// A seeded 64-bit LCG (Knuth's MMIX constants) for reproducible test mutations; returns the
-/// high 31 bits of each state.
-#[allow(dead_code)]
-pub fn lcg(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed;
-    move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    }
-}
