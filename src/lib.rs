@@ -1,15 +1,30 @@
 //! lic: a learned image and video codec.
 //!
-//! Module graph (one way): `format`, `coder` (no libtorch) → `nn` → `transforms`, `entropy` →
-//! `zoo` → `codec` → `video` → `eval`, `train`. The `engine` feature (default) enables everything
-//! that needs libtorch or FFmpeg; without it only the libtorch-free core builds (`format`,
-//! `coder`, `io`, `video::colour`, and the libtorch-free parts of `eval`), which is what `fuzz/`
-//! uses.
+//! Module graph, from the bottom up; a module imports only from its own layer and the layers
+//! below (checked by `tests/module_graph.rs`, which holds the same table):
+//!
+//! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `overfit`: no libtorch (containers
+//!    and their byte reader, entropy coding, image/file I/O, PSNR/MS-SSIM, hex/CPU/progress
+//!    helpers, dataset folders, the overfitted codec);
+//! 2. `nn` (layers, exact integer layers, weights);
+//! 3. `transforms`, `entropy`;
+//! 4. `zoo` (architectures);
+//! 5. `codec` (the image `encode`/`decode` API);
+//! 6. `video`;
+//! 7. `eval`, `train`;
+//! 8. the CLI (`src/cli`, `src/main.rs`, a separate binary that sees the library as `lic::`).
+//!
+//! The `engine` feature (default) enables everything that needs libtorch or FFmpeg; without it
+//! only the libtorch-free core builds (layer 1, `video::colour`, `video::bt601`, and the
+//! libtorch-free parts of `eval`), which is what `fuzz/` uses.
 pub mod coder;
 pub mod datasets;
 pub mod eval;
 pub mod format;
 pub mod io;
+pub mod metrics;
+pub mod overfit;
+pub mod util;
 pub mod video;
 
 #[cfg(feature = "engine")]

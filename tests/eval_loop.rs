@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use anyhow::Result;
-use lic::eval::conventional::{conventional_codec, find_tool, Codec};
-use lic::eval::metrics::{ms_ssim, psnr_rgb};
+use lic::eval::codec::Codec;
+use lic::eval::conventional::{conventional_codec, find_tool};
 use lic::eval::results::{ImageRow, RdResults};
 use lic::eval::run::{evaluate, list_images, EvalOptions};
 use lic::io::image::{load, save, Image, LoadOptions};
+use lic::metrics::{ms_ssim, psnr_rgb};
 
 /// A toy lossy codec: keeps the top `q` bits of every sample and stores the result as PNG.
 struct Posterize;

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use lic::eval::bdrate::{bd_quality, bd_rate, Method};
-use lic::eval::metrics::{ms_ssim, ms_ssim_db, psnr_rgb, MetricError, PSNR_CAP_DB};
 use lic::eval::results::RdResults;
 use lic::io::image::Image;
+use lic::metrics::{ms_ssim, ms_ssim_db, psnr_rgb, MetricError, PSNR_CAP_DB};
 
 /// splitmix64: a tiny deterministic PRNG (integer only, identical on every platform).
 struct Rng(u64);

@@ -40,7 +40,11 @@ fn round_trip_tiles_and_latents() {
     assert_eq!(m.config.arch(), "walloc");
     for (w, h, q, tile) in [(37, 21, 1.0, 1024), (64, 48, 2.5, 1024), (150, 70, 3.0, 64)] {
         let img = synthetic(w, h, w + h);
-        let opts = EncodeOptions { quality: q, tile };
+        let opts = EncodeOptions {
+            quality: q,
+            tile,
+            ..Default::default()
+        };
         let e = codec::encode(&img, &m, &opts).unwrap();
         let out = codec::decode(&e.bytes, &m).unwrap();
         assert_eq!((out.width, out.height), (w, h));
@@ -163,7 +167,7 @@ fn shipped_walloc_round_trip() {
         let e = codec::encode(&img, &m, &opts).unwrap();
         let out = codec::decode(&e.bytes, &m).unwrap();
         assert!(out.data == e.reconstruction.data);
-        let psnr = lic::eval::metrics::psnr_rgb(&img, &out).unwrap();
+        let psnr = lic::metrics::psnr_rgb(&img, &out).unwrap();
         assert!(psnr > 24.0, "q {q}: PSNR {psnr:.2}");
         assert!(e.bytes.len() > last_bytes, "rate must grow with quality");
         last_bytes = e.bytes.len();

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use lic::eval::bdrate::{bd_quality, bd_rate, Method};
-use lic::eval::metrics::ms_ssim_db;
 use lic::eval::results::RdResults;
+use lic::metrics::ms_ssim_db;
 
 const EXAMPLES: &str = "\
 Examples:

@@ -1,6 +1,33 @@
-//! Helpers shared by the subcommands: threads, output checks, progress bars.
+//! Helpers shared by the subcommands: threads, inputs, models, export paths, and the clap view of
+//! library option types (which stay clap-free).
+
+use clap::builder::{EnumValueParser, TypedValueParser};
+use lic::io::image::AlphaPolicy;
 
 use super::Global;
+
+/// `--alpha`: clap's view of [`AlphaPolicy`] (same names, help and default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlphaArg {
+    /// Refuse the image with a clear message.
+    Refuse,
+    /// Drop the alpha channel (composite nothing: the colour channels are kept as they are).
+    Drop,
+}
+
+impl From<AlphaArg> for AlphaPolicy {
+    fn from(a: AlphaArg) -> Self {
+        match a {
+            AlphaArg::Refuse => AlphaPolicy::Refuse,
+            AlphaArg::Drop => AlphaPolicy::Drop,
+        }
+    }
+}
+
+/// Parses `--alpha` values into an [`AlphaPolicy`] (`#[arg(value_parser = alpha_parser())]`).
+pub fn alpha_parser() -> impl TypedValueParser<Value = AlphaPolicy> {
+    EnumValueParser::<AlphaArg>::new().map(AlphaPolicy::from)
+}
 
 /// Applies `--threads` to libtorch (intra-op) and to rayon's global pool (entropy coding).
 pub fn apply_threads(global: &Global) {

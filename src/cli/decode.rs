@@ -41,6 +41,11 @@ pub struct Args {
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     let bytes = read_input(&args.input)?;
+    if lic::format::Container::parse(&bytes)
+        .is_ok_and(|c| c.header.model_id == lic::overfit::MODEL_ID)
+    {
+        return super::overfit::decode(&bytes, &args);
+    }
     let (_, model) = stream_model(&bytes, &args.input, args.model.as_deref())?;
     if let Some(d) = &args.dump_symbols {
         check_output(d, &[&args.input, &args.output], args.force)?;

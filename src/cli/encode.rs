@@ -16,6 +16,7 @@ Examples:
   lic encode photo.jpg photo.lic --quality 2.5       # any quality in the model's range
   lic encode photo.png photo.lic --bpp 0.4           # search the quality for a target rate
   lic encode photo.png photo.lic --psnr 34 --verify  # target PSNR, decode once to verify
+  lic encode photo.png photo.lic --refine 100        # 100 steps on this image's latents first
   lic encode photo.png photo.lic --dump-symbols photo.sym   # keep what the entropy coder saw
   lic decode photo.lic out.png --check-symbols photo.sym    # ... and find the first mismatch";
 
@@ -42,11 +43,15 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
     /// What to do with a non-opaque alpha channel.
-    #[arg(long, value_enum, default_value = "refuse")]
+    #[arg(long, value_parser = super::common::alpha_parser(), default_value = "refuse")]
     pub alpha: AlphaPolicy,
     /// Tile side in pixels for large images (multiple of 64).
     #[arg(long, default_value_t = codec::DEFAULT_TILE)]
     pub tile: u32,
+    /// Encode-time refinement: N gradient steps on the image's own latents for its own rate +
+    /// λ·distortion before coding (slower encoding, same format and decoder; 50–200 typical).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub refine: usize,
     /// Decode the result and check it equals the encoder's reconstruction before reporting success.
     #[arg(long)]
     pub verify: bool,
@@ -54,9 +59,18 @@ pub struct Args {
     /// `lic decode --check-symbols`.
     #[arg(long, value_name = "FILE")]
     pub dump_symbols: Option<PathBuf>,
+    /// `--model overfit`: fitting effort (fast ≈ 30 s, default ≈ 3 min, slow: best RD).
+    #[arg(long, value_enum, default_value = "default")]
+    pub effort: super::overfit::EffortArg,
+    /// `--model overfit`: wall-clock budget of the fitting in seconds.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
 }
 
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
+    if super::overfit::is_overfit(&args.model) {
+        return super::overfit::encode(&args);
+    }
     for (name, v) in [
         ("--quality", args.quality),
         ("--bpp", args.bpp),
@@ -86,6 +100,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     let mut opts = EncodeOptions {
         quality: args.quality.unwrap_or(4.0).clamp(lo, hi),
         tile: args.tile,
+        refine: args.refine,
     };
     if let Some(q) = args.quality {
         anyhow::ensure!(
@@ -104,7 +119,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
             if what == "bpp" {
                 e.bytes.len() as f64 * 8.0 / pixels
             } else {
-                lic::eval::metrics::psnr_rgb(&img, &e.reconstruction).unwrap_or(0.0)
+                lic::metrics::psnr_rgb(&img, &e.reconstruction).unwrap_or(0.0)
             }
         };
         let (q, e) = bisect_quality(&img, &model, &mut opts, lo, hi, target, measure)?;
@@ -147,7 +162,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         enc.bytes.len(),
         bpp,
         enc.estimated_bits / pixels,
-        lic::eval::metrics::psnr_rgb(&img, &enc.reconstruction)?,
+        lic::metrics::psnr_rgb(&img, &enc.reconstruction)?,
         opts.quality,
         enc.seconds,
         if args.verify { ", verified" } else { "" }

@@ -12,6 +12,8 @@ use lic::eval::plot::{plot, plot_metric, Curve, PlotOptions};
 use lic::eval::run::{evaluate, EvalOptions};
 use lic::io::file::check_output;
 
+use super::eval_video::{VideoOpts, VideoRequest};
+
 const EXAMPLES: &str = "\
 Examples:
   lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model
@@ -61,7 +63,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub video: Option<PathBuf>,
     #[command(flatten)]
-    pub video_opts: super::eval_video::VideoOpts,
+    pub video_opts: VideoOpts,
     /// Conventional codec to measure (instead of a lic model).
     #[arg(long, value_name = "CODEC", conflicts_with = "model")]
     pub codec: Option<String>,
@@ -85,6 +87,15 @@ pub struct Args {
     /// Only the first N images.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+    /// lic models: encode-time latent refinement steps per image (`lic encode --refine`).
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "codec")]
+    pub refine: usize,
+    /// `--model overfit`: fitting effort per image.
+    #[arg(long, value_enum, default_value = "default")]
+    pub effort: super::overfit::EffortArg,
+    /// `--model overfit`: fitting time limit per image, seconds.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
     /// TorchScript classifier for --task classify (default: .perception/efficientnet-lite0.ts,
     /// made by scripts/setup-perception.sh, or $LIC_CLASSIFIER).
     #[arg(long, value_name = "FILE.ts")]
@@ -99,7 +110,17 @@ pub struct Args {
 
 pub fn run(args: Args, global: &super::Global) -> Result<()> {
     if let Some(dir) = &args.video {
-        return super::eval_video::run(dir, &args, global);
+        let request = VideoRequest {
+            opts: &args.video_opts,
+            output: args.output.as_deref(),
+            plot: args.plot.as_deref(),
+            force: args.force,
+            codec_given: args.codec.is_some(),
+            model: args.model.as_deref(),
+            quality: args.quality.as_deref(),
+            points: args.points,
+        };
+        return super::eval_video::run(dir, &request, global);
     }
     let dataset = args
         .dataset
@@ -133,11 +154,22 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         Some(name) => conventional_codec(name).with_context(|| {
             format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", "))
         })?,
+        None if args
+            .model
+            .as_deref()
+            .is_some_and(super::overfit::is_overfit) =>
+        {
+            Box::new(lic::eval::overfit::OverfitCodec {
+                effort: args.effort.into(),
+                time_limit: args.time_limit,
+            })
+        }
         None => {
             let name = args.model.as_deref().unwrap_or(lic::codec::DEFAULT_MODEL);
-            Box::new(lic::eval::lic::LicCodec::new(super::common::load_model(
-                name,
-            )?))
+            Box::new(
+                lic::eval::lic::LicCodec::new(super::common::load_model(name)?)
+                    .with_refine(args.refine),
+            )
         }
     };
     let qualities = match args.quality {

@@ -67,12 +67,33 @@ fn video_files(dir: &Path, prefixes: &[String]) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Result<()> {
-    let o = &args.video_opts;
-    if let Some(out) = &args.output {
+/// What `lic eval --video` takes from `lic eval`'s arguments (`cli::eval` calls this module; this
+/// module does not import it).
+pub struct VideoRequest<'a> {
+    /// The video options.
+    pub opts: &'a VideoOpts,
+    /// `--output`.
+    pub output: Option<&'a Path>,
+    /// `--plot`.
+    pub plot: Option<&'a Path>,
+    /// `--force`.
+    pub force: bool,
+    /// Whether `--codec` was given (refused with `--video`).
+    pub codec_given: bool,
+    /// `--model`.
+    pub model: Option<&'a str>,
+    /// `--quality`.
+    pub quality: Option<&'a [f64]>,
+    /// `--points`.
+    pub points: u32,
+}
+
+pub fn run(dir: &Path, args: &VideoRequest<'_>, global: &super::Global) -> Result<()> {
+    let o = args.opts;
+    if let Some(out) = args.output {
         check_output(out, &[], args.force)?;
     }
-    if args.codec.is_some() {
+    if args.codec_given {
         bail!("--video compares a lic video model (--model) with the x264/x265 anchors; --codec is for images");
     }
     let anchors: Vec<Anchor> = if o.anchors.iter().any(|a| a == "none") {
@@ -84,15 +105,12 @@ pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Resu
         a.check_available()?;
     }
     let clips = video_files(dir, &o.clips)?;
-    let name = args
-        .model
-        .as_deref()
-        .unwrap_or(lic::video::model::DEFAULT_VIDEO_MODEL);
+    let name = args.model.unwrap_or(lic::video::model::DEFAULT_VIDEO_MODEL);
     let path = lic::video::model::VideoModel::find(name)?;
     let model = lic::video::model::VideoModel::load(&path, tch::Device::Cpu)
         .with_context(|| format!("loading video model {}", path.display()))?;
-    let qualities = match &args.quality {
-        Some(q) if !q.is_empty() => q.clone(),
+    let qualities = match args.quality {
+        Some(q) if !q.is_empty() => q.to_vec(),
         _ => {
             let (lo, hi) = model.base.config.quality_range();
             let n = args.points.max(2) as usize;
@@ -103,7 +121,7 @@ pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Resu
     };
     let work = tempfile::tempdir().context("creating a work directory")?;
     let mut reports = Vec::new();
-    let pb = lic::eval::progress_bar(clips.len() as u64, "clips");
+    let pb = lic::util::progress_bar(clips.len() as u64, "clips");
     for clip in &clips {
         pb.set_message(
             clip.file_name()
@@ -160,7 +178,7 @@ pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Resu
             }
         }
     }
-    if let Some(p) = &args.plot {
+    if let Some(p) = args.plot {
         write_plots(&reports, p, args.force)?;
     }
     let report = Report {
@@ -172,7 +190,7 @@ pub fn run(dir: &Path, args: &super::eval::Args, global: &super::Global) -> Resu
         mean_bd_rate,
     };
     let json = serde_json::to_string_pretty(&report)?;
-    match &args.output {
+    match args.output {
         Some(out) => {
             write_atomic(out, json.as_bytes())?;
             eprintln!("wrote {}", out.display());

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod eval_video;
 pub mod info;
 pub mod latents;
+pub mod overfit;
 pub mod plot;
 pub mod train;
 pub mod video;

@@ -20,6 +20,10 @@ Examples:
 pub enum Arch {
     /// The default small ELIC-style model (N=128, M=192, 5 slices).
     ElicSmall,
+    /// elic-small with a linear wavelet shortcut around the transforms (AuxT-style): a working
+    /// codec at step 0. With --init from a model without it, the shortcut starts at zero (the
+    /// model then codes exactly like the one it started from).
+    ElicSmallWavelet,
     /// A tiny model for tests and smoke runs.
     ElicTiny,
     /// The WaLLoC-style model: wavelet packet transform (J=3), linear encoder to 16 channels,
@@ -27,6 +31,33 @@ pub enum Arch {
     Walloc,
     /// A tiny WaLLoC-style model for tests.
     WallocTiny,
+}
+
+/// Training-only kernels (the coding path is always exact fp32).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Kernels {
+    /// bf16-cl or fp32-cl, whichever a short measurement at start finds faster on this CPU.
+    Auto,
+    /// bf16 convolutions on channels-last tensors, fp32 weights, loss and likelihoods.
+    Bf16Cl,
+    /// bf16 convolutions, NCHW layout.
+    Bf16,
+    /// fp32 convolutions on channels-last tensors.
+    Fp32Cl,
+    /// Plain fp32 NCHW (how the shipped models were trained before bf16).
+    Fp32,
+}
+
+impl Kernels {
+    fn mode(self) -> lic::nn::precision::Fast {
+        if self == Kernels::Auto {
+            return lic::nn::precision::fastest_mode();
+        }
+        lic::nn::precision::Fast {
+            bf16: matches!(self, Kernels::Bf16Cl | Kernels::Bf16),
+            channels_last: matches!(self, Kernels::Bf16Cl | Kernels::Fp32Cl),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -75,6 +106,10 @@ pub struct Args {
     pub latent: Option<i64>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+    /// Convolution kernels for training (default auto; a resumed run keeps its own unless this
+    /// is given).
+    #[arg(long, value_enum)]
+    pub kernels: Option<Kernels>,
     /// Total optimization steps (the learning-rate schedule is relative to it).
     #[arg(long, default_value_t = 100_000)]
     pub steps: u64,
@@ -103,6 +138,10 @@ pub struct Args {
     pub val_limit: usize,
     #[arg(long, default_value_t = 50)]
     pub log_every: u64,
+    /// A file holding a thread count, re-read at every log line (so a background campaign can be
+    /// told to use one thread while you compile: `echo 1 > FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub threads_file: Option<PathBuf>,
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: u64,
 }
@@ -130,6 +169,9 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         let mut t = Trainer::resume(ckpt, device)
             .with_context(|| format!("resuming {}", ckpt.display()))?;
         t.opts.steps = args.steps;
+        if let Some(k) = args.kernels {
+            t.opts.fast = k.mode();
+        }
         if !args.data.is_empty() {
             t.opts.data = args.data.clone();
         }
@@ -146,6 +188,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         anyhow::ensure!(!args.data.is_empty(), "give at least one --data folder");
         let config: lic::zoo::ModelConfig = match args.arch {
             Arch::ElicSmall => ElicConfig::small().into(),
+            Arch::ElicSmallWavelet => ElicConfig::small_wavelet().into(),
             Arch::ElicTiny => ElicConfig::tiny().into(),
             Arch::Walloc | Arch::WallocTiny => {
                 let base = if args.arch == Arch::Walloc {
@@ -173,10 +216,20 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         o.warmup = args.warmup;
         o.log_every = args.log_every;
         o.checkpoint_every = args.checkpoint_every;
+        o.fast = args.kernels.unwrap_or(Kernels::Auto).mode();
         let mut t = Trainer::new(o, device)?;
         if let Some(w) = &args.init {
             t.init_from(w)
                 .with_context(|| format!("initializing from {}", w.display()))?;
+            if let lic::zoo::Network::Elic(m) = &t.model {
+                let has = lic::nn::weights::TensorFile::read(w)?
+                    .tensors
+                    .contains_key("shortcut.encoder.weight");
+                if let (Some(s), false) = (&m.shortcut, has) {
+                    s.zero();
+                    eprintln!("wavelet shortcut starts at zero (function-preserving init)");
+                }
+            }
             t.opts.started_from = Some(format!("--init {}", w.display()));
         }
         if let Some(w) = &args.widen {
@@ -189,7 +242,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     };
     let data = Dataset::load(&trainer.opts.data, trainer.opts.crop as u32)?;
     eprintln!(
-        "training on {} images ({:?}), batch {} x {}px, steps {}..{}, device {:?}, threads {}",
+        "training on {} images ({:?}), batch {} x {}px, steps {}..{}, device {:?}, threads {}, kernels {:?}",
         data.images.len(),
         trainer.opts.data,
         trainer.opts.batch,
@@ -197,7 +250,8 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         trainer.step,
         trainer.opts.steps,
         device,
-        tch::get_num_threads()
+        tch::get_num_threads(),
+        trainer.opts.fast
     );
     let validation = match &args.val {
         Some(dir) => Some(Validation::load(dir, args.val_limit, args.val_every)?),
@@ -210,6 +264,9 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         args.time_limit,
         validation.as_ref(),
         |l| {
+            if let Some(f) = &args.threads_file {
+                follow_threads_file(f);
+            }
             println!(
             "step {:>7}  loss {:.4}  bpp {:.4}  psnr {:.2}  aux {:.1}  |g| {:.3}  lr {:.2e}  {:.2}s/step",
             l.step, l.loss, l.bpp, l.psnr, l.aux, l.grad_norm, l.lr, l.seconds
@@ -222,6 +279,21 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         args.out.join("checkpoint.safetensors").display()
     );
     Ok(())
+}
+
+/// Sets libtorch's thread count from `file` when it holds a number in 1..=256 that differs from
+/// the current one (a missing or unreadable file changes nothing).
+fn follow_threads_file(file: &std::path::Path) {
+    let wanted = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|n| (1..=256).contains(n));
+    if let Some(n) = wanted {
+        if n != tch::get_num_threads() {
+            tch::set_num_threads(n);
+            eprintln!("threads set to {n} (from {})", file.display());
+        }
+    }
 }
 
 fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
@@ -291,6 +363,11 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
 /// The card's one-line architecture summary.
 fn summary(config: &lic::zoo::ModelConfig) -> &'static str {
     match config {
+        lic::zoo::ModelConfig::Elic(c) if c.wavelet_shortcut => {
+            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis around a linear 4-level CDF 9/7 \
+             wavelet-packet path (768 bands -> M by a 1x1 projection and back); hyperprior (factorized z); \
+             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
+        }
         lic::zoo::ModelConfig::Elic(_) => {
             "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
              uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
@@ -306,6 +383,7 @@ fn summary(config: &lic::zoo::ModelConfig) -> &'static str {
 fn arch_arg(config: &lic::zoo::ModelConfig) -> String {
     match config {
         lic::zoo::ModelConfig::Elic(c) if *c == ElicConfig::tiny() => "elic-tiny".into(),
+        lic::zoo::ModelConfig::Elic(c) if c.wavelet_shortcut => "elic-small-wavelet".into(),
         lic::zoo::ModelConfig::Elic(_) => "elic-small".into(),
         lic::zoo::ModelConfig::Walloc(c) if *c == WallocConfig::tiny() => "walloc-tiny".into(),
         lic::zoo::ModelConfig::Walloc(c) if c.latent == WallocConfig::small().latent => {

@@ -12,6 +12,7 @@
 //! networks compute identical floats (same machine and thread count; see the determinism tests).
 
 pub mod model;
+pub mod refine;
 pub mod trace;
 
 use std::time::Instant;
@@ -22,9 +23,9 @@ use crate::coder::{self, CoderError};
 use crate::format::{Container, FormatError, Header, Limits, StreamKind};
 use crate::io::image::Image;
 use crate::nn::int::{self, IntSeq};
+use crate::util::hex;
 use crate::zoo::elic::{checkerboard, IntElic};
 use crate::zoo::Network;
-use model::hex;
 pub use model::{CodecModel, IntEntropy, ModelError, DEFAULT_MODEL};
 pub use trace::{Mismatch, SymbolTrace, TraceRecord};
 
@@ -37,6 +38,8 @@ pub struct EncodeOptions {
     pub quality: f64,
     /// Tile side in pixels (a multiple of 64); larger images are split.
     pub tile: u32,
+    /// Encode-time refinement steps on each tile's latents ([`refine`]); 0 = none.
+    pub refine: usize,
 }
 
 impl Default for EncodeOptions {
@@ -44,6 +47,7 @@ impl Default for EncodeOptions {
         EncodeOptions {
             quality: 4.0,
             tile: DEFAULT_TILE,
+            refine: 0,
         }
     }
 }
@@ -413,17 +417,30 @@ fn walloc_stream(
     (at, mu, sigma, tables, vec![1, c, h, w])
 }
 
+/// How the encoder gets a tile's latents: straight from the analysis transforms, or refined.
+#[derive(Clone, Copy)]
+struct LatentSource {
+    /// Refinement steps (0 = the transforms' output as it is).
+    refine: usize,
+    /// Quality of the tile (for the refinement's λ).
+    q: f64,
+    /// The tile's real size `(h, w)` inside its padding.
+    valid: (i64, i64),
+}
+
 /// Encoder side of one padded tile `x` at quality gain `gain`.
 fn encode_tile_latent(
     model: &CodecModel,
     x: &Tensor,
     gain: &Tensor,
     tile: u32,
+    source: LatentSource,
     tracer: &mut Tracer<'_>,
 ) -> Result<TileLatent, CodecError> {
     let device = model.device;
     let y = model.net.analysis(x) * gain;
     let z = model.net.hyper_analysis(&y);
+    let (y, z) = refine::refine(model, x, source.valid, source.q, (&y, &z), source.refine);
     let (_, n, hz, wz) = z.size4()?;
     // z: symbols round(z − median) per channel.
     let zv = to_f32(&z);
@@ -616,7 +633,12 @@ fn encode_impl(
             .enumerate()
         {
             let x = tile_tensor(img, tile, model.config.multiple(), model.device);
-            let t = encode_tile_latent(model, &x, &gain, ti as u32, tracer)?;
+            let source = LatentSource {
+                refine: opts.refine,
+                q,
+                valid: (tile.3 as i64, tile.2 as i64),
+            };
+            let t = encode_tile_latent(model, &x, &gain, ti as u32, source, tracer)?;
             est_bits += t.bits;
             substreams.extend(t.streams);
             let x_hat = model.net.synthesis(&(t.y_hat * &inv_gain));
@@ -824,7 +846,15 @@ pub fn encode_latents(
         let inv_gain = model.net.gains().inv_gains(&[q]);
         stitch(model, (img.width, img.height), &tl, |i, t| {
             let x = tile_tensor(img, t, model.config.multiple(), model.device);
-            Ok(encode_tile_latent(model, &x, &gain, i as u32, &mut Tracer::Off)?.y_hat * &inv_gain)
+            let source = LatentSource {
+                refine: opts.refine,
+                q,
+                valid: (t.3 as i64, t.2 as i64),
+            };
+            Ok(
+                encode_tile_latent(model, &x, &gain, i as u32, source, &mut Tracer::Off)?.y_hat
+                    * &inv_gain,
+            )
         })
     })?;
     Ok(Latents {

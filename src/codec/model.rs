@@ -18,6 +18,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::coder::{FactorizedCoder, FactorizedTables};
 use crate::nn::int::{self, IntSeq};
 use crate::nn::weights::{self, FloatStorage, TensorFile};
+use crate::util::hex;
 use crate::zoo::elic::IntElic;
 use crate::zoo::{ModelConfig, Network};
 
@@ -239,11 +240,6 @@ impl CodecModel {
     pub fn sha256_hex(&self) -> String {
         hex(&self.sha256)
     }
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Name of the model used when none is given.

@@ -6,7 +6,7 @@
 
 use tch::{nn, Kind, Tensor};
 
-use super::{add_noise, LIKELIHOOD_BOUND};
+use super::LIKELIHOOD_BOUND;
 use crate::nn::{lower_bound, ste_round};
 
 const FILTERS: [i64; 3] = [3, 3, 3];
@@ -124,13 +124,14 @@ impl EntropyBottleneck {
     /// Forward: straight-through rounded values, and likelihoods of noisy values (`train`) or of
     /// the rounded ones (validation).
     pub fn forward(&self, z: &Tensor, train: bool) -> BottleneckOut {
+        self.forward_proxy(z, super::RateProxy::from_train(train))
+    }
+
+    /// [`EntropyBottleneck::forward`] with the rate measured as `proxy` says.
+    pub fn forward_proxy(&self, z: &Tensor, proxy: super::RateProxy) -> BottleneckOut {
         let med = self.medians().detach().view([1, self.channels, 1, 1]);
         let z_hat = ste_round(&(z - &med)) + &med;
-        let likelihoods = if train {
-            self.likelihood(&add_noise(z))
-        } else {
-            self.likelihood(&z_hat.detach())
-        };
+        let likelihoods = self.likelihood(&proxy.rate_input(z, &z_hat));
         BottleneckOut { z_hat, likelihoods }
     }
 

@@ -118,7 +118,7 @@ impl TorchClassifier {
             path: path.to_path_buf(),
             source,
         })?;
-        let sha256 = crate::codec::model::hex(&Sha256::digest(&bytes));
+        let sha256 = crate::util::hex(&Sha256::digest(&bytes));
         let mut module =
             CModule::load_data_on_device(&mut std::io::Cursor::new(bytes), Device::Cpu).map_err(
                 |source| ClassifierError::Load {

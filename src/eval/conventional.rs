@@ -1,5 +1,6 @@
-//! The [`Codec`] trait the evaluation loop drives, and conventional codecs that call the system
-//! command-line tools.
+//! Conventional codecs that call the system command-line tools: one table of [`AnchorSpec`]s
+//! (tool, argv templates, quality range and ladder, file extensions, decoder) driven by one
+//! [`Codec`] impl, [`ToolCodec`].
 //!
 //! Settings follow `anchors/measured/README.md` of the shared anchors so our measurements are
 //! comparable with those curves:
@@ -19,83 +20,15 @@
 //! The x265 anchor in the shared measurements used the `x265` CLI; here libx265 is driven through
 //! `ffmpeg` (same library and settings; the timings include ffmpeg's start-up).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::codec::{Codec, SourceImage};
 use crate::io::image::Image;
-
-/// A source image handed to [`Codec::prepare`].
-#[derive(Clone, Debug)]
-pub struct SourceImage {
-    /// File name in the dataset (e.g. `kodim01.png`).
-    pub name: String,
-    /// An 8-bit RGB PNG with exactly the pixels of `image` (the dataset file itself when it is
-    /// one, otherwise a normalised copy).
-    pub png: PathBuf,
-    /// The reference pixels the metrics compare against.
-    pub image: Image,
-}
-
-/// An image codec as the evaluation loop sees it. Only [`Codec::encode`] and [`Codec::decode`]
-/// are timed; both must work through real files so that the rate is the file size.
-pub trait Codec: Send + Sync {
-    /// Short id used as the results name (`jpeg420`, `webp`, a model name, ...).
-    fn name(&self) -> String;
-    /// The settings, in words, for the results description.
-    fn description(&self) -> String {
-        String::new()
-    }
-    /// Version string of the tool or model, when known.
-    fn version(&self) -> Option<String> {
-        None
-    }
-    /// Content hash of the model (learned codecs).
-    fn hash(&self) -> Option<String> {
-        None
-    }
-    /// What the quality parameter means (`quality`, `qp`, `distance`, ...).
-    fn quality_name(&self) -> String {
-        "quality".to_string()
-    }
-    /// Extension of the bitstream file (no dot).
-    fn bitstream_extension(&self) -> String;
-    /// Extension of the decoded file [`Codec::decode`] writes (no dot).
-    fn decoded_extension(&self) -> String {
-        "png".to_string()
-    }
-    /// Fails with a clear message when the codec cannot run (a tool is missing, ...).
-    fn check_available(&self) -> Result<()> {
-        Ok(())
-    }
-    /// Fails when `q` is not a valid quality for this codec.
-    fn check_quality(&self, q: f64) -> Result<()> {
-        if q.is_finite() {
-            Ok(())
-        } else {
-            bail!("quality {q} is not a number")
-        }
-    }
-    /// Untimed: turns the source into the file [`Codec::encode`] reads (written under `work_dir`).
-    /// The default is the PNG itself.
-    fn prepare(&self, src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-        let _ = work_dir;
-        Ok(src.png.clone())
-    }
-    /// Timed: encodes `input` (from [`Codec::prepare`]) at quality `q` into the file `out`.
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()>;
-    /// Timed: decodes the bitstream file into `out` (extension [`Codec::decoded_extension`]).
-    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()>;
-    /// Untimed: reads the decoded file back as 8-bit RGB. The default loads PNG/PNM/... files.
-    fn read_decoded(&self, decoded: &Path) -> Result<Image> {
-        let opts = crate::io::image::LoadOptions::default();
-        Ok(crate::io::image::load(decoded, &opts)?.image)
-    }
-    /// `points` qualities spread over the codec's useful range, from low to high rate.
-    fn default_qualities(&self, points: usize) -> Vec<f64>;
-}
+use crate::video::bt601::{read_y4m_444, write_y4m_444};
 
 /// Picks `points` values from `ladder` (ordered from low to high rate): evenly spaced entries when
 /// `points <= ladder.len()`, linear interpolation between entries (rounded when `integer`)
@@ -226,525 +159,356 @@ pub fn write_ppm(img: &Image, path: &Path) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
 }
 
-fn prepare_ppm(src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-    let p = work_dir.join("source.ppm");
-    write_ppm(&src.image, &p)?;
-    Ok(p)
-}
-
-fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
-    s.as_ref()
-}
-
-/// libjpeg-turbo `cjpeg`/`djpeg`.
+/// What an anchor's encoder reads, made untimed by [`Codec::prepare`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Jpeg {
-    /// 4:4:4 (`-sample 1x1`) instead of 4:2:0 (`-sample 2x2`).
-    pub full_chroma: bool,
+pub enum SourceFile {
+    /// The source PNG itself.
+    Png,
+    /// `source.ppm` (binary P6, [`write_ppm`]).
+    Ppm,
+    /// `source.y4m`: one 4:4:4 frame in full-range BT.601 YCbCr ([`write_y4m_444`]).
+    Y4m444,
+}
+
+/// How an anchor's decoded file is read back as RGB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodedFile {
+    /// An image file (PNG, PPM, ...) loaded by `io::image`.
+    Image,
+    /// A 4:4:4 Y4M frame converted back to RGB ([`read_y4m_444`]).
+    Y4m444,
+}
+
+/// The valid qualities of an anchor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QualityRange {
+    /// The quality in words, for error messages (`JPEG quality`, `HEVC QP`, ...).
+    pub what: &'static str,
+    pub lo: f64,
+    pub hi: f64,
+    /// Only whole numbers.
+    pub integer: bool,
+    /// `lo` itself is refused: it is lossless, a different mode (JPEG XL distance 0).
+    pub lo_is_lossless: bool,
+}
+
+/// A conventional codec described as data. The argv templates are arguments separated by spaces;
+/// `{in}` and `{out}` are the input and output paths (whole arguments, passed as they are), and
+/// `{q}` inside an argument is the quality as a command-line number (`50`, `1.5`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnchorSpec {
+    /// Results id (`jpeg420`, `webp`, ...).
+    pub id: &'static str,
+    /// Names [`conventional_codec`] accepts for it (lower case; the first is its listed name).
+    pub names: &'static [&'static str],
+    /// The settings, in words, for the results description.
+    pub description: &'static str,
+    /// Debian package of the tools.
+    pub package: &'static str,
+    /// What the quality parameter means (`quality`, `qp`, `distance`, ...).
+    pub quality_name: &'static str,
+    pub quality: QualityRange,
+    /// Default qualities from low to high rate ([`spread_ladder`]).
+    pub ladder: &'static [f64],
+    /// Whether qualities interpolated between ladder entries are rounded to whole numbers.
+    pub ladder_integer: bool,
+    pub source: SourceFile,
+    pub encoder: &'static str,
+    /// The encoder's arguments, separated by spaces.
+    pub encode_args: &'static str,
+    pub decoder: &'static str,
+    /// The decoder's arguments, separated by spaces.
+    pub decode_args: &'static str,
+    /// Flag that makes the encoder print its version.
+    pub version_flag: &'static str,
+    /// Put before the version line (`libwebp `).
+    pub version_prefix: &'static str,
+    /// Extension of the bitstream file (no dot).
+    pub bitstream_extension: &'static str,
+    /// Extension of the decoded file (no dot).
+    pub decoded_extension: &'static str,
+    pub decoded: DecodedFile,
 }
 
 const PKG_JPEG: &str = "libjpeg-turbo-progs";
-
-impl Codec for Jpeg {
-    fn name(&self) -> String {
-        if self.full_chroma {
-            "jpeg444"
-        } else {
-            "jpeg420"
-        }
-        .to_string()
-    }
-    fn description(&self) -> String {
-        format!(
-            "libjpeg-turbo cjpeg -quality Q -optimize -sample {} (PPM in); decoded with djpeg (PPM)",
-            if self.full_chroma { "1x1 (4:4:4)" } else { "2x2 (4:2:0)" }
-        )
-    }
-    fn version(&self) -> Option<String> {
-        tool_version("cjpeg", "-version")
-    }
-    fn bitstream_extension(&self) -> String {
-        "jpg".into()
-    }
-    fn decoded_extension(&self) -> String {
-        "ppm".into()
-    }
-    fn check_available(&self) -> Result<()> {
-        require_tool("cjpeg", PKG_JPEG)?;
-        require_tool("djpeg", PKG_JPEG)
-    }
-    fn check_quality(&self, q: f64) -> Result<()> {
-        check_range(q, 0.0, 100.0, true, "JPEG quality")
-    }
-    fn prepare(&self, src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-        prepare_ppm(src, work_dir)
-    }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
-        let q = fmt_q(q);
-        let sample = if self.full_chroma { "1x1" } else { "2x2" };
-        run_tool(
-            "cjpeg",
-            PKG_JPEG,
-            &[
-                os("-quality"),
-                os(&q),
-                os("-optimize"),
-                os("-sample"),
-                os(sample),
-                os("-outfile"),
-                out.as_os_str(),
-                input.as_os_str(),
-            ],
-        )
-    }
-    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        run_tool(
-            "djpeg",
-            PKG_JPEG,
-            &[
-                os("-pnm"),
-                os("-outfile"),
-                out.as_os_str(),
-                bitstream.as_os_str(),
-            ],
-        )
-    }
-    fn default_qualities(&self, points: usize) -> Vec<f64> {
-        spread_ladder(
-            &[3.0, 5.0, 10.0, 15.0, 25.0, 40.0, 60.0, 80.0, 90.0],
-            points,
-            true,
-        )
-    }
-}
-
-/// libwebp `cwebp`/`dwebp` (lossy, 4:2:0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Webp;
-
 const PKG_WEBP: &str = "webp";
-
-impl Codec for Webp {
-    fn name(&self) -> String {
-        "webp".into()
-    }
-    fn description(&self) -> String {
-        "libwebp cwebp -q Q -m 6 -mt (lossy VP8, 4:2:0; PPM in); decoded with dwebp -mt -ppm".into()
-    }
-    fn version(&self) -> Option<String> {
-        tool_version("cwebp", "-version").map(|v| format!("libwebp {v}"))
-    }
-    fn bitstream_extension(&self) -> String {
-        "webp".into()
-    }
-    fn decoded_extension(&self) -> String {
-        "ppm".into()
-    }
-    fn check_available(&self) -> Result<()> {
-        require_tool("cwebp", PKG_WEBP)?;
-        require_tool("dwebp", PKG_WEBP)
-    }
-    fn check_quality(&self, q: f64) -> Result<()> {
-        check_range(q, 0.0, 100.0, false, "WebP quality")
-    }
-    fn prepare(&self, src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-        prepare_ppm(src, work_dir)
-    }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
-        let q = fmt_q(q);
-        run_tool(
-            "cwebp",
-            PKG_WEBP,
-            &[
-                os("-quiet"),
-                os("-q"),
-                os(&q),
-                os("-m"),
-                os("6"),
-                os("-mt"),
-                input.as_os_str(),
-                os("-o"),
-                out.as_os_str(),
-            ],
-        )
-    }
-    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        run_tool(
-            "dwebp",
-            PKG_WEBP,
-            &[
-                os("-quiet"),
-                os("-mt"),
-                os("-ppm"),
-                bitstream.as_os_str(),
-                os("-o"),
-                out.as_os_str(),
-            ],
-        )
-    }
-    fn default_qualities(&self, points: usize) -> Vec<f64> {
-        spread_ladder(
-            &[0.0, 5.0, 15.0, 30.0, 50.0, 70.0, 85.0, 95.0],
-            points,
-            true,
-        )
-    }
-}
-
-/// libavif `avifenc` (libaom, 4:4:4, tune=psnr) / `avifdec` (dav1d).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Avif {
-    /// libaom speed (`-s`): 6 is avifenc's default, 2 is the slow anchor.
-    pub speed: u32,
-}
-
-impl Default for Avif {
-    fn default() -> Self {
-        Avif { speed: 6 }
-    }
-}
-
 const PKG_AVIF: &str = "libavif-bin";
-
-impl Codec for Avif {
-    fn name(&self) -> String {
-        if self.speed == 6 {
-            "avif".into()
-        } else {
-            format!("avif-s{}", self.speed)
-        }
-    }
-    fn description(&self) -> String {
-        format!(
-            "libavif avifenc (libaom) -s {} -j 2 --yuv 444 -d 8 -r full --min Q --max Q -a tune=psnr \
-             --ignore-icc (PNG in); decoded with avifdec to 8-bit PNG",
-            self.speed
-        )
-    }
-    fn version(&self) -> Option<String> {
-        tool_version("avifenc", "--version")
-    }
-    fn quality_name(&self) -> String {
-        "quantizer(min=max)".into()
-    }
-    fn bitstream_extension(&self) -> String {
-        "avif".into()
-    }
-    fn check_available(&self) -> Result<()> {
-        require_tool("avifenc", PKG_AVIF)?;
-        require_tool("avifdec", PKG_AVIF)
-    }
-    fn check_quality(&self, q: f64) -> Result<()> {
-        check_range(q, 0.0, 63.0, true, "AVIF quantizer")
-    }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
-        let q = fmt_q(q);
-        let s = self.speed.to_string();
-        run_tool(
-            "avifenc",
-            PKG_AVIF,
-            &[
-                os("-s"),
-                os(&s),
-                os("-j"),
-                os("2"),
-                os("--yuv"),
-                os("444"),
-                os("-d"),
-                os("8"),
-                os("-r"),
-                os("full"),
-                os("--min"),
-                os(&q),
-                os("--max"),
-                os(&q),
-                os("-a"),
-                os("tune=psnr"),
-                os("--ignore-icc"),
-                input.as_os_str(),
-                out.as_os_str(),
-            ],
-        )
-    }
-    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        run_tool(
-            "avifdec",
-            PKG_AVIF,
-            &[os("-d"), os("8"), bitstream.as_os_str(), out.as_os_str()],
-        )
-    }
-    fn default_qualities(&self, points: usize) -> Vec<f64> {
-        spread_ladder(
-            &[62.0, 56.0, 50.0, 44.0, 38.0, 32.0, 26.0, 20.0, 14.0],
-            points,
-            true,
-        )
-    }
-}
-
-/// libjxl `cjxl`/`djxl` (VarDCT, effort 7).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Jxl;
-
 const PKG_JXL: &str = "libjxl-tools";
-
-impl Codec for Jxl {
-    fn name(&self) -> String {
-        "jxl".into()
-    }
-    fn description(&self) -> String {
-        "libjxl cjxl -d D -e 7 --num_threads 2 (PPM in); decoded with djxl to 8-bit PPM".into()
-    }
-    fn version(&self) -> Option<String> {
-        tool_version("cjxl", "--version")
-    }
-    fn quality_name(&self) -> String {
-        "distance".into()
-    }
-    fn bitstream_extension(&self) -> String {
-        "jxl".into()
-    }
-    fn decoded_extension(&self) -> String {
-        "ppm".into()
-    }
-    fn check_available(&self) -> Result<()> {
-        require_tool("cjxl", PKG_JXL)?;
-        require_tool("djxl", PKG_JXL)
-    }
-    fn check_quality(&self, q: f64) -> Result<()> {
-        // 0 would be lossless (a different mode); cjxl accepts distances up to 25.
-        if q <= 0.0 {
-            bail!("JPEG XL distance {q} must be positive (0 is lossless)");
-        }
-        check_range(q, 0.0, 25.0, false, "JPEG XL distance")
-    }
-    fn prepare(&self, src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-        prepare_ppm(src, work_dir)
-    }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
-        let q = fmt_q(q);
-        run_tool(
-            "cjxl",
-            PKG_JXL,
-            &[
-                input.as_os_str(),
-                out.as_os_str(),
-                os("-d"),
-                os(&q),
-                os("-e"),
-                os("7"),
-                os("--num_threads"),
-                os("2"),
-                os("--quiet"),
-            ],
-        )
-    }
-    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        run_tool(
-            "djxl",
-            PKG_JXL,
-            &[
-                bitstream.as_os_str(),
-                out.as_os_str(),
-                os("--num_threads"),
-                os("2"),
-                os("--quiet"),
-            ],
-        )
-    }
-    fn default_qualities(&self, points: usize) -> Vec<f64> {
-        spread_ladder(
-            &[18.0, 13.0, 9.0, 6.0, 4.0, 2.5, 1.5, 1.0, 0.5],
-            points,
-            false,
-        )
-    }
-}
-
-/// HEVC intra 4:4:4 ("BPG-like") with libx265 through `ffmpeg`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct X265;
-
 pub(crate) const PKG_FFMPEG: &str = "ffmpeg";
 
-/// Full-range BT.601 (JFIF) RGB → YCbCr, rounded (half to even, like numpy) and clamped to 8 bits.
-pub fn rgb_to_ycbcr(p: [u8; 3]) -> [u8; 3] {
-    let (r, g, b) = (p[0] as f64, p[1] as f64, p[2] as f64);
-    let y = 0.299 * r + 0.587 * g + 0.114 * b;
-    let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
-    let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
-    [y, cb, cr].map(|v| v.round_ties_even().clamp(0.0, 255.0) as u8)
+/// libjpeg-turbo `cjpeg`/`djpeg`, 4:2:0.
+const JPEG420: AnchorSpec = AnchorSpec {
+    id: "jpeg420",
+    names: &["jpeg", "jpg", "jpeg420"],
+    description: "libjpeg-turbo cjpeg -quality Q -optimize -sample 2x2 (4:2:0) (PPM in); \
+                  decoded with djpeg (PPM)",
+    package: PKG_JPEG,
+    quality_name: "quality",
+    quality: QualityRange {
+        what: "JPEG quality",
+        lo: 0.0,
+        hi: 100.0,
+        integer: true,
+        lo_is_lossless: false,
+    },
+    ladder: &[3.0, 5.0, 10.0, 15.0, 25.0, 40.0, 60.0, 80.0, 90.0],
+    ladder_integer: true,
+    source: SourceFile::Ppm,
+    encoder: "cjpeg",
+    encode_args: "-quality {q} -optimize -sample 2x2 -outfile {out} {in}",
+    decoder: "djpeg",
+    decode_args: "-pnm -outfile {out} {in}",
+    version_flag: "-version",
+    version_prefix: "",
+    bitstream_extension: "jpg",
+    decoded_extension: "ppm",
+    decoded: DecodedFile::Image,
+};
+
+/// libavif `avifenc` (libaom, 4:4:4, tune=psnr, speed 6: avifenc's default) / `avifdec` (dav1d).
+const AVIF: AnchorSpec = AnchorSpec {
+    id: "avif",
+    names: &["avif"],
+    description: "libavif avifenc (libaom) -s 6 -j 2 --yuv 444 -d 8 -r full --min Q --max Q \
+                  -a tune=psnr --ignore-icc (PNG in); decoded with avifdec to 8-bit PNG",
+    package: PKG_AVIF,
+    quality_name: "quantizer(min=max)",
+    quality: QualityRange {
+        what: "AVIF quantizer",
+        lo: 0.0,
+        hi: 63.0,
+        integer: true,
+        lo_is_lossless: false,
+    },
+    ladder: &[62.0, 56.0, 50.0, 44.0, 38.0, 32.0, 26.0, 20.0, 14.0],
+    ladder_integer: true,
+    source: SourceFile::Png,
+    encoder: "avifenc",
+    encode_args: "-s 6 -j 2 --yuv 444 -d 8 -r full --min {q} --max {q} -a tune=psnr \
+                  --ignore-icc {in} {out}",
+    decoder: "avifdec",
+    decode_args: "-d 8 {in} {out}",
+    version_flag: "--version",
+    version_prefix: "",
+    bitstream_extension: "avif",
+    decoded_extension: "png",
+    decoded: DecodedFile::Image,
+};
+
+/// The conventional anchors, in the order of [`CONVENTIONAL_CODECS`].
+pub const ANCHORS: &[AnchorSpec] = &[
+    JPEG420,
+    // The same, 4:4:4.
+    AnchorSpec {
+        id: "jpeg444",
+        names: &["jpeg444"],
+        description: "libjpeg-turbo cjpeg -quality Q -optimize -sample 1x1 (4:4:4) (PPM in); \
+                      decoded with djpeg (PPM)",
+        encode_args: "-quality {q} -optimize -sample 1x1 -outfile {out} {in}",
+        ..JPEG420
+    },
+    // libwebp `cwebp`/`dwebp` (lossy, 4:2:0).
+    AnchorSpec {
+        id: "webp",
+        names: &["webp"],
+        description: "libwebp cwebp -q Q -m 6 -mt (lossy VP8, 4:2:0; PPM in); decoded with \
+                      dwebp -mt -ppm",
+        package: PKG_WEBP,
+        quality_name: "quality",
+        quality: QualityRange {
+            what: "WebP quality",
+            lo: 0.0,
+            hi: 100.0,
+            integer: false,
+            lo_is_lossless: false,
+        },
+        ladder: &[0.0, 5.0, 15.0, 30.0, 50.0, 70.0, 85.0, 95.0],
+        ladder_integer: true,
+        source: SourceFile::Ppm,
+        encoder: "cwebp",
+        encode_args: "-quiet -q {q} -m 6 -mt {in} -o {out}",
+        decoder: "dwebp",
+        decode_args: "-quiet -mt -ppm {in} -o {out}",
+        version_flag: "-version",
+        version_prefix: "libwebp ",
+        bitstream_extension: "webp",
+        decoded_extension: "ppm",
+        decoded: DecodedFile::Image,
+    },
+    AVIF,
+    // The same at speed 2, the slow anchor.
+    AnchorSpec {
+        id: "avif-s2",
+        names: &["avif-s2"],
+        description: "libavif avifenc (libaom) -s 2 -j 2 --yuv 444 -d 8 -r full --min Q --max Q \
+                      -a tune=psnr --ignore-icc (PNG in); decoded with avifdec to 8-bit PNG",
+        encode_args: "-s 2 -j 2 --yuv 444 -d 8 -r full --min {q} --max {q} -a tune=psnr \
+                      --ignore-icc {in} {out}",
+        ..AVIF
+    },
+    // libjxl `cjxl`/`djxl` (VarDCT, effort 7); distance 0 would be lossless, cjxl accepts up to 25.
+    AnchorSpec {
+        id: "jxl",
+        names: &["jxl", "jpegxl"],
+        description:
+            "libjxl cjxl -d D -e 7 --num_threads 2 (PPM in); decoded with djxl to 8-bit PPM",
+        package: PKG_JXL,
+        quality_name: "distance",
+        quality: QualityRange {
+            what: "JPEG XL distance",
+            lo: 0.0,
+            hi: 25.0,
+            integer: false,
+            lo_is_lossless: true,
+        },
+        ladder: &[18.0, 13.0, 9.0, 6.0, 4.0, 2.5, 1.5, 1.0, 0.5],
+        ladder_integer: false,
+        source: SourceFile::Ppm,
+        encoder: "cjxl",
+        encode_args: "{in} {out} -d {q} -e 7 --num_threads 2 --quiet",
+        decoder: "djxl",
+        decode_args: "{in} {out} --num_threads 2 --quiet",
+        version_flag: "--version",
+        version_prefix: "",
+        bitstream_extension: "jxl",
+        decoded_extension: "ppm",
+        decoded: DecodedFile::Image,
+    },
+    // HEVC intra 4:4:4 ("BPG-like") with libx265 through `ffmpeg`.
+    AnchorSpec {
+        id: "x265-intra-444",
+        names: &["x265", "hevc", "x265-intra-444", "bpg"],
+        description: "HEVC intra ('BPG-like'): RGB -> full-range BT.601 YCbCr 4:4:4 8-bit (own \
+                      conversion, not timed), ffmpeg libx265 -preset veryslow -tune psnr \
+                      -x265-params qp=Q:no-info=1, one frame, raw Annex-B .hevc; decoded by \
+                      ffmpeg -threads 2 to yuv444p, converted back to RGB (not timed)",
+        package: PKG_FFMPEG,
+        quality_name: "qp",
+        quality: QualityRange {
+            what: "HEVC QP",
+            lo: 0.0,
+            hi: 51.0,
+            integer: true,
+            lo_is_lossless: false,
+        },
+        ladder: &[46.0, 42.0, 38.0, 34.0, 30.0, 26.0, 22.0, 18.0],
+        ladder_integer: true,
+        source: SourceFile::Y4m444,
+        encoder: "ffmpeg",
+        encode_args: "-hide_banner -nostdin -loglevel error -y -i {in} -frames:v 1 -c:v libx265 \
+                      -preset veryslow -tune psnr -x265-params qp={q}:no-info=1:log-level=error \
+                      -f hevc {out}",
+        decoder: "ffmpeg",
+        decode_args: "-hide_banner -nostdin -loglevel error -y -threads 2 -i {in} \
+                      -f yuv4mpegpipe -pix_fmt yuv444p {out}",
+        version_flag: "-version",
+        version_prefix: "",
+        bitstream_extension: "hevc",
+        decoded_extension: "y4m",
+        decoded: DecodedFile::Y4m444,
+    },
+];
+
+/// An argv from a template of [`AnchorSpec`].
+fn argv(template: &str, input: &Path, out: &Path, q: Option<f64>) -> Vec<OsString> {
+    let q = q.map(fmt_q);
+    template
+        .split_ascii_whitespace()
+        .map(|a| match a {
+            "{in}" => input.as_os_str().to_os_string(),
+            "{out}" => out.as_os_str().to_os_string(),
+            _ => match &q {
+                Some(q) => a.replace("{q}", q).into(),
+                None => a.into(),
+            },
+        })
+        .collect()
 }
 
-/// Full-range BT.601 (JFIF) YCbCr → RGB, rounded (half to even) and clamped to 8 bits.
-pub fn ycbcr_to_rgb(p: [u8; 3]) -> [u8; 3] {
-    let (y, cb, cr) = (p[0] as f64, p[1] as f64 - 128.0, p[2] as f64 - 128.0);
-    let r = y + 1.402 * cr;
-    let g = y - 0.344_136 * cb - 0.714_136 * cr;
-    let b = y + 1.772 * cb;
-    [r, g, b].map(|v| v.round_ties_even().clamp(0.0, 255.0) as u8)
+/// The one [`Codec`] impl of the conventional anchors: runs the tools of its [`AnchorSpec`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ToolCodec(pub &'static AnchorSpec);
+
+impl ToolCodec {
+    fn run(&self, tool: &str, args: &[OsString]) -> Result<()> {
+        let args: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
+        run_tool(tool, self.0.package, &args)
+    }
 }
 
-/// Writes `img` as a one-frame 4:4:4 Y4M file in full-range BT.601 YCbCr (planar).
-pub fn write_y4m_444(img: &Image, path: &Path) -> Result<()> {
-    let n = img.pixels() as usize;
-    let header = format!(
-        "YUV4MPEG2 W{} H{} F25:1 Ip C444\nFRAME\n",
-        img.width, img.height
-    );
-    let mut bytes = Vec::with_capacity(header.len() + 3 * n);
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.resize(header.len() + 3 * n, 0);
-    let (_, planes) = bytes.split_at_mut(header.len());
-    let (yp, rest) = planes.split_at_mut(n);
-    let (cbp, crp) = rest.split_at_mut(n);
-    for (i, px) in img.data.chunks_exact(3).enumerate() {
-        let [y, cb, cr] = rgb_to_ycbcr([px[0], px[1], px[2]]);
-        yp[i] = y;
-        cbp[i] = cb;
-        crp[i] = cr;
-    }
-    std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
-}
-
-/// Reads the first frame of an 8-bit 4:4:4 Y4M file and converts it to RGB (full-range BT.601).
-pub fn read_y4m_444(path: &Path) -> Result<Image> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let bad = |why: &str| anyhow!("{}: not an 8-bit 4:4:4 Y4M file ({why})", path.display());
-    let nl = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| bad("no header"))?;
-    let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad("header is not text"))?;
-    let mut tokens = header.split_ascii_whitespace();
-    if tokens.next() != Some("YUV4MPEG2") {
-        return Err(bad("no YUV4MPEG2 signature"));
-    }
-    let (mut w, mut h, mut c444) = (0u32, 0u32, false);
-    for t in tokens {
-        match t.split_at(1) {
-            ("W", v) => w = v.parse().map_err(|_| bad("bad width"))?,
-            ("H", v) => h = v.parse().map_err(|_| bad("bad height"))?,
-            ("C", v) => c444 = v == "444",
-            _ => {}
-        }
-    }
-    if !c444 {
-        return Err(bad("colour space is not C444"));
-    }
-    let rest = &bytes[nl + 1..];
-    if !rest.starts_with(b"FRAME") {
-        return Err(bad("no FRAME"));
-    }
-    let fnl = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| bad("truncated FRAME line"))?;
-    let data = &rest[fnl + 1..];
-    let n = w as usize * h as usize;
-    if w == 0 || h == 0 || data.len() < 3 * n {
-        return Err(bad("truncated frame"));
-    }
-    let mut rgb = Vec::with_capacity(3 * n);
-    for i in 0..n {
-        rgb.extend_from_slice(&ycbcr_to_rgb([data[i], data[n + i], data[2 * n + i]]));
-    }
-    Ok(Image::new(w, h, rgb))
-}
-
-impl Codec for X265 {
+impl Codec for ToolCodec {
     fn name(&self) -> String {
-        "x265-intra-444".into()
+        self.0.id.into()
     }
     fn description(&self) -> String {
-        "HEVC intra ('BPG-like'): RGB -> full-range BT.601 YCbCr 4:4:4 8-bit (own conversion, not \
-         timed), ffmpeg libx265 -preset veryslow -tune psnr -x265-params qp=Q:no-info=1, one frame, \
-         raw Annex-B .hevc; decoded by ffmpeg -threads 2 to yuv444p, converted back to RGB (not timed)"
-            .into()
+        self.0.description.into()
     }
     fn version(&self) -> Option<String> {
-        tool_version("ffmpeg", "-version")
+        tool_version(self.0.encoder, self.0.version_flag)
+            .map(|v| format!("{}{v}", self.0.version_prefix))
     }
     fn quality_name(&self) -> String {
-        "qp".into()
+        self.0.quality_name.into()
     }
     fn bitstream_extension(&self) -> String {
-        "hevc".into()
+        self.0.bitstream_extension.into()
     }
     fn decoded_extension(&self) -> String {
-        "y4m".into()
+        self.0.decoded_extension.into()
     }
     fn check_available(&self) -> Result<()> {
-        require_tool("ffmpeg", PKG_FFMPEG)
+        let a = self.0;
+        require_tool(a.encoder, a.package)?;
+        if a.decoder != a.encoder {
+            require_tool(a.decoder, a.package)?;
+        }
+        Ok(())
     }
     fn check_quality(&self, q: f64) -> Result<()> {
-        check_range(q, 0.0, 51.0, true, "HEVC QP")
+        let r = &self.0.quality;
+        if r.lo_is_lossless && q <= r.lo {
+            bail!("{} {q} must be positive (0 is lossless)", r.what);
+        }
+        check_range(q, r.lo, r.hi, r.integer, r.what)
     }
     fn prepare(&self, src: &SourceImage, work_dir: &Path) -> Result<PathBuf> {
-        let p = work_dir.join("source.y4m");
-        write_y4m_444(&src.image, &p)?;
-        Ok(p)
+        match self.0.source {
+            SourceFile::Png => Ok(src.png.clone()),
+            SourceFile::Ppm => {
+                let p = work_dir.join("source.ppm");
+                write_ppm(&src.image, &p)?;
+                Ok(p)
+            }
+            SourceFile::Y4m444 => {
+                let p = work_dir.join("source.y4m");
+                write_y4m_444(&src.image, &p)?;
+                Ok(p)
+            }
+        }
     }
     fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
-        let params = format!("qp={}:no-info=1:log-level=error", fmt_q(q));
-        run_tool(
-            "ffmpeg",
-            PKG_FFMPEG,
-            &[
-                os("-hide_banner"),
-                os("-nostdin"),
-                os("-loglevel"),
-                os("error"),
-                os("-y"),
-                os("-i"),
-                input.as_os_str(),
-                os("-frames:v"),
-                os("1"),
-                os("-c:v"),
-                os("libx265"),
-                os("-preset"),
-                os("veryslow"),
-                os("-tune"),
-                os("psnr"),
-                os("-x265-params"),
-                os(&params),
-                os("-f"),
-                os("hevc"),
-                out.as_os_str(),
-            ],
+        self.run(
+            self.0.encoder,
+            &argv(self.0.encode_args, input, out, Some(q)),
         )
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        run_tool(
-            "ffmpeg",
-            PKG_FFMPEG,
-            &[
-                os("-hide_banner"),
-                os("-nostdin"),
-                os("-loglevel"),
-                os("error"),
-                os("-y"),
-                os("-threads"),
-                os("2"),
-                os("-i"),
-                bitstream.as_os_str(),
-                os("-f"),
-                os("yuv4mpegpipe"),
-                os("-pix_fmt"),
-                os("yuv444p"),
-                out.as_os_str(),
-            ],
+        self.run(
+            self.0.decoder,
+            &argv(self.0.decode_args, bitstream, out, None),
         )
     }
     fn read_decoded(&self, decoded: &Path) -> Result<Image> {
-        read_y4m_444(decoded)
+        match self.0.decoded {
+            DecodedFile::Image => {
+                let opts = crate::io::image::LoadOptions::default();
+                Ok(crate::io::image::load(decoded, &opts)?.image)
+            }
+            DecodedFile::Y4m444 => read_y4m_444(decoded),
+        }
     }
     fn default_qualities(&self, points: usize) -> Vec<f64> {
-        spread_ladder(
-            &[46.0, 42.0, 38.0, 34.0, 30.0, 26.0, 22.0, 18.0],
-            points,
-            true,
-        )
+        spread_ladder(self.0.ladder, points, self.0.ladder_integer)
     }
 }
 
@@ -752,31 +516,35 @@ impl Codec for X265 {
 pub const CONVENTIONAL_CODECS: &[&str] =
     &["jpeg", "jpeg444", "webp", "avif", "avif-s2", "jxl", "x265"];
 
+/// The anchor `name` stands for (case-insensitive).
+pub fn anchor(name: &str) -> Option<&'static AnchorSpec> {
+    let name = name.to_ascii_lowercase();
+    ANCHORS.iter().find(|a| a.names.contains(&name.as_str()))
+}
+
 /// A conventional codec by name (`jpeg` is 4:2:0; the results ids are `jpeg420`, `jpeg444`,
 /// `webp`, `avif`, `avif-s2`, `jxl`, `x265-intra-444`).
 pub fn conventional_codec(name: &str) -> Result<Box<dyn Codec>> {
-    Ok(match name.to_ascii_lowercase().as_str() {
-        "jpeg" | "jpg" | "jpeg420" => Box::new(Jpeg { full_chroma: false }),
-        "jpeg444" => Box::new(Jpeg { full_chroma: true }),
-        "webp" => Box::new(Webp),
-        "avif" => Box::new(Avif::default()),
-        "avif-s2" => Box::new(Avif { speed: 2 }),
-        "jxl" | "jpegxl" => Box::new(Jxl),
-        "x265" | "hevc" | "x265-intra-444" | "bpg" => Box::new(X265),
-        _ => bail!(
+    match anchor(name) {
+        Some(a) => Ok(Box::new(ToolCodec(a))),
+        None => bail!(
             "unknown codec {name:?}; conventional codecs: {}",
             CONVENTIONAL_CODECS.join(", ")
         ),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn codec(name: &str) -> ToolCodec {
+        ToolCodec(anchor(name).unwrap())
+    }
+
     #[test]
     fn ladders() {
-        let j = Jpeg { full_chroma: false };
+        let j = codec("jpeg");
         assert_eq!(
             j.default_qualities(6),
             vec![3.0, 10.0, 15.0, 40.0, 60.0, 90.0]
@@ -787,27 +555,44 @@ mod tests {
         assert_eq!(many.len(), 17);
         assert!(many.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(
-            Webp.default_qualities(6),
+            codec("webp").default_qualities(6),
             vec![0.0, 5.0, 30.0, 50.0, 85.0, 95.0]
         );
-        assert_eq!(X265.default_qualities(8)[0], 46.0);
-        assert!(Jxl.default_qualities(12).iter().all(|&d| d > 0.0));
+        assert_eq!(codec("x265").default_qualities(8)[0], 46.0);
+        assert!(codec("jxl").default_qualities(12).iter().all(|&d| d > 0.0));
     }
 
     #[test]
     fn quality_checks_and_names() {
-        let j = Jpeg { full_chroma: true };
+        let j = codec("jpeg444");
         assert!(j.check_quality(50.0).is_ok());
         assert!(j.check_quality(50.5).is_err());
         assert!(j.check_quality(101.0).is_err());
-        assert!(Jxl.check_quality(0.0).is_err());
-        assert!(X265.check_quality(52.0).is_err());
+        assert!(codec("jxl").check_quality(0.0).is_err());
+        assert!(codec("x265").check_quality(52.0).is_err());
         assert_eq!(conventional_codec("jpeg").unwrap().name(), "jpeg420");
         assert_eq!(conventional_codec("x265").unwrap().name(), "x265-intra-444");
         let e = conventional_codec("mp3").err().unwrap().to_string();
         assert!(e.contains("jpeg, jpeg444"), "{e}");
         assert_eq!(fmt_q(50.0), "50");
         assert_eq!(fmt_q(1.5), "1.5");
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        for (a, listed) in ANCHORS.iter().zip(CONVENTIONAL_CODECS) {
+            assert_eq!(a.names[0], *listed);
+            assert_eq!(anchor(a.id), Some(a), "{}", a.id);
+        }
+        assert_eq!(ANCHORS.len(), CONVENTIONAL_CODECS.len());
+        let q = argv(
+            codec("x265").0.encode_args,
+            Path::new("in.y4m"),
+            Path::new("o.hevc"),
+            Some(30.0),
+        );
+        assert!(q.contains(&OsString::from("qp=30:no-info=1:log-level=error")));
+        assert!(q.contains(&OsString::from("in.y4m")) && q.contains(&OsString::from("o.hevc")));
     }
 
     #[test]
@@ -820,32 +605,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pkg-x"));
-    }
-
-    #[test]
-    fn ycbcr_round_trip_and_y4m() {
-        let mut max_err = 0;
-        for r in (0..=255).step_by(5) {
-            for g in (0..=255).step_by(7) {
-                for b in (0..=255).step_by(11) {
-                    let back = ycbcr_to_rgb(rgb_to_ycbcr([r as u8, g as u8, b as u8]));
-                    for (x, y) in back.iter().zip([r, g, b]) {
-                        max_err = max_err.max((*x as i32 - y).abs());
-                    }
-                }
-            }
-        }
-        assert!(max_err <= 2, "8-bit YCbCr round trip error {max_err}");
-        let img = Image::new(3, 2, (0..18).map(|v| (v * 14) as u8).collect());
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("a.y4m");
-        write_y4m_444(&img, &p).unwrap();
-        let back = read_y4m_444(&p).unwrap();
-        assert_eq!((back.width, back.height), (3, 2));
-        assert!(back
-            .data
-            .iter()
-            .zip(&img.data)
-            .all(|(a, b)| (*a as i32 - *b as i32).abs() <= 2));
     }
 }

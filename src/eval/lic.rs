@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::conventional::Codec;
+use super::codec::Codec;
 use crate::codec::{self, CodecModel, EncodeOptions};
 use crate::io::image::{load, save, LoadOptions};
 
@@ -15,6 +15,8 @@ pub struct LicCodec {
     id: String,
     hash: String,
     range: (f64, f64),
+    /// Encode-time refinement steps ([`crate::codec::refine`]).
+    refine: usize,
 }
 
 impl LicCodec {
@@ -24,17 +26,33 @@ impl LicCodec {
             hash: model.hash_hex(),
             range: model.config.quality_range(),
             model: Mutex::new(model),
+            refine: 0,
         }
+    }
+
+    /// Encodes with `steps` of latent refinement (the results are named `MODEL-refineN`).
+    pub fn with_refine(mut self, steps: usize) -> Self {
+        self.refine = steps;
+        self
     }
 }
 
 impl Codec for LicCodec {
     fn name(&self) -> String {
-        self.id.clone()
+        if self.refine > 0 {
+            format!("{}-refine{}", self.id, self.refine)
+        } else {
+            self.id.clone()
+        }
     }
     fn description(&self) -> String {
+        let refine = if self.refine > 0 {
+            format!(", {} encode-time refinement steps", self.refine)
+        } else {
+            String::new()
+        };
         format!(
-            "lic learned codec, model {} (weights {})",
+            "lic learned codec, model {} (weights {}){refine}",
             self.id, self.hash
         )
     }
@@ -67,6 +85,7 @@ impl Codec for LicCodec {
             &model,
             &EncodeOptions {
                 quality: q,
+                refine: self.refine,
                 ..Default::default()
             },
         )

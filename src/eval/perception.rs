@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::conventional::Codec;
+use super::codec::Codec;
 use super::results::{CodecInfo, ImageRow, RunInfo};
 use super::run::{dataset_images, evaluate_with, EvalOptions};
 use crate::io::image::Image;

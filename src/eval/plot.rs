@@ -12,8 +12,8 @@ use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::metrics::ms_ssim_db;
 use super::results::RdResults;
+use crate::metrics::ms_ssim_db;
 
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "DejaVu Sans";

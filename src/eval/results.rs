@@ -390,13 +390,7 @@ pub fn git_commit() -> Option<String> {
 
 /// `cpu (<model name>)` from /proc/cpuinfo, or `cpu` when unknown.
 pub fn cpu_device() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
-        s.lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, m)| m.trim().to_string())
-    });
-    match model {
+    match crate::util::cpu_model() {
         Some(m) => format!("cpu ({m})"),
         None => "cpu".to_string(),
     }

@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::conventional::{Codec, SourceImage};
-use super::metrics;
+use super::codec::{Codec, SourceImage};
 use super::results::{cpu_device, git_commit, CodecInfo, ImageRow, RatePoint, RdResults, RunInfo};
 use crate::io::image::{load, Image, LoadOptions};
+use crate::metrics;
 
 /// Options of [`evaluate`].
 #[derive(Clone, Debug, Default)]
@@ -112,7 +112,7 @@ pub fn evaluate_with(
         .join(format!("decoded.{}", codec.decoded_extension()));
 
     let pb = if opts.progress {
-        super::progress_bar((images.len() * qualities.len()) as u64, &codec.name())
+        crate::util::progress_bar((images.len() * qualities.len()) as u64, &codec.name())
     } else {
         indicatif::ProgressBar::hidden()
     };

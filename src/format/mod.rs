@@ -7,14 +7,18 @@
 //! [`Limits`] and against the bytes actually present before it is used.
 use std::fmt;
 
+mod reader;
 pub mod video;
+
+use reader::{le32, Reader};
 
 /// File signature: a high-bit byte (catches 7-bit transfers), then `LIC`.
 pub const MAGIC: [u8; 4] = [0x89, b'L', b'I', b'C'];
 /// Current format version. Bump it on any change of the layout, of the entropy coder's tables or
 /// of the meaning of fields. History: 1 — float entropy-parameter networks; 2 — exact integer
-/// entropy-parameter networks (`nn::int`), same layout and tables.
-pub const FORMAT_VERSION: u16 = 2;
+/// entropy-parameter networks (`nn::int`), same layout and tables; 3 — the overfitted model
+/// family `lic-overfit` (its parameter blob and substreams, `docs/format.md`), same container.
+pub const FORMAT_VERSION: u16 = 3;
 /// Longest model id, in bytes.
 pub const MAX_MODEL_ID: usize = 64;
 
@@ -107,7 +111,7 @@ pub enum FormatError {
     #[error("not a .lic file (bad magic)")]
     BadMagic,
     /// The version is not understood by this build.
-    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION}; version 1 files used float entropy networks: re-encode them from the source image)")]
+    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION}; version 1 files used float entropy networks and version 2 files predate lic-overfit: re-encode them from the source image)")]
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
@@ -269,7 +273,7 @@ impl Container {
 
     /// Parses and validates an untrusted file.
     pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<Container, FormatError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         if r.take("magic", 4)? != MAGIC {
             return Err(FormatError::BadMagic);
         }
@@ -344,7 +348,7 @@ impl Container {
             .chunks_exact(8)
             .map(|e| (le32(&e[..4]), le32(&e[4..])))
             .collect();
-        let header_end = r.pos;
+        let header_end = r.pos();
         let stored = r.u32("header CRC")?;
         let computed = crc32fast::hash(&bytes[..header_end]);
         if stored != computed {
@@ -355,12 +359,12 @@ impl Container {
             });
         }
         let payload_len: u64 = entries.iter().map(|&(len, _)| u64::from(len)).sum();
-        let remaining = (bytes.len() - r.pos) as u64;
+        let remaining = (bytes.len() - r.pos()) as u64;
         if payload_len > remaining {
             return Err(FormatError::Truncated {
                 field: "substream payloads",
                 needed: payload_len as usize,
-                offset: r.pos,
+                offset: r.pos(),
                 len: bytes.len(),
             });
         }
@@ -416,44 +420,6 @@ fn check_limit(field: &'static str, value: u64, limit: u64) -> Result<(), Format
         })
     } else {
         Ok(())
-    }
-}
-
-fn le32(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Bounds-checked cursor over the input.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], FormatError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(FormatError::Truncated {
-            field,
-            needed: n,
-            offset: self.pos,
-            len: self.bytes.len(),
-        })?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn u8(&mut self, field: &'static str) -> Result<u8, FormatError> {
-        Ok(self.take(field, 1)?[0])
-    }
-
-    fn u16(&mut self, field: &'static str) -> Result<u16, FormatError> {
-        let b = self.take(field, 2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self, field: &'static str) -> Result<u32, FormatError> {
-        Ok(le32(self.take(field, 4)?))
     }
 }
 

@@ -9,7 +9,8 @@
 //! the image container, parsing never panics and never allocates more than the input justifies.
 //! The byte layout is specified in `docs/format.md`.
 
-use super::{FormatError, Limits, MAX_MODEL_ID};
+use super::reader::Reader;
+use super::{check_limit, invalid, FormatError, Limits, MAX_MODEL_ID};
 
 /// File signature: a high-bit byte, then `LCV`.
 pub const VIDEO_MAGIC: [u8; 4] = [0x89, b'L', b'C', b'V'];
@@ -90,13 +91,6 @@ pub struct FrameError {
     pub error: FormatError,
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> FormatError {
-    FormatError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
-
 impl VideoHeader {
     /// Checks the fields the layout constrains, and the limits.
     pub fn validate(&self, limits: &Limits) -> Result<(), FormatError> {
@@ -114,23 +108,13 @@ impl VideoHeader {
                 format!("{}x{} is empty", self.width, self.height),
             ));
         }
-        for (field, v) in [("width", self.width), ("height", self.height)] {
-            if v > limits.max_side {
-                return Err(FormatError::LimitExceeded {
-                    field,
-                    value: v.into(),
-                    limit: limits.max_side.into(),
-                });
-            }
-        }
-        let px = u64::from(self.width) * u64::from(self.height);
-        if px > limits.max_pixels {
-            return Err(FormatError::LimitExceeded {
-                field: "pixels per frame",
-                value: px,
-                limit: limits.max_pixels,
-            });
-        }
+        check_limit("width", self.width.into(), limits.max_side.into())?;
+        check_limit("height", self.height.into(), limits.max_side.into())?;
+        check_limit(
+            "pixels per frame",
+            u64::from(self.width) * u64::from(self.height),
+            limits.max_pixels,
+        )?;
         if self.fps_num == 0 || self.fps_den == 0 {
             return Err(invalid(
                 "frame rate",
@@ -146,14 +130,7 @@ impl VideoHeader {
         if self.gop == 0 {
             return Err(invalid("intra period", "0"));
         }
-        if self.frames > MAX_FRAMES {
-            return Err(FormatError::LimitExceeded {
-                field: "frames",
-                value: self.frames.into(),
-                limit: MAX_FRAMES.into(),
-            });
-        }
-        Ok(())
+        check_limit("frames", self.frames.into(), MAX_FRAMES.into())
     }
 
     fn body(&self) -> Vec<u8> {
@@ -191,37 +168,6 @@ impl VideoHeader {
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
-    }
-}
-
-/// A bounds-checked little-endian reader.
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], FormatError> {
-        if self.b.len() - self.pos < n {
-            return Err(FormatError::Truncated {
-                field,
-                needed: n,
-                offset: self.pos,
-                len: self.b.len(),
-            });
-        }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u8(&mut self, f: &'static str) -> Result<u8, FormatError> {
-        Ok(self.take(1, f)?[0])
-    }
-    fn u16(&mut self, f: &'static str) -> Result<u16, FormatError> {
-        Ok(u16::from_le_bytes(self.take(2, f)?.try_into().unwrap()))
-    }
-    fn u32(&mut self, f: &'static str) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.take(4, f)?.try_into().unwrap()))
     }
 }
 
@@ -281,8 +227,8 @@ pub fn parse_video<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<(VideoHeader, FrameReader<'a>), FormatError> {
-    let mut c = Cursor { b: bytes, pos: 0 };
-    if c.take(4, "magic")? != VIDEO_MAGIC {
+    let mut c = Reader::new(bytes);
+    if c.take("magic", 4)? != VIDEO_MAGIC {
         return Err(FormatError::BadMagic);
     }
     let version = c.u16("version")?;
@@ -294,16 +240,10 @@ pub fn parse_video<'a>(
             ),
         });
     }
-    let len = c.u32("header length")? as usize;
-    if len > 1024 {
-        return Err(FormatError::LimitExceeded {
-            field: "header length",
-            value: len as u64,
-            limit: 1024,
-        });
-    }
-    let body = c.take(len, "header")?;
-    let end = c.pos;
+    let len = c.u32("header length")?;
+    check_limit("header length", len.into(), 1024)?;
+    let body = c.take("header", len as usize)?;
+    let end = c.pos();
     let stored = c.u32("header crc")?;
     let computed = crc32fast::hash(&bytes[..end]);
     if stored != computed {
@@ -313,17 +253,17 @@ pub fn parse_video<'a>(
             computed,
         });
     }
-    let mut h = Cursor { b: body, pos: 0 };
+    let mut h = Reader::new(body);
     let id_len = h.u8("model id length")? as usize;
-    let id = h.take(id_len, "model id")?;
+    let id = h.take("model id", id_len)?;
     let model_id = String::from_utf8(id.to_vec()).map_err(|_| invalid("model id", "not ASCII"))?;
     let mut weights_hash = [0u8; 16];
-    weights_hash.copy_from_slice(h.take(16, "weights hash")?);
+    weights_hash.copy_from_slice(h.take("weights hash", 16)?);
     let width = h.u32("width")?;
     let height = h.u32("height")?;
     let fps_num = h.u32("fps numerator")?;
     let fps_den = h.u32("fps denominator")?;
-    let col = h.take(6, "colour")?;
+    let col = h.take("colour", 6)?;
     let colour = VideoColour {
         chroma: col[0],
         matrix: col[1],
@@ -335,10 +275,10 @@ pub fn parse_video<'a>(
     let quality = f32::from_bits(h.u32("quality")?);
     let gop = h.u32("intra period")?;
     let frames = h.u32("frames")?;
-    if h.pos != body.len() {
+    if h.pos() != body.len() {
         return Err(invalid(
             "header",
-            format!("{} unread bytes", body.len() - h.pos),
+            format!("{} unread bytes", body.len() - h.pos()),
         ));
     }
     let header = VideoHeader {
@@ -358,7 +298,7 @@ pub fn parse_video<'a>(
         header.clone(),
         FrameReader {
             bytes,
-            pos: c.pos,
+            pos: c.pos(),
             index: 0,
             frames: header.frames,
             stopped: false,
@@ -380,11 +320,8 @@ impl FrameReader<'_> {
     /// Reads chunk `self.index` at `self.pos`. On a CRC error the position still moves past the
     /// chunk (its lengths were in bounds), so the next frame can be tried.
     fn read_one(&mut self) -> Result<FrameChunk, FormatError> {
-        let mut c = Cursor {
-            b: self.bytes,
-            pos: self.pos,
-        };
-        let start = c.pos;
+        let mut c = Reader::at(self.bytes, self.pos);
+        let start = c.pos();
         let kind = match c.u8("frame kind")? {
             0 => FrameKind::Intra,
             1 => FrameKind::Inter,
@@ -402,18 +339,18 @@ impl FrameReader<'_> {
         for _ in 0..n {
             lens.push(c.u32("substream length")? as usize);
         }
-        let head_end = c.pos;
+        let head_end = c.pos();
         let stored = c.u32("frame crc")?;
         let total: usize = lens
             .iter()
             .try_fold(0usize, |a, &l| a.checked_add(l))
             .ok_or_else(|| invalid("substream lengths", "overflow"))?;
-        let payload = c.take(total, "frame payload")?;
+        let payload = c.take("frame payload", total)?;
         let mut h = crc32fast::Hasher::new();
         h.update(&self.bytes[start..head_end]);
         h.update(payload);
         let computed = h.finalize();
-        self.pos = c.pos;
+        self.pos = c.pos();
         if stored != computed {
             return Err(FormatError::CrcMismatch {
                 section: "frame".into(),

@@ -65,7 +65,7 @@ impl Image {
 }
 
 /// What to do with a non-opaque alpha channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AlphaPolicy {
     /// Refuse the image with a clear message.
     #[default]

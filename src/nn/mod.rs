@@ -5,7 +5,10 @@
 pub mod gdn;
 pub mod int;
 pub mod ops;
+pub mod precision;
 pub mod weights;
 
 pub use gdn::Gdn;
-pub use ops::{conv, conv1x1, deconv, lower_bound, matmul_1x1, rgb_tensor, ste_round, Conv1x1};
+pub use ops::{
+    conv, conv1x1, deconv, lower_bound, matmul_1x1, rgb_tensor, ste_round, Conv, Conv1x1, ConvT,
+};

@@ -12,14 +12,71 @@ const TORCH_DEFAULT_INIT: nn::Init = nn::Init::Kaiming {
 };
 
 /// A `k`x`k` convolution with "same" padding and the given stride.
-pub fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv2D {
+pub fn conv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> Conv {
     let cfg = nn::ConvConfig {
         stride,
         padding: k / 2,
         ws_init: TORCH_DEFAULT_INIT,
         ..Default::default()
     };
-    nn::conv2d(p, cin, cout, k, cfg)
+    let c = nn::conv2d(p, cin, cout, k, cfg);
+    Conv {
+        ws: c.ws,
+        bs: c.bs,
+        stride,
+        padding: k / 2,
+    }
+}
+
+/// A convolution (`weight [cout, cin, k, k]`, `bias [cout]`, as PyTorch's `Conv2d`). In the
+/// coding path it is plain fp32; inside a training step with [`super::precision::Fast`] active it
+/// runs in bf16 on channels-last tensors (see [`super::precision`]).
+#[derive(Debug)]
+pub struct Conv {
+    pub ws: Tensor,
+    pub bs: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+}
+
+impl nn::Module for Conv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let s = [self.stride, self.stride];
+        let p = [self.padding, self.padding];
+        match super::precision::fast() {
+            Some(mode) => {
+                let (xi, w, b) = mode.operands(x, &self.ws, self.bs.as_ref());
+                mode.output(xi.conv2d(&w, b.as_ref(), s, p, [1, 1], 1))
+            }
+            None => x.conv2d(&self.ws, self.bs.as_ref(), s, p, [1, 1], 1),
+        }
+    }
+}
+
+/// A transposed convolution (`weight [cin, cout, k, k]`, as PyTorch's `ConvTranspose2d`), with
+/// the same precision rule as [`Conv`].
+#[derive(Debug)]
+pub struct ConvT {
+    pub ws: Tensor,
+    pub bs: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+    output_padding: i64,
+}
+
+impl nn::Module for ConvT {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let s = [self.stride, self.stride];
+        let p = [self.padding, self.padding];
+        let op = [self.output_padding, self.output_padding];
+        match super::precision::fast() {
+            Some(mode) => {
+                let (xi, w, b) = mode.operands(x, &self.ws, self.bs.as_ref());
+                mode.output(xi.conv_transpose2d(&w, b.as_ref(), s, p, op, 1, [1, 1]))
+            }
+            None => x.conv_transpose2d(&self.ws, self.bs.as_ref(), s, p, op, 1, [1, 1]),
+        }
+    }
 }
 
 /// A 1x1 convolution computed as a matrix product. libtorch's CPU 1x1 convolution gives
@@ -49,7 +106,12 @@ pub fn conv1x1(p: nn::Path, cin: i64, cout: i64) -> Conv1x1 {
 }
 
 /// `w [cout, cin] · x [B, cin, H, W] + b` as a batched matrix product (thread-count stable).
+/// Inside a training step with [`super::precision::Fast`] the product may run in bf16 and on
+/// channels-last tensors (training does not need thread-count stability).
 pub fn matmul_1x1(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cin: i64, cout: i64) -> Tensor {
+    if let Some(mode) = super::precision::fast() {
+        return mode.matmul_1x1(x, &w.view([cout, cin]), b);
+    }
     let (bsz, _, h, wd) = x.size4().expect("4-d input");
     let y = w
         .view([1, cout, cin])
@@ -68,7 +130,7 @@ impl nn::Module for Conv1x1 {
 }
 
 /// A `k`x`k` transposed convolution that multiplies the resolution by `stride` exactly.
-pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::ConvTranspose2D {
+pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> ConvT {
     let cfg = nn::ConvTransposeConfig {
         stride,
         padding: k / 2,
@@ -76,7 +138,14 @@ pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> nn::Conv
         ws_init: TORCH_DEFAULT_INIT,
         ..Default::default()
     };
-    nn::conv_transpose2d(p, cin, cout, k, cfg)
+    let c = nn::conv_transpose2d(p, cin, cout, k, cfg);
+    ConvT {
+        ws: c.ws,
+        bs: c.bs,
+        stride,
+        padding: k / 2,
+        output_padding: stride - 1,
+    }
 }
 
 /// `max(x, bound)` in the forward pass; the gradient passes through unchanged (straight-through),

@@ -23,6 +23,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::nn::precision::{Fast, FastGuard};
 use crate::nn::weights::{self, FloatStorage, TensorFile};
 use crate::zoo::{ModelConfig, Network};
 use adam::Adam;
@@ -49,6 +50,14 @@ pub struct TrainOptions {
     /// model card; `None` for a random start.
     #[serde(default)]
     pub started_from: Option<String>,
+    /// Training-only kernels (bf16 convolutions, channels-last); checkpoints from before this
+    /// option ran in plain fp32.
+    #[serde(default = "fp32_mode")]
+    pub fast: Fast,
+}
+
+fn fp32_mode() -> Fast {
+    Fast::FP32
 }
 
 impl TrainOptions {
@@ -67,6 +76,7 @@ impl TrainOptions {
             log_every: 50,
             checkpoint_every: 500,
             started_from: None,
+            fast: Fast::BF16_CL,
         }
     }
     /// Learning rate at `step`.
@@ -116,15 +126,7 @@ pub struct Segment {
 
 /// A short description of the machine: CPU model (or CUDA device) and core count.
 pub fn hardware_description(device: Device) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cpu = crate::util::cpu_model().unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -326,6 +328,7 @@ impl Trainer {
                 .collect::<Vec<_>>(),
         )
         .to_device(self.device);
+        let fast = FastGuard::new(self.opts.fast);
         let out = self.model.forward(&batch, &q, true);
         let pixels = (self.opts.crop * self.opts.crop) as f64;
         let bpp = (&out.y_bits + &out.z_bits) / pixels;
@@ -336,6 +339,7 @@ impl Trainer {
         let loss = (&bpp + &lambdas * (255.0f64 * 255.0) * &mse).mean(Kind::Float);
         self.adam.zero_grad();
         loss.backward();
+        drop(fast);
         let grad_norm = self.adam.grad_norm();
         let scale = if grad_norm > self.opts.clip {
             self.opts.clip / grad_norm

@@ -81,7 +81,7 @@ impl Validation {
                 let px = img.pixels() as f64;
                 bpp += e.bytes.len() as f64 * 8.0 / px;
                 est += e.estimated_bits / px;
-                psnr += crate::eval::metrics::psnr_rgb(img, &d).unwrap_or(0.0);
+                psnr += crate::metrics::psnr_rgb(img, &d).unwrap_or(0.0);
             }
             let n = self.images.len() as f64;
             points.push(ValidationPoint {

@@ -339,7 +339,7 @@ impl<'a> VideoDecoder<'a> {
         if header.model_id != model.id || header.weights_hash != model.hash {
             return Err(CodecError::ModelMismatch {
                 stream_id: header.model_id.clone(),
-                stream_hash: crate::codec::model::hex(&header.weights_hash),
+                stream_hash: crate::util::hex(&header.weights_hash),
                 model_id: model.id.clone(),
                 model_hash: model.hash_hex(),
             }

@@ -29,7 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::metrics::{psnr_from_mse, sse_u8};
+use crate::metrics::{psnr_from_mse, sse_u8};
 
 /// Why planes could not be built or compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -423,7 +423,7 @@ fn plane_psnr(a: &[u8], b: &[u8]) -> f64 {
 }
 
 /// Per-plane PSNR (MAX = 255, identical planes capped at
-/// [`PSNR_CAP_DB`](crate::eval::metrics::PSNR_CAP_DB) like the image metrics) of two 4:2:0
+/// [`PSNR_CAP_DB`](crate::metrics::PSNR_CAP_DB) like the image metrics) of two 4:2:0
 /// frames of the same size.
 pub fn yuv_psnr(a: &Yuv420, b: &Yuv420) -> Result<YuvPsnr, ColourError> {
     a.check()?;
@@ -453,7 +453,7 @@ pub fn yuv_psnr(a: &Yuv420, b: &Yuv420) -> Result<YuvPsnr, ColourError> {
 }
 
 /// PSNR-RGB of two packed 8-bit RGB buffers: one MSE over all samples, MAX = 255, capped like
-/// [`crate::eval::metrics::psnr_rgb`] (same definition, on raw buffers).
+/// [`crate::metrics::psnr_rgb`] (same definition, on raw buffers).
 pub fn rgb_psnr(a: &[u8], b: &[u8]) -> Result<f64, ColourError> {
     if a.len() != b.len() {
         return Err(ColourError::LengthMismatch {
@@ -659,7 +659,7 @@ mod tests {
         let a = Yuv420::filled(4, 4, 100, 100, 100);
         let mut b = a.clone();
         let same = yuv_psnr(&a, &b).unwrap();
-        assert_eq!(same.yuv, crate::eval::metrics::PSNR_CAP_DB);
+        assert_eq!(same.yuv, crate::metrics::PSNR_CAP_DB);
         b.y.iter_mut().for_each(|v| *v += 1); // luma MSE 1 → 48.13 dB
         b.u[0] += 2; // chroma MSE 4/4 = 1
         let p = yuv_psnr(&a, &b).unwrap();

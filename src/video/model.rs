@@ -159,9 +159,9 @@ impl VideoModel {
     }
 
     pub fn hash_hex(&self) -> String {
-        crate::codec::model::hex(&self.hash)
+        crate::util::hex(&self.hash)
     }
     pub fn sha256_hex(&self) -> String {
-        crate::codec::model::hex(&self.sha256)
+        crate::util::hex(&self.sha256)
     }
 }

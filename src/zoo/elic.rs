@@ -17,7 +17,7 @@ use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
-use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
+use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck, RateProxy};
 use crate::nn::int::{IntLayer, IntSeq};
 use crate::nn::{conv, conv1x1, deconv, ste_round, Conv1x1, Gdn};
 
@@ -34,6 +34,11 @@ pub struct ElicConfig {
     pub hidden: i64,
     /// λ of each trained rate level (loss = R + λ·255²·MSE), increasing.
     pub lambdas: Vec<f64>,
+    /// A linear, exactly invertible wavelet path around the learned transforms (AuxT-style):
+    /// `y = g_a(x) + A·WPT₄(x)`, `x̂ = g_s(ŷ) + WPT₄⁻¹(B·ŷ)` with a 4-level CDF 9/7 packet
+    /// transform (768 bands at 1/16 resolution) and 1x1 projections `A` (768→m), `B` (m→768).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wavelet_shortcut: bool,
 }
 
 impl ElicConfig {
@@ -45,6 +50,14 @@ impl ElicConfig {
             slices: vec![16, 16, 32, 64, 64],
             hidden: 192,
             lambdas: vec![0.0018, 0.0040, 0.0087, 0.0193, 0.0424, 0.0932],
+            wavelet_shortcut: false,
+        }
+    }
+    /// The small model with the wavelet shortcut.
+    pub fn small_wavelet() -> Self {
+        ElicConfig {
+            wavelet_shortcut: true,
+            ..Self::small()
         }
     }
     /// A tiny configuration for tests.
@@ -55,6 +68,7 @@ impl ElicConfig {
             slices: vec![4, 8, 12],
             hidden: 32,
             lambdas: vec![0.004, 0.02, 0.08],
+            wavelet_shortcut: false,
         }
     }
     pub fn levels(&self) -> usize {
@@ -122,9 +136,9 @@ impl ElicConfig {
 struct SliceNet {
     /// Channel context on the decoded earlier slices (absent for the first slice): conv 3x3,
     /// ReLU, conv 3x3.
-    channel: Option<(nn::Conv2D, nn::Conv2D)>,
+    channel: Option<(crate::nn::Conv, crate::nn::Conv)>,
     /// Spatial (checkerboard) context on the slice's decoded anchors.
-    spatial: nn::Conv2D,
+    spatial: crate::nn::Conv,
     /// 1x1 aggregation of [ψ, channel ctx, spatial ctx] → (μ, σ), ReLU between.
     agg: [Conv1x1; 3],
 }
@@ -211,12 +225,63 @@ impl IntElic {
     }
 }
 
+/// Levels of the shortcut's wavelet packet transform: its stride, 16, is the latent's.
+pub const SHORTCUT_LEVELS: u32 = 4;
+
+/// The linear wavelet path of [`ElicConfig::wavelet_shortcut`] (parameters `shortcut.encoder.*`,
+/// `shortcut.decoder.*`).
+#[derive(Debug)]
+pub struct Shortcut {
+    wpt: crate::transforms::Wpt,
+    pub encoder: Conv1x1,
+    pub decoder: Conv1x1,
+}
+
+impl Shortcut {
+    fn new(p: nn::Path, m: i64) -> Shortcut {
+        let wpt = crate::transforms::Wpt::new(SHORTCUT_LEVELS);
+        // Packet bands per colour, times three colours.
+        let k = 3 * wpt.bands();
+        let encoder = conv1x1(&p / "encoder", k, m);
+        let decoder = conv1x1(&p / "decoder", m, k);
+        super::walloc::low_band_init(&encoder, &decoder);
+        Shortcut {
+            wpt,
+            encoder,
+            decoder,
+        }
+    }
+    fn analysis(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(&self.wpt.forward(&(x - 0.5)))
+    }
+    /// The wavelet path's pixels, centred on 0 (the 0.5 is in `g_s`'s last bias).
+    fn synthesis(&self, y: &Tensor) -> Tensor {
+        self.wpt.inverse(&self.decoder.forward(y))
+    }
+    /// Zeroes both projections: the model then computes exactly what it computes without the
+    /// shortcut (used when the learned transforms come from a model trained without it).
+    pub fn zero(&self) {
+        tch::no_grad(|| {
+            for t in [
+                &self.encoder.ws,
+                &self.encoder.bs,
+                &self.decoder.ws,
+                &self.decoder.bs,
+            ] {
+                let _ = t.shallow_clone().zero_();
+            }
+        });
+    }
+}
+
 /// The network (float, trainable).
 #[derive(Debug)]
 pub struct ElicModel {
     pub config: ElicConfig,
     g_a: nn::Sequential,
     g_s: nn::Sequential,
+    /// The linear wavelet path, when configured.
+    pub shortcut: Option<Shortcut>,
     h_a: nn::Sequential,
     h_s: HyperSynthesis,
     pub entropy_bottleneck: EntropyBottleneck,
@@ -249,22 +314,47 @@ impl ElicModel {
             .add(conv(p / "g_a" / 2, n, n, 5, 2))
             .add(Gdn::new(p / "g_a" / 3, n, false))
             .add(conv(p / "g_a" / 4, n, n, 5, 2))
-            .add(Gdn::new(p / "g_a" / 5, n, false))
-            .add(conv(p / "g_a" / 6, n, m, 5, 2));
+            .add(Gdn::new(p / "g_a" / 5, n, false));
+        let a6 = conv(p / "g_a" / 6, n, m, 5, 2);
+        let last_conv_a = (
+            a6.ws.shallow_clone(),
+            a6.bs.as_ref().map(|b| b.shallow_clone()),
+        );
+        let g_a = g_a.add(a6);
         let g_s = nn::seq()
             .add(deconv(p / "g_s" / 0, m, n, 5, 2))
             .add(Gdn::new(p / "g_s" / 1, n, true))
             .add(deconv(p / "g_s" / 2, n, n, 5, 2))
             .add(Gdn::new(p / "g_s" / 3, n, true))
             .add(deconv(p / "g_s" / 4, n, n, 5, 2))
-            .add(Gdn::new(p / "g_s" / 5, n, true))
-            .add(deconv(p / "g_s" / 6, n, 3, 5, 2));
+            .add(Gdn::new(p / "g_s" / 5, n, true));
+        let s6 = deconv(p / "g_s" / 6, n, 3, 5, 2);
+        let last_deconv_s = (
+            s6.ws.shallow_clone(),
+            s6.bs.as_ref().map(|b| b.shallow_clone()),
+        );
+        let g_s = g_s.add(s6);
         let h_a = nn::seq()
             .add(conv(p / "h_a" / 0, m, n, 3, 1))
             .add_fn(|x| x.relu())
             .add(conv(p / "h_a" / 2, n, n, 5, 2))
             .add_fn(|x| x.relu())
             .add(conv(p / "h_a" / 4, n, n, 5, 2));
+        let shortcut = config.wavelet_shortcut.then(|| {
+            // A working codec at step 0: the learned paths' last layers start at zero, so the
+            // model starts as the linear wavelet codec and learns a residual on top of it.
+            // The synthesis' last bias holds the 0.5 that centres the wavelet path's output, so
+            // that a zeroed shortcut adds exactly nothing (see `Shortcut::zero`).
+            for (layer, bias) in [(&last_conv_a, 0.0), (&last_deconv_s, 0.5)] {
+                tch::no_grad(|| {
+                    let _ = layer.0.shallow_clone().zero_();
+                    if let Some(b) = &layer.1 {
+                        let _ = b.shallow_clone().fill_(bias);
+                    }
+                });
+            }
+            Shortcut::new(p / "shortcut", m)
+        });
         let h_s = HyperSynthesis::new(p / "h_s", n, n * 3 / 2, 2 * m);
         let entropy_bottleneck = EntropyBottleneck::new(p / "entropy_bottleneck", n);
         let mut slices = Vec::new();
@@ -296,6 +386,7 @@ impl ElicModel {
             config,
             g_a,
             g_s,
+            shortcut,
             h_a,
             h_s,
             entropy_bottleneck,
@@ -323,10 +414,18 @@ impl ElicModel {
     }
 
     pub fn analysis(&self, x: &Tensor) -> Tensor {
-        self.g_a.forward(x)
+        let y = self.g_a.forward(x);
+        match &self.shortcut {
+            Some(s) => y + s.analysis(x),
+            None => y,
+        }
     }
     pub fn synthesis(&self, y_hat: &Tensor) -> Tensor {
-        self.g_s.forward(y_hat)
+        let x = self.g_s.forward(y_hat);
+        match &self.shortcut {
+            Some(s) => x + s.synthesis(y_hat),
+            None => x,
+        }
     }
     pub fn hyper_analysis(&self, y: &Tensor) -> Tensor {
         self.h_a.forward(y)
@@ -380,7 +479,19 @@ impl ElicModel {
     pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
         let y = self.analysis(x) * self.gains.gains(q);
         let z = self.hyper_analysis(&y);
-        let zb = self.entropy_bottleneck.forward(&z, train);
+        self.forward_latents(&y, &z, q, RateProxy::from_train(train))
+    }
+
+    /// [`ElicModel::forward`] from a given gained latent `y` and hyper-latent `z` (encode-time
+    /// refinement optimizes them directly).
+    pub fn forward_latents(
+        &self,
+        y: &Tensor,
+        z: &Tensor,
+        q: &[f64],
+        proxy: RateProxy,
+    ) -> TrainOut {
+        let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
         let psi = self.hyper_synthesis(&zb.z_hat);
         let (b, _, h, w) = y.size4().expect("4-d latent");
         let anchor = checkerboard(h, w, y.device()).view([1, 1, h, w]);
@@ -397,11 +508,7 @@ impl ElicModel {
             let mu = pa.mu.where_self(&anchor, &pn.mu);
             let sigma = pa.sigma.where_self(&anchor, &pn.sigma);
             let yi_hat = anchors_hat + (ste_round(&(&yi - &mu)) + &mu) * &non_anchor;
-            let y_rate = if train {
-                crate::entropy::add_noise(&yi)
-            } else {
-                yi_hat.detach()
-            };
+            let y_rate = proxy.rate_input(&yi, &yi_hat);
             let lik = gaussian::likelihood(&y_rate, &mu, &sigma);
             y_bits += bits_per_sample(&lik);
             y_hats.push(yi_hat);
@@ -426,6 +533,48 @@ pub fn checkerboard(h: i64, w: i64, device: Device) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wavelet_shortcut_is_a_codec_at_step_0_and_zero_shortcut_changes_nothing() {
+        tch::manual_seed(1);
+        let config = ElicConfig {
+            wavelet_shortcut: true,
+            ..ElicConfig::tiny()
+        };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = ElicModel::new(&vs.root(), config);
+        let names: Vec<String> = vs.variables().keys().cloned().collect();
+        assert!(names.contains(&"shortcut.encoder.weight".to_string()));
+        // A smooth image: at step 0 the learned paths are zero and the linear wavelet path keeps
+        // the low bands, so the reconstruction of the unquantized latent is already close.
+        let r = Tensor::arange(64, (Kind::Float, Device::Cpu)) / 64.0;
+        let x = (r.view([1, 1, 1, 64]) * 0.5 + r.view([1, 1, 64, 1]) * 0.3 + 0.1)
+            .expand([1, 3, 64, 64], false)
+            .contiguous();
+        let x_hat = tch::no_grad(|| model.synthesis(&model.analysis(&x)));
+        let mse = (&x_hat - &x).square().mean(Kind::Float).double_value(&[]);
+        let psnr = -10.0 * mse.log10();
+        assert!(psnr > 30.0, "step-0 linear path PSNR {psnr:.1} dB");
+        // Zeroed, the shortcut contributes nothing: the model equals the one without it.
+        let plain_vs = nn::VarStore::new(Device::Cpu);
+        let plain = ElicModel::new(&plain_vs.root(), ElicConfig::tiny());
+        tch::no_grad(|| {
+            for (name, t) in plain_vs.variables() {
+                let mut t = t;
+                t.copy_(&vs.variables()[&name]);
+            }
+        });
+        let y = Tensor::rand([1, 3, 64, 64], (Kind::Float, Device::Cpu));
+        model.shortcut.as_ref().expect("shortcut").zero();
+        let (a, b) = tch::no_grad(|| (model.analysis(&y), plain.analysis(&y)));
+        assert!(
+            a.equal(&b),
+            "max diff {}",
+            (&a - &b).abs().max().double_value(&[])
+        );
+        let (a, b) = tch::no_grad(|| (model.synthesis(&a), plain.synthesis(&b)));
+        assert!(a.equal(&b));
+    }
 
     #[test]
     fn shapes_and_rate_terms() {

@@ -9,9 +9,9 @@ use crate::nn::{conv, deconv};
 
 #[derive(Debug)]
 pub struct HyperSynthesis {
-    d0: nn::ConvTranspose2D,
-    d2: nn::ConvTranspose2D,
-    c4: nn::Conv2D,
+    d0: crate::nn::ConvT,
+    d2: crate::nn::ConvT,
+    c4: crate::nn::Conv,
 }
 
 impl HyperSynthesis {

@@ -139,6 +139,19 @@ impl Network {
             Network::Walloc(m) => m.forward(x, q, train),
         }
     }
+    /// The training forward pass from a gained latent `y` and hyper-latent `z`.
+    pub fn forward_latents(
+        &self,
+        y: &Tensor,
+        z: &Tensor,
+        q: &[f64],
+        proxy: crate::entropy::RateProxy,
+    ) -> TrainOut {
+        match self {
+            Network::Elic(m) => m.forward_latents(y, z, q, proxy),
+            Network::Walloc(m) => m.forward_latents(y, z, q, proxy),
+        }
+    }
     pub fn entropy_bottleneck(&self) -> &EntropyBottleneck {
         match self {
             Network::Elic(m) => &m.entropy_bottleneck,

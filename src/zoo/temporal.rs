@@ -63,10 +63,10 @@ impl TemporalConfig {
 #[derive(Debug)]
 pub struct TemporalPrior {
     pub config: TemporalConfig,
-    layers: [nn::Conv2D; 4],
+    layers: [crate::nn::Conv; 4],
     /// A linear 1x1 path from the input to the output (zero at the start): predictions such as
     /// "μ = a·ŷ(t−1) + b·μ_h" are linear, and the ReLU stack learns them slowly.
-    skip: nn::Conv2D,
+    skip: crate::nn::Conv,
     /// Per-channel powers of two (not trained, `prior.input_scale [1, I, 1, 1]` and
     /// `prior.output_scale [1, 2C, 1, 1]`): the network works on unit-scale values although
     /// latents and σ reach tens, and Adam's steps (about the learning rate per weight) then have

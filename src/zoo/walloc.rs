@@ -17,7 +17,7 @@ use tch::{nn, nn::Module, Tensor};
 
 use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
-use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck};
+use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck, RateProxy};
 use crate::nn::int::IntSeq;
 use crate::nn::{conv, conv1x1, ste_round, Conv1x1};
 use crate::transforms::Wpt;
@@ -89,8 +89,8 @@ impl WallocConfig {
 
 #[derive(Debug)]
 struct ResBlock {
-    a: nn::Conv2D,
-    b: nn::Conv2D,
+    a: crate::nn::Conv,
+    b: crate::nn::Conv,
 }
 
 impl Module for ResBlock {
@@ -205,14 +205,21 @@ impl WallocModel {
     pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
         let y = self.analysis(x) * self.gains.gains(q);
         let z = self.hyper_analysis(&y);
-        let zb = self.entropy_bottleneck.forward(&z, train);
+        self.forward_latents(&y, &z, q, RateProxy::from_train(train))
+    }
+
+    /// [`WallocModel::forward`] from a given gained latent `y` and hyper-latent `z`.
+    pub fn forward_latents(
+        &self,
+        y: &Tensor,
+        z: &Tensor,
+        q: &[f64],
+        proxy: RateProxy,
+    ) -> TrainOut {
+        let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
         let (mu, sigma) = self.hyper_synthesis(&zb.z_hat);
-        let y_hat = ste_round(&(&y - &mu)) + &mu;
-        let y_rate = if train {
-            crate::entropy::add_noise(&y)
-        } else {
-            y_hat.detach()
-        };
+        let y_hat = ste_round(&(y - &mu)) + &mu;
+        let y_rate = proxy.rate_input(y, &y_hat);
         let y_bits = bits_per_sample(&gaussian::likelihood(&y_rate, &mu, &sigma));
         let x_hat = self.synthesis(&(y_hat * self.gains.inv_gains(q)));
         TrainOut {
@@ -227,7 +234,7 @@ impl WallocModel {
 /// linear path as its transpose), so training starts from a blurred but recognisable image
 /// rather than noise. Bands are ordered by their coarsest split first; every colour gets the
 /// same bands round-robin.
-fn low_band_init(encoder: &Conv1x1, decoder: &Conv1x1) {
+pub(crate) fn low_band_init(encoder: &Conv1x1, decoder: &Conv1x1) {
     let (c, k) = (encoder.ws.size()[0], encoder.ws.size()[1]);
     let per_colour = k / 3;
     let mut chosen = Vec::new();

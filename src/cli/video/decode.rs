@@ -51,7 +51,7 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
     let info = header_info(&header);
     let mut writer = VideoWriter::create(&args.output, &info)
         .with_context(|| format!("{}", args.output.display()))?;
-    let pb = lic::eval::progress_bar(u64::from(header.frames), "decode");
+    let pb = lic::util::progress_bar(u64::from(header.frames), "decode");
     let mut written = 0u32;
     let report = decode_video(&bytes, &model, args.keep_going, |_, rgb| {
         let frame = VideoFrame::from_rgb_f32(rgb, info.chroma, &info.colour);

@@ -58,7 +58,7 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
         (None, Some(h)) => h,
         (None, None) => 0,
     };
-    let pb = lic::eval::progress_bar(total, "encode");
+    let pb = lic::util::progress_bar(total, "encode");
     let enc = encode_video(
         &model,
         &mut reader,

@@ -1,0 +1,82 @@
+//! Encode-time latent refinement (`lic encode --refine N`): a few gradient steps on the latent
+//! `y` and hyper-latent `z` of the one tile being coded, for that tile's own rate–distortion
+//! loss, before the usual quantization and entropy coding. Only the encoder changes: the
+//! bitstream is the same format and the decoder the same networks (Campos et al. 2019; Yang et al.
+//! 2020 "Improving inference for neural image compression").
+//!
+//! The loss is the training loss of the model at the tile's quality, `bpp + λ(q)·255²·MSE` over
+//! the tile's real pixels; the rate uses additive uniform noise and the reconstruction
+//! straight-through rounding (the training forward pass, [`crate::zoo::Network::forward_latents`]),
+//! with Adam on `(y, z)` and a cosine-decayed step size. Only the latents receive gradients:
+//! the model's weights are untouched. The final symbols still come from the integer entropy
+//! networks at encode time, so what is coded is exactly what the decoder rebuilds.
+
+use tch::{Kind, Tensor};
+
+use super::CodecModel;
+use crate::entropy::RateProxy;
+
+/// Share of the steps whose rate uses additive noise; the rest measure the rate of the rounded
+/// latents with a straight-through gradient (what will really be coded).
+pub const NOISE_FRACTION: f64 = 0.5;
+
+/// Adam's step size for the latents at the first refinement step (latents are O(1)–O(10) in
+/// quantization units; the step decays to 0 on a cosine). Measured on kodim04 at q3, 30 steps:
+/// 0.003 and 0.01 both gain (0.01: lic-walloc −2.6% bits and +0.11 dB), 0.03 and more lose.
+pub const REFINE_LR: f64 = 0.01;
+
+/// Refined `(y, z)` (gained latent, hyper-latent) for a padded tile `x` `[1, 3, H', W']` whose real
+/// pixels are the top-left `valid = (h, w)`, at quality `q`, after `steps` Adam steps, starting
+/// from the analysis transforms' output `(y0, z0)`.
+pub fn refine(
+    model: &CodecModel,
+    x: &Tensor,
+    valid: (i64, i64),
+    q: f64,
+    (y0, z0): (&Tensor, &Tensor),
+    steps: usize,
+) -> (Tensor, Tensor) {
+    if steps == 0 {
+        return (y0.shallow_clone(), z0.shallow_clone());
+    }
+    let lambda = model.config.lambda_at(q);
+    let (h, w) = valid;
+    let target = x.narrow(2, 0, h).narrow(3, 0, w).detach();
+    let pixels = (h * w) as f64;
+    tch::with_grad(|| {
+        let y = y0.detach().copy().set_requires_grad(true);
+        let z = z0.detach().copy().set_requires_grad(true);
+        let mut m = [y.zeros_like(), z.zeros_like()];
+        let mut v = [y.zeros_like(), z.zeros_like()];
+        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+        for t in 0..steps {
+            // Deterministic noise per step, independent of anything else the process did.
+            tch::manual_seed(0x5eed_0000 + t as i64);
+            let proxy = if (t as f64) < NOISE_FRACTION * steps as f64 {
+                RateProxy::Noise
+            } else {
+                RateProxy::Straight
+            };
+            let out = model.net.forward_latents(&y, &z, &[q], proxy);
+            let x_hat = out.x_hat.narrow(2, 0, h).narrow(3, 0, w);
+            let mse = (&x_hat - &target).square().mean(Kind::Float);
+            let bpp = (&out.y_bits + &out.z_bits).sum(Kind::Float) / pixels;
+            let loss = bpp + mse * (lambda * 255.0 * 255.0);
+            let grads = Tensor::run_backward(&[loss], &[&y, &z], false, false);
+            let lr =
+                REFINE_LR * 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / steps as f64).cos());
+            let k = (t + 1) as i32;
+            let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
+            tch::no_grad(|| {
+                for (i, (p, g)) in [&y, &z].into_iter().zip(&grads).enumerate() {
+                    let _ = m[i].g_mul_scalar_(b1).g_add_(&(g * (1.0 - b1)));
+                    let _ = v[i].g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
+                    let upd = (&m[i] / bc1) / ((&v[i] / bc2).sqrt() + eps) * lr;
+                    let mut p = p.shallow_clone();
+                    let _ = p.g_sub_(&upd);
+                }
+            });
+        }
+        (y.detach(), z.detach())
+    })
+}

@@ -1,0 +1,332 @@
+//! The exact integer decoder networks: quantized weights, the integer ARM that selects the
+//! coding tables and the fixed-point upsampling and synthesis.
+//!
+//! Activations are `i64` fixed point with [`ACT_FRAC`] fraction bits, clamped to
+//! `±ACT_CLAMP` after every layer; a tensor's weights are integers over `2^frac`. Every sum is
+//! an exact integer (|activation| ≤ 2^24, |weight| < 2^15, fan-in ≤ 64: below 2^46), rescaled
+//! with round-half-up arithmetic shifts, so the result is the same on every machine, thread
+//! count and instruction set. The encoder uses these same functions to write the bitstream.
+use rayon::prelude::*;
+
+use super::laplace;
+use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS};
+
+/// Fraction bits of activations.
+pub const ACT_FRAC: u32 = 12;
+/// Activations are clamped to `±ACT_CLAMP` after every layer.
+pub const ACT_CLAMP: i64 = 1 << 24;
+/// Largest weight magnitude (exclusive).
+pub const MAX_WEIGHT: i32 = 1 << 15;
+/// Largest fraction-bit count of a tensor.
+pub const MAX_FRAC: u8 = 15;
+/// Largest latent magnitude.
+pub const MAX_LATENT: i32 = 1 << 15;
+
+/// `ln b` of the smallest table scale in activation units (−3.25 · 2^12, exact).
+const LS_MIN_FIX: i64 = -13312;
+
+/// One quantized tensor: value `i` is `values[i] / 2^frac`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QTensor {
+    /// Fraction bits (≤ [`MAX_FRAC`]).
+    pub frac: u8,
+    /// Integer values (`|v| < MAX_WEIGHT`).
+    pub values: Vec<i32>,
+}
+
+impl QTensor {
+    /// Rounds float values to `frac` fraction bits (saturating).
+    pub fn quantize(values: &[f32], frac: u8) -> Self {
+        let s = (1u32 << frac) as f32;
+        let m = (MAX_WEIGHT - 1) as f32;
+        Self {
+            frac,
+            values: values
+                .iter()
+                .map(|&v| (v * s).round().clamp(-m, m) as i32)
+                .collect(),
+        }
+    }
+
+    /// The float values this tensor stands for.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let s = (1u32 << self.frac) as f32;
+        self.values.iter().map(|&v| v as f32 / s).collect()
+    }
+}
+
+#[inline(always)]
+fn shift_round(v: i64, s: u32) -> i64 {
+    if s == 0 {
+        v
+    } else {
+        (v + (1 << (s - 1))) >> s
+    }
+}
+
+/// A dense layer with integer weights.
+#[derive(Clone, Debug)]
+struct QDense {
+    fan_in: usize,
+    fan_out: usize,
+    w: Vec<i64>,
+    wf: u32,
+    b: Vec<i64>,
+    bf: u32,
+}
+
+impl QDense {
+    fn new(d: &Dense, w: &QTensor, b: &QTensor) -> Self {
+        Self {
+            fan_in: d.fan_in,
+            fan_out: d.fan_out,
+            w: w.values.iter().map(|&v| i64::from(v)).collect(),
+            wf: u32::from(w.frac),
+            b: b.values.iter().map(|&v| i64::from(v)).collect(),
+            bf: u32::from(b.frac),
+        }
+    }
+
+    /// `out = act(W x + b)` in activation units.
+    #[inline(always)]
+    fn apply(&self, x: &[i64], out: &mut [i64], relu: bool) {
+        let f = (ACT_FRAC + self.wf).max(self.bf);
+        let (sa, sb) = (f - ACT_FRAC - self.wf, f - self.bf);
+        for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
+            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
+            let mut acc = 0i64;
+            for (w, a) in wr.iter().zip(x) {
+                acc += w * a;
+            }
+            let v = shift_round((acc << sa) + (self.b[o] << sb), f - ACT_FRAC);
+            let v = v.clamp(-ACT_CLAMP, ACT_CLAMP);
+            *y = if relu { v.max(0) } else { v };
+        }
+    }
+}
+
+fn mlp(layers: &[QDense], x: &mut [i64], y: &mut [i64]) -> usize {
+    // Ping-pong between x and y; returns 0 if the output is in x, 1 if in y.
+    let n = layers.len();
+    let mut side = 0;
+    for (i, d) in layers.iter().enumerate() {
+        let relu = i + 1 < n;
+        if side == 0 {
+            d.apply(x, y, relu);
+        } else {
+            d.apply(y, x, relu);
+        }
+        side ^= 1;
+    }
+    side
+}
+
+/// The quantized networks of one image.
+#[derive(Clone, Debug)]
+pub struct QNet {
+    /// Architecture.
+    pub arch: Arch,
+    /// Tensors in [`Layout::tensors`] order.
+    pub tensors: Vec<QTensor>,
+    arm: Vec<QDense>,
+    syn: Vec<QDense>,
+    conv: Option<(Vec<i64>, u32, Vec<i64>, u32)>,
+    width: usize,
+}
+
+impl QNet {
+    /// Builds the integer networks; `tensors` must match `Layout::new(arch).tensors()` in
+    /// count and lengths (checked by the caller that parses untrusted data).
+    pub fn new(arch: Arch, tensors: Vec<QTensor>) -> Self {
+        let layout = Layout::new(&arch);
+        let mut t = 0;
+        let mut take = |layers: &[Dense]| {
+            layers
+                .iter()
+                .map(|d| {
+                    let q = QDense::new(d, &tensors[t], &tensors[t + 1]);
+                    t += 2;
+                    q
+                })
+                .collect::<Vec<_>>()
+        };
+        let arm = take(&layout.arm);
+        let syn = take(&layout.syn);
+        let conv = layout.conv.map(|_| {
+            let (w, b) = (&tensors[t], &tensors[t + 1]);
+            (
+                w.values.iter().map(|&v| i64::from(v)).collect(),
+                u32::from(w.frac),
+                b.values.iter().map(|&v| i64::from(v)).collect(),
+                u32::from(b.frac),
+            )
+        });
+        let width = arm
+            .iter()
+            .chain(&syn)
+            .map(|d| d.fan_in.max(d.fan_out))
+            .max()
+            .unwrap_or(1)
+            .max(arch.ctx)
+            .max(arch.levels);
+        Self {
+            arch,
+            tensors,
+            arm,
+            syn,
+            conv,
+            width,
+        }
+    }
+
+    /// A scratch buffer pair for [`QNet::arm_code`].
+    pub fn arm_scratch(&self) -> (Vec<i64>, Vec<i64>) {
+        (vec![0; self.width], vec![0; self.width])
+    }
+
+    /// The coding parameters of the latent at `(x, y)` of a `w × h` grid whose causal
+    /// neighbours are already in `grid`: `(base, table index)`; the symbol is `q − base`.
+    #[inline]
+    pub fn arm_code(
+        &self,
+        grid: &[i32],
+        w: usize,
+        h: usize,
+        x: usize,
+        y: usize,
+        s: &mut (Vec<i64>, Vec<i64>),
+    ) -> (i32, u16) {
+        let (a, b) = (&mut s.0, &mut s.1);
+        for (k, &(dy, dx)) in CTX_OFFSETS[..self.arch.ctx].iter().enumerate() {
+            let (yy, xx) = (y as i64 + i64::from(dy), x as i64 + i64::from(dx));
+            a[k] = if yy < 0 || xx < 0 || yy >= h as i64 || xx >= w as i64 {
+                0
+            } else {
+                i64::from(grid[yy as usize * w + xx as usize]) << ACT_FRAC
+            };
+        }
+        let out = if mlp(&self.arm, a, b) == 0 { &*a } else { &*b };
+        let (mu, ls) = (out[0], out[1]);
+        let m8 = shift_round(mu, ACT_FRAC - 3);
+        let k = shift_round(ls - LS_MIN_FIX, ACT_FRAC - 3).clamp(0, laplace::SCALES as i64 - 1);
+        let base = (m8 >> 3) as i32;
+        let j = (m8 & 7) as usize;
+        (base, laplace::table_index(k as usize, j))
+    }
+
+    /// Symbols and table indexes of a whole grid (all values known: the encoder's side).
+    pub fn code_grid(&self, grid: &[i32], w: usize, h: usize) -> (Vec<i32>, Vec<u16>) {
+        let rows: Vec<(Vec<i32>, Vec<u16>)> = (0..h)
+            .into_par_iter()
+            .map(|y| {
+                let mut s = self.arm_scratch();
+                let mut sym = Vec::with_capacity(w);
+                let mut idx = Vec::with_capacity(w);
+                for x in 0..w {
+                    let (base, t) = self.arm_code(grid, w, h, x, y, &mut s);
+                    sym.push(grid[y * w + x] - base);
+                    idx.push(t);
+                }
+                (sym, idx)
+            })
+            .collect();
+        let mut sym = Vec::with_capacity(w * h);
+        let mut idx = Vec::with_capacity(w * h);
+        for (s, i) in rows {
+            sym.extend(s);
+            idx.extend(i);
+        }
+        (sym, idx)
+    }
+
+    /// The decoded 8-bit RGB image (interleaved) of `width × height` from the integer latent
+    /// grids (level `l` is `⌈W/2^l⌉ × ⌈H/2^l⌉`).
+    pub fn synthesize(&self, grids: &[Vec<i32>], width: usize, height: usize) -> Vec<u8> {
+        let nl = self.arch.levels;
+        let geo: Vec<(usize, Vec<Tap>, Vec<Tap>)> = (0..nl)
+            .map(|l| {
+                let (w, h) = (width.div_ceil(1 << l), height.div_ceil(1 << l));
+                (w, taps(l, w, width), taps(l, h, height))
+            })
+            .collect();
+        // x0 rows (3 planes per row), then the convolution.
+        let mut x0 = vec![0i64; 3 * width * height];
+        x0.par_chunks_mut(3 * width)
+            .enumerate()
+            .for_each(|(y, row)| {
+                let mut a = vec![0i64; self.width];
+                let mut b = vec![0i64; self.width];
+                for x in 0..width {
+                    for (l, (gw, xt, yt)) in geo.iter().enumerate() {
+                        let g = &grids[l];
+                        let (tx, ty) = (xt[x], yt[y]);
+                        let d = 1i64 << (l + 1);
+                        let (fx, fy) = (i64::from(tx.f), i64::from(ty.f));
+                        let at = |r: u32, c: u32| i64::from(g[r as usize * gw + c as usize]);
+                        let top = at(ty.i0, tx.i0) * (d - fx) + at(ty.i0, tx.i1) * fx;
+                        let bot = at(ty.i1, tx.i0) * (d - fx) + at(ty.i1, tx.i1) * fx;
+                        let v = top * (d - fy) + bot * fy; // 2l + 2 fraction bits
+                        let fb = 2 * l as u32 + 2;
+                        a[l] = if fb <= ACT_FRAC {
+                            v << (ACT_FRAC - fb)
+                        } else {
+                            shift_round(v, fb - ACT_FRAC)
+                        };
+                    }
+                    let out = if mlp(&self.syn, &mut a, &mut b) == 0 {
+                        &a
+                    } else {
+                        &b
+                    };
+                    for c in 0..3 {
+                        row[c * width + x] = out[c];
+                    }
+                }
+            });
+        let mut rgb = vec![0u8; 3 * width * height];
+        let to_u8 = |v: i64| ((v * 255 + (1 << (ACT_FRAC - 1))) >> ACT_FRAC).clamp(0, 255) as u8;
+        let x0 = &x0;
+        rgb.par_chunks_mut(3 * width)
+            .enumerate()
+            .for_each(|(y, out)| {
+                for x in 0..width {
+                    for c in 0..3 {
+                        let base = x0[y * 3 * width + c * width + x];
+                        let v = match &self.conv {
+                            None => base,
+                            Some((w, wf, b, bf)) => {
+                                let mut acc = 0i64;
+                                for ci in 0..3 {
+                                    for ky in 0..3 {
+                                        let yy = y as i64 + ky - 1;
+                                        if yy < 0 || yy >= height as i64 {
+                                            continue;
+                                        }
+                                        for kx in 0..3 {
+                                            let xx = x as i64 + kx - 1;
+                                            if xx < 0 || xx >= width as i64 {
+                                                continue;
+                                            }
+                                            acc += w[((c * 3 + ci) * 3 + ky as usize) * 3
+                                                + kx as usize]
+                                                * x0[yy as usize * 3 * width
+                                                    + ci * width
+                                                    + xx as usize];
+                                        }
+                                    }
+                                }
+                                let f = (ACT_FRAC + wf).max(*bf);
+                                let r = shift_round(
+                                    (acc << (f - ACT_FRAC - wf)) + (b[c] << (f - bf)),
+                                    f - ACT_FRAC,
+                                );
+                                (base + r).clamp(-ACT_CLAMP, ACT_CLAMP)
+                            }
+                        };
+                        out[x * 3 + c] = to_u8(v);
+                    }
+                }
+            });
+        rgb
+    }
+}

@@ -1,0 +1,1448 @@
+//! Architecture, parameter layout and the fused float forward/backward of one training step.
+//!
+//! Per image: `levels` latent grids (level `l` is `⌈W/2^l⌉ × ⌈H/2^l⌉`, one channel), each
+//! bilinearly upsampled to full resolution ([`Tap`]); a per-pixel MLP (`levels → hidden… → 3`,
+//! ReLU) and an optional residual 3x3 convolution (3 → 3) give RGB in `[0, 1]`. An
+//! autoregressive model (ARM) shared by all levels maps the `ctx` causal neighbours of a latent
+//! ([`CTX_OFFSETS`], same level, zero outside the grid) through an MLP to `(μ, ln b)` of a
+//! discretized Laplace ([`super::laplace`]).
+//!
+//! The step computes `loss = MSE + λ · bits / pixels` and its gradients with hand-derived
+//! backward passes in blocks of 16 (pixels or latents) along a row, threaded over rows with
+//! rayon; per-weight gradients are accumulated per lane and reduced once per task.
+use rayon::prelude::*;
+
+use super::laplace;
+use super::simd::{multiversion, Simd};
+
+/// Values of one block (four 16-lane vectors: each weight load serves four FMAs).
+pub const B: usize = 64;
+/// Vectors per block.
+const NB: usize = B / 16;
+type Lane = super::simd::Lane;
+type Unit = [f32; B];
+
+#[inline(always)]
+fn sub(u: &Unit, j: usize) -> &Lane {
+    u[j * 16..j * 16 + 16].try_into().expect("16 values")
+}
+
+#[inline(always)]
+fn sub_mut(u: &mut Unit, j: usize) -> &mut Lane {
+    (&mut u[j * 16..j * 16 + 16]).try_into().expect("16 values")
+}
+
+/// Most latent levels.
+pub const MAX_LEVELS: usize = 8;
+/// Most ARM context positions.
+pub const MAX_CTX: usize = 24;
+/// Widest hidden layer.
+pub const MAX_WIDTH: usize = 64;
+/// Most hidden layers per MLP.
+pub const MAX_HIDDEN_LAYERS: usize = 3;
+
+/// Causal context positions `(dy, dx)` in order of use: the first `ctx` are the ARM's inputs.
+pub const CTX_OFFSETS: [(i32, i32); MAX_CTX] = [
+    (0, -1),
+    (-1, 0),
+    (-1, -1),
+    (-1, 1),
+    (0, -2),
+    (-2, 0),
+    (-1, -2),
+    (-1, 2),
+    (-2, -1),
+    (-2, 1),
+    (-2, -2),
+    (-2, 2),
+    (0, -3),
+    (-3, 0),
+    (-1, -3),
+    (-1, 3),
+    (-3, -1),
+    (-3, 1),
+    (-2, -3),
+    (-2, 3),
+    (-3, -2),
+    (-3, 2),
+    (-3, -3),
+    (-3, 3),
+];
+
+/// Sizes of the networks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arch {
+    /// Number of latent grids (1..=[`MAX_LEVELS`]).
+    pub levels: usize,
+    /// ARM context positions (1..=[`MAX_CTX`]).
+    pub ctx: usize,
+    /// ARM hidden widths.
+    pub arm_hidden: Vec<usize>,
+    /// Synthesis hidden widths.
+    pub syn_hidden: Vec<usize>,
+    /// Residual 3x3 convolution after the synthesis MLP.
+    pub conv: bool,
+}
+
+impl Arch {
+    /// Multiply-accumulates per pixel of the decoder (ARM over ~4/3 latents per pixel,
+    /// upsampling, synthesis).
+    pub fn macs_per_pixel(&self) -> usize {
+        let mlp = |inp: usize, hidden: &[usize], out: usize| {
+            let mut prev = inp;
+            let mut m = 0;
+            for &h in hidden.iter().chain(std::iter::once(&out)) {
+                m += prev * h;
+                prev = h;
+            }
+            m
+        };
+        let arm = mlp(self.ctx, &self.arm_hidden, 2);
+        let syn = mlp(self.levels, &self.syn_hidden, 3) + if self.conv { 81 } else { 0 };
+        arm * 4 / 3 + syn + 4 * self.levels
+    }
+
+    /// Checks the sizes against the caps.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_LEVELS).contains(&self.levels) {
+            return Err(format!("{} latent levels (1..={MAX_LEVELS})", self.levels));
+        }
+        if !(1..=MAX_CTX).contains(&self.ctx) {
+            return Err(format!("{} context positions (1..={MAX_CTX})", self.ctx));
+        }
+        for h in [&self.arm_hidden, &self.syn_hidden] {
+            if h.len() > MAX_HIDDEN_LAYERS || h.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)) {
+                return Err(format!(
+                    "hidden widths {h:?} (at most {MAX_HIDDEN_LAYERS} layers of 1..={MAX_WIDTH})"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One dense layer: `fan_out × fan_in` weights (row-major) then `fan_out` biases, at offsets
+/// into the parameter vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dense {
+    /// Inputs.
+    pub fan_in: usize,
+    /// Outputs.
+    pub fan_out: usize,
+    /// Offset of the weights.
+    pub w: usize,
+    /// Offset of the biases.
+    pub b: usize,
+}
+
+/// Where every tensor lives in the flat parameter vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// ARM layers.
+    pub arm: Vec<Dense>,
+    /// Synthesis MLP layers.
+    pub syn: Vec<Dense>,
+    /// Convolution weights `[out 3][in 3][3][3]` and biases `[3]`, if any.
+    pub conv: Option<(usize, usize)>,
+    /// Total parameters.
+    pub len: usize,
+}
+
+impl Layout {
+    /// The layout of `arch`.
+    pub fn new(arch: &Arch) -> Self {
+        let mut len = 0;
+        let mut mlp = |inp: usize, hidden: &[usize], out: usize| {
+            let mut layers = Vec::new();
+            let mut prev = inp;
+            for &h in hidden.iter().chain(std::iter::once(&out)) {
+                let w = len;
+                len += prev * h;
+                let b = len;
+                len += h;
+                layers.push(Dense {
+                    fan_in: prev,
+                    fan_out: h,
+                    w,
+                    b,
+                });
+                prev = h;
+            }
+            layers
+        };
+        let arm = mlp(arch.ctx, &arch.arm_hidden, 2);
+        let syn = mlp(arch.levels, &arch.syn_hidden, 3);
+        let conv = arch.conv.then(|| {
+            let w = len;
+            len += 81;
+            let b = len;
+            len += 3;
+            (w, b)
+        });
+        Self {
+            arm,
+            syn,
+            conv,
+            len,
+        }
+    }
+
+    /// Every tensor as `(offset, length)`, in bitstream order: per ARM layer weights then
+    /// biases, the same for the synthesis, then the convolution.
+    pub fn tensors(&self) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for d in self.arm.iter().chain(&self.syn) {
+            v.push((d.w, d.fan_in * d.fan_out));
+            v.push((d.b, d.fan_out));
+        }
+        if let Some((w, b)) = self.conv {
+            v.push((w, 81));
+            v.push((b, 3));
+        }
+        v
+    }
+}
+
+/// One bilinear tap pair along an axis: source indexes and the weight of `i1` as a numerator
+/// over `2^(l+1)` (align-corners-false sampling, edges replicated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tap {
+    /// First source index.
+    pub i0: u32,
+    /// Second source index.
+    pub i1: u32,
+    /// Weight of `i1`, over `2^(l+1)`.
+    pub f: u32,
+}
+
+/// Taps from a level-`l` axis of `n` samples to `full` output samples.
+pub fn taps(l: usize, n: usize, full: usize) -> Vec<Tap> {
+    (0..full)
+        .map(|x| {
+            if l == 0 {
+                return Tap {
+                    i0: x as u32,
+                    i1: x as u32,
+                    f: 0,
+                };
+            }
+            let num = 2 * x as i64 + 1 - (1i64 << l);
+            if num < 0 {
+                return Tap { i0: 0, i1: 0, f: 0 };
+            }
+            let i0 = (num >> (l + 1)) as usize;
+            let f = (num & ((1 << (l + 1)) - 1)) as u32;
+            if i0 + 1 >= n {
+                Tap {
+                    i0: (n - 1) as u32,
+                    i1: (n - 1) as u32,
+                    f: 0,
+                }
+            } else {
+                Tap {
+                    i0: i0 as u32,
+                    i1: i0 as u32 + 1,
+                    f,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Geometry of one latent level.
+#[derive(Clone, Debug)]
+pub struct Level {
+    /// Grid width.
+    pub w: usize,
+    /// Grid height.
+    pub h: usize,
+    /// Offset of the grid in the flat latent vector.
+    pub off: usize,
+    /// Horizontal taps (one per output column).
+    pub xt: Vec<Tap>,
+    /// Vertical taps (one per output row).
+    pub yt: Vec<Tap>,
+    /// Float horizontal weights of `i1`.
+    pub xf: Vec<f32>,
+    /// Float vertical weights of `i1`.
+    pub yf: Vec<f32>,
+    /// For each grid row: the output rows that read it and their weights.
+    back_rows: Vec<Vec<(u32, f32)>>,
+    /// For each grid column: the output columns that read it and their weights.
+    back_cols: Vec<Vec<(u32, f32)>>,
+}
+
+/// The latent grids of a `width × height` image.
+pub fn levels(width: usize, height: usize, count: usize) -> Vec<Level> {
+    let mut off = 0;
+    (0..count)
+        .map(|l| {
+            let w = width.div_ceil(1 << l);
+            let h = height.div_ceil(1 << l);
+            let xt = taps(l, w, width);
+            let yt = taps(l, h, height);
+            let den = (1u32 << (l + 1)) as f32;
+            let xf: Vec<f32> = xt.iter().map(|t| t.f as f32 / den).collect();
+            let yf: Vec<f32> = yt.iter().map(|t| t.f as f32 / den).collect();
+            let back = |t: &[Tap], f: &[f32], n: usize| {
+                let mut v = vec![Vec::new(); n];
+                for (o, (t, &f)) in t.iter().zip(f).enumerate() {
+                    v[t.i0 as usize].push((o as u32, 1.0 - f));
+                    if f != 0.0 {
+                        v[t.i1 as usize].push((o as u32, f));
+                    }
+                }
+                v
+            };
+            let lv = Level {
+                w,
+                h,
+                off,
+                back_rows: back(&yt, &yf, h),
+                back_cols: back(&xt, &xf, w),
+                xt,
+                yt,
+                xf,
+                yf,
+            };
+            off += w * h;
+            lv
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block MLP kernels.
+
+#[inline(always)]
+fn dense_fwd<S: Simd>(p: &[f32], d: &Dense, x: &[Unit], y: &mut [Unit], relu: bool) {
+    let w = &p[d.w..d.w + d.fan_in * d.fan_out];
+    let b = &p[d.b..d.b + d.fan_out];
+    // SAFETY (all `S::` calls): kernels run only in the variant whose features `S` needs.
+    unsafe {
+        for o in 0..d.fan_out {
+            let bv = S::splat(b[o]);
+            let mut acc = [bv; NB];
+            let wr = &w[o * d.fan_in..(o + 1) * d.fan_in];
+            for (xi, &wi) in x[..d.fan_in].iter().zip(wr) {
+                let wv = S::splat(wi);
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = S::fma(wv, S::load(sub(xi, j)), *a);
+                }
+            }
+            for (j, a) in acc.iter().enumerate() {
+                let v = if relu { S::relu(*a) } else { *a };
+                S::store(sub_mut(&mut y[o], j), v);
+            }
+        }
+    }
+}
+
+/// Backward of one dense layer given `dy` (already masked by the following ReLU): lane
+/// gradients of weights/biases into `g` (same layout as the parameters, 16 lanes each) and,
+/// if `dx` is given, the input gradient.
+#[inline(always)]
+fn dense_bwd<S: Simd>(
+    p: &[f32],
+    d: &Dense,
+    x: &[Unit],
+    dy: &[Unit],
+    g: &mut [Lane],
+    dx: Option<&mut [Unit]>,
+) {
+    // SAFETY (all `S::` calls): as in `dense_fwd`.
+    unsafe {
+        let one = S::splat(1.0);
+        for o in 0..d.fan_out {
+            let dyo: [S::V; NB] = std::array::from_fn(|j| S::load(sub(&dy[o], j)));
+            let gb = &mut g[d.b + o];
+            let mut acc = S::load(gb);
+            for v in &dyo {
+                acc = S::fma(*v, one, acc);
+            }
+            S::store(gb, acc);
+            let gw = &mut g[d.w + o * d.fan_in..d.w + (o + 1) * d.fan_in];
+            for (gwi, xi) in gw.iter_mut().zip(&x[..d.fan_in]) {
+                let mut acc = S::load(gwi);
+                for (j, v) in dyo.iter().enumerate() {
+                    acc = S::fma(*v, S::load(sub(xi, j)), acc);
+                }
+                S::store(gwi, acc);
+            }
+        }
+        if let Some(dx) = dx {
+            let w = &p[d.w..d.w + d.fan_in * d.fan_out];
+            for (i, dxi) in dx[..d.fan_in].iter_mut().enumerate() {
+                let z = S::splat(0.0);
+                let mut acc = [z; NB];
+                for o in 0..d.fan_out {
+                    let wv = S::splat(w[o * d.fan_in + i]);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a = S::fma(wv, S::load(sub(&dy[o], j)), *a);
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    S::store(sub_mut(dxi, j), *a);
+                }
+            }
+        }
+    }
+}
+
+/// Scratch of one block through an MLP: input, then every layer's output.
+struct Acts {
+    bufs: Vec<Vec<Unit>>,
+}
+
+impl Acts {
+    fn new(inp: usize, layers: &[Dense]) -> Self {
+        let mut bufs = vec![vec![[0.0; B]; inp]];
+        for d in layers {
+            bufs.push(vec![[0.0; B]; d.fan_out]);
+        }
+        Self { bufs }
+    }
+}
+
+#[inline(always)]
+fn mlp_fwd<S: Simd>(p: &[f32], layers: &[Dense], a: &mut Acts) {
+    let n = layers.len();
+    for (i, d) in layers.iter().enumerate() {
+        let (lo, hi) = a.bufs.split_at_mut(i + 1);
+        dense_fwd::<S>(p, d, &lo[i], &mut hi[0], i + 1 < n);
+    }
+}
+
+/// Backward through the MLP from `dout` (gradient of the last layer's output); writes the
+/// input gradient into `din`. `tmp` holds two scratch buffers of the widest layer.
+#[inline(always)]
+fn mlp_bwd<S: Simd>(
+    p: &[f32],
+    layers: &[Dense],
+    a: &Acts,
+    dout: &[Unit],
+    g: &mut [Lane],
+    din: &mut [Unit],
+    tmp: &mut [Vec<Unit>; 2],
+) {
+    let n = layers.len();
+    let [t0, t1] = tmp;
+    t0[..dout.len()].copy_from_slice(dout);
+    for i in (0..n).rev() {
+        let d = &layers[i];
+        if i + 1 < n {
+            // Mask by the ReLU of this layer's output.
+            for (dy, y) in t0[..d.fan_out].iter_mut().zip(&a.bufs[i + 1]) {
+                for k in 0..B {
+                    if y[k] <= 0.0 {
+                        dy[k] = 0.0;
+                    }
+                }
+            }
+        }
+        if i == 0 {
+            dense_bwd::<S>(p, d, &a.bufs[0], &t0[..d.fan_out], g, Some(din));
+        } else {
+            dense_bwd::<S>(p, d, &a.bufs[i], &t0[..d.fan_out], g, Some(&mut t1[..]));
+            std::mem::swap(t0, t1);
+        }
+    }
+}
+
+fn reduce_lanes(g: &[Lane], out: &mut [f32]) {
+    for (o, l) in out.iter_mut().zip(g) {
+        *o += l.iter().sum::<f32>();
+    }
+}
+
+fn widest(layers: &[Dense]) -> usize {
+    layers
+        .iter()
+        .map(|d| d.fan_in.max(d.fan_out))
+        .max()
+        .unwrap_or(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model of one image.
+
+/// Everything fixed for one image: sizes, geometry and the target.
+pub struct Model {
+    /// Architecture.
+    pub arch: Arch,
+    /// Parameter layout.
+    pub layout: Layout,
+    /// Image width.
+    pub width: usize,
+    /// Image height.
+    pub height: usize,
+    /// Latent grids.
+    pub levels: Vec<Level>,
+    /// Total latents.
+    pub latents: usize,
+    /// Target in `[0, 1]`, rows of `[R…, G…, B…]`.
+    target: Vec<f32>,
+}
+
+/// Loss terms of one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Mean squared error over the three channels, on `[0, 1]`.
+    pub mse: f64,
+    /// Latent bits under the ARM.
+    pub bits: f64,
+}
+
+impl Stats {
+    /// Loss `MSE + λ · bpp`.
+    pub fn loss(&self, lambda: f64, pixels: usize) -> f64 {
+        self.mse + lambda * self.bits / pixels as f64
+    }
+}
+
+/// Per-step scratch buffers (reused between steps).
+pub struct Scratch {
+    x0: Vec<f32>,
+    dx0: Vec<f32>,
+    dout: Vec<f32>,
+    du: Vec<f32>,
+    dctx: Vec<f32>,
+    tmp_rows: Vec<f32>,
+    /// Accumulated seconds: ARM pass, synthesis pass (forward, backward, upsampling).
+    pub timing: [f64; 2],
+}
+
+impl Model {
+    /// A model of `arch` for an RGB image (`rgb` interleaved 8-bit, `width × height`).
+    pub fn new(arch: Arch, width: usize, height: usize, rgb: &[u8]) -> Self {
+        let layout = Layout::new(&arch);
+        let levels = levels(width, height, arch.levels);
+        let latents = levels.iter().map(|l| l.w * l.h).sum();
+        let mut target = vec![0.0; 3 * width * height];
+        for y in 0..height {
+            for x in 0..width {
+                for c in 0..3 {
+                    target[y * 3 * width + c * width + x] =
+                        f32::from(rgb[(y * width + x) * 3 + c]) / 255.0;
+                }
+            }
+        }
+        Self {
+            arch,
+            layout,
+            width,
+            height,
+            levels,
+            latents,
+            target,
+        }
+    }
+
+    /// Pixels of the image.
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+
+    /// Fresh scratch buffers.
+    pub fn scratch(&self) -> Scratch {
+        let n = self.pixels();
+        let max_level = self.levels.iter().map(|l| l.h).max().unwrap_or(1);
+        Scratch {
+            x0: vec![0.0; 3 * n],
+            dx0: vec![0.0; 3 * n],
+            dout: vec![0.0; 3 * n],
+            du: vec![0.0; self.arch.levels * n],
+            dctx: vec![0.0; self.arch.ctx * self.latents],
+            tmp_rows: vec![0.0; max_level * self.width],
+            timing: [0.0; 2],
+        }
+    }
+
+    /// Deterministic initial parameters (uniform ±1/√fan_in from a fixed seed; the last ARM
+    /// layer starts at zero, the last synthesis bias at ½).
+    pub fn init_params(&self, seed: u64) -> Vec<f32> {
+        let mut p = vec![0.0f32; self.layout.len];
+        let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        let nl = self.layout.arm.len();
+        for (i, d) in self.layout.arm.iter().enumerate() {
+            let a = if i + 1 == nl {
+                0.0
+            } else {
+                1.0 / (d.fan_in as f32).sqrt()
+            };
+            for v in &mut p[d.w..d.w + d.fan_in * d.fan_out] {
+                *v = a * next();
+            }
+        }
+        for d in &self.layout.syn {
+            let a = 1.0 / (d.fan_in as f32).sqrt();
+            for v in &mut p[d.w..d.w + d.fan_in * d.fan_out] {
+                *v = a * next();
+            }
+        }
+        if let Some(last) = self.layout.syn.last() {
+            p[last.b..last.b + 3].fill(0.5);
+        }
+        if let Some((w, _)) = self.layout.conv {
+            for v in &mut p[w..w + 81] {
+                *v = 0.01 * next();
+            }
+        }
+        p
+    }
+
+    /// Loss terms and gradients (`gp` of the parameters, `gl` of the latent values) of one
+    /// step at latent values `lat` (already quantized or noised by the caller). Gradients are
+    /// of `MSE + λ · bits / pixels`.
+    pub fn step(
+        &self,
+        p: &[f32],
+        lat: &[f32],
+        lambda: f32,
+        gp: &mut [f32],
+        gl: &mut [f32],
+        s: &mut Scratch,
+    ) -> Stats {
+        gp.fill(0.0);
+        gl.fill(0.0);
+        let rate_w = lambda / self.pixels() as f32;
+        let t0 = std::time::Instant::now();
+        let bits = self.arm_pass(p, lat, rate_w, gp, gl, s);
+        let t1 = std::time::Instant::now();
+        let mse = self.synthesis_pass(p, lat, gp, gl, s);
+        s.timing[0] += (t1 - t0).as_secs_f64();
+        s.timing[1] += t1.elapsed().as_secs_f64();
+        Stats { mse, bits }
+    }
+
+    /// Rate of all latents and its gradients (scaled by `rate_w`).
+    fn arm_pass(
+        &self,
+        p: &[f32],
+        lat: &[f32],
+        rate_w: f32,
+        gp: &mut [f32],
+        gl: &mut [f32],
+        s: &mut Scratch,
+    ) -> f64 {
+        let ctx = self.arch.ctx;
+        let mut bits = 0.0;
+        for lv in &self.levels {
+            let grid = &lat[lv.off..lv.off + lv.w * lv.h];
+            let gself = &mut gl[lv.off..lv.off + lv.w * lv.h];
+            let dctx = &mut s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
+            let rows = rows_per_task(lv.h, lv.w);
+            let (b, g) = gself
+                .par_chunks_mut(rows * lv.w)
+                .zip(dctx.par_chunks_mut(rows * lv.w * ctx))
+                .enumerate()
+                .map(|(t, (gs, dc))| {
+                    let mut g = vec![[0.0f32; 16]; self.layout.len];
+                    let y0 = t * rows;
+                    let b = arm_rows(
+                        &self.layout.arm,
+                        ctx,
+                        p,
+                        grid,
+                        lv.w,
+                        lv.h,
+                        y0,
+                        rate_w,
+                        gs,
+                        dc,
+                        &mut g,
+                    );
+                    let mut out = vec![0.0f32; self.layout.len];
+                    reduce_lanes(&g, &mut out);
+                    (b, out)
+                })
+                .reduce(
+                    || (0.0, vec![0.0; self.layout.len]),
+                    |(b0, mut g0), (b1, g1)| {
+                        for (a, c) in g0.iter_mut().zip(&g1) {
+                            *a += c;
+                        }
+                        (b0 + b1, g0)
+                    },
+                );
+            bits += b;
+            for (a, c) in gp.iter_mut().zip(&g) {
+                *a += c;
+            }
+            // Context gradients back to the latents they were read from.
+            let dctx = &s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
+            let (w, h) = (lv.w as i32, lv.h as i32);
+            gself.par_chunks_mut(lv.w).enumerate().for_each(|(y, row)| {
+                for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
+                    let qy = y as i32 - dy;
+                    if qy < 0 || qy >= h {
+                        continue;
+                    }
+                    for (x, g) in row.iter_mut().enumerate() {
+                        let qx = x as i32 - dx;
+                        if qx >= 0 && qx < w {
+                            *g += dctx[((qy * w + qx) as usize) * ctx + k];
+                        }
+                    }
+                }
+            });
+        }
+        bits
+    }
+
+    /// Distortion and its gradients; adds the latent gradients into `gl`.
+    fn synthesis_pass(
+        &self,
+        p: &[f32],
+        lat: &[f32],
+        gp: &mut [f32],
+        gl: &mut [f32],
+        s: &mut Scratch,
+    ) -> f64 {
+        let (w, h) = (self.width, self.height);
+        let n = (3 * w * h) as f32;
+        let rows = rows_per_task(h, w);
+        let conv = self.layout.conv;
+        let dscale = 2.0 / n;
+        // Pass 1: the MLP (and, without a convolution, the loss).
+        let sse1: f64 =
+            s.x0.par_chunks_mut(rows * 3 * w)
+                .zip(s.dout.par_chunks_mut(rows * 3 * w))
+                .enumerate()
+                .map(|(t, (x0, dout))| {
+                    let y0 = t * rows;
+                    let tgt = &self.target[y0 * 3 * w..y0 * 3 * w + x0.len()];
+                    syn_fwd_rows(
+                        self,
+                        p,
+                        lat,
+                        y0,
+                        x0,
+                        if conv.is_none() {
+                            Some((tgt, dout, dscale))
+                        } else {
+                            None
+                        },
+                    )
+                })
+                .sum();
+        let sse = if let Some((cw, cb)) = conv {
+            let x0 = &s.x0;
+            let (sse, g) = s
+                .dout
+                .par_chunks_mut(rows * 3 * w)
+                .enumerate()
+                .map(|(t, dout)| {
+                    let mut g = vec![0.0f32; 84];
+                    let sse = conv_fwd_rows(
+                        &p[cw..cw + 81],
+                        &p[cb..cb + 3],
+                        x0,
+                        &self.target,
+                        w,
+                        h,
+                        t * rows,
+                        dout,
+                        dscale,
+                        &mut g,
+                    );
+                    (sse, g)
+                })
+                .reduce(
+                    || (0.0, vec![0.0; 84]),
+                    |(a, mut ga), (b, gb)| {
+                        for (x, y) in ga.iter_mut().zip(&gb) {
+                            *x += y;
+                        }
+                        (a + b, ga)
+                    },
+                );
+            for i in 0..81 {
+                gp[cw + i] += g[i];
+            }
+            for i in 0..3 {
+                gp[cb + i] += g[81 + i];
+            }
+            let dout = &s.dout;
+            s.dx0
+                .par_chunks_mut(3 * w)
+                .enumerate()
+                .for_each(|(y, dx0)| conv_bwd_row(&p[cw..cw + 81], dout, w, h, y, dx0));
+            sse
+        } else {
+            s.dx0.copy_from_slice(&s.dout);
+            sse1
+        };
+        // Pass 3: MLP backward (recomputing the forward per block).
+        let dx0 = &s.dx0;
+        let g =
+            s.du.par_chunks_mut(rows * self.arch.levels * w)
+                .enumerate()
+                .map(|(t, du)| {
+                    let mut g = vec![[0.0f32; 16]; self.layout.len];
+                    syn_bwd_rows(self, p, lat, t * rows, dx0, du, &mut g);
+                    let mut out = vec![0.0f32; self.layout.len];
+                    reduce_lanes(&g, &mut out);
+                    out
+                })
+                .reduce(
+                    || vec![0.0; self.layout.len],
+                    |mut a, b| {
+                        for (x, y) in a.iter_mut().zip(&b) {
+                            *x += y;
+                        }
+                        a
+                    },
+                );
+        for (a, b) in gp.iter_mut().zip(&g) {
+            *a += b;
+        }
+        // Upsampling backward.
+        let nl = self.arch.levels;
+        for (l, lv) in self.levels.iter().enumerate() {
+            let du = &s.du;
+            let gl_l = &mut gl[lv.off..lv.off + lv.w * lv.h];
+            if l == 0 {
+                gl_l.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+                    let src = &du[(y * nl) * w..(y * nl + 1) * w];
+                    for (g, d) in row.iter_mut().zip(src) {
+                        *g += d;
+                    }
+                });
+                continue;
+            }
+            let tmp = &mut s.tmp_rows[..lv.h * w];
+            tmp.par_chunks_mut(w).enumerate().for_each(|(r, trow)| {
+                trow.fill(0.0);
+                for &(y, f) in &lv.back_rows[r] {
+                    let src = &du[(y as usize * nl + l) * w..(y as usize * nl + l + 1) * w];
+                    for (t, d) in trow.iter_mut().zip(src) {
+                        *t += f * d;
+                    }
+                }
+            });
+            let tmp = &s.tmp_rows[..lv.h * w];
+            gl_l.par_chunks_mut(lv.w).enumerate().for_each(|(r, row)| {
+                let trow = &tmp[r * w..(r + 1) * w];
+                for (j, g) in row.iter_mut().enumerate() {
+                    let mut acc = 0.0;
+                    for &(x, f) in &lv.back_cols[j] {
+                        acc += f * trow[x as usize];
+                    }
+                    *g += acc;
+                }
+            });
+        }
+        sse / f64::from(n)
+    }
+
+    /// Forward only: the float reconstruction (rows of `[R…, G…, B…]`, unclamped) at latent
+    /// values `lat`.
+    pub fn reconstruct(&self, p: &[f32], lat: &[f32]) -> Vec<f32> {
+        let w = self.width;
+        let rows = rows_per_task(self.height, w);
+        let mut x0 = vec![0.0; 3 * w * self.height];
+        x0.par_chunks_mut(rows * 3 * w)
+            .enumerate()
+            .for_each(|(t, c)| {
+                syn_fwd_rows(self, p, lat, t * rows, c, None);
+            });
+        if let Some((cw, cb)) = self.layout.conv {
+            let mut out = vec![0.0; x0.len()];
+            conv_apply(
+                &p[cw..cw + 81],
+                &p[cb..cb + 3],
+                &x0,
+                w,
+                self.height,
+                &mut out,
+            );
+            out
+        } else {
+            x0
+        }
+    }
+}
+
+fn rows_per_task(h: usize, w: usize) -> usize {
+    // About 16k values per task, at least one row.
+    (16384 / w.max(1)).clamp(1, h.max(1))
+}
+
+/// Upsampled latents of pixels `x..x+B` of row `y` into `inp[l]`.
+#[inline(always)]
+fn gather_inputs(m: &Model, lat: &[f32], y: usize, x: usize, n: usize, inp: &mut [Unit]) {
+    for (l, lv) in m.levels.iter().enumerate() {
+        let grid = &lat[lv.off..lv.off + lv.w * lv.h];
+        let dst = &mut inp[l];
+        if l == 0 {
+            let row = &grid[y * lv.w + x..y * lv.w + x + n];
+            dst[..n].copy_from_slice(row);
+            dst[n..].fill(0.0);
+            continue;
+        }
+        let ty = lv.yt[y];
+        let fy = lv.yf[y];
+        let r0 = &grid[ty.i0 as usize * lv.w..(ty.i0 as usize + 1) * lv.w];
+        let r1 = &grid[ty.i1 as usize * lv.w..(ty.i1 as usize + 1) * lv.w];
+        dst[n..].fill(0.0);
+        for ((d, t), &fx) in dst[..n]
+            .iter_mut()
+            .zip(&lv.xt[x..x + n])
+            .zip(&lv.xf[x..x + n])
+        {
+            let a = r0[t.i0 as usize] + fx * (r0[t.i1 as usize] - r0[t.i0 as usize]);
+            let b = r1[t.i0 as usize] + fx * (r1[t.i1 as usize] - r1[t.i0 as usize]);
+            *d = a + fy * (b - a);
+        }
+    }
+}
+
+multiversion! {
+    /// MLP forward of the rows starting at `y0` (as many as `x0` holds); with `loss`, also the
+    /// output gradient `(target, dout, scale)` and the SSE.
+    fn syn_fwd_rows(m: &Model, p: &[f32], lat: &[f32], y0: usize, x0: &mut [f32], loss: Option<(&[f32], &mut [f32], f32)>) -> f64 {
+        let w = m.width;
+        let layers = &m.layout.syn;
+        let mut a = Acts::new(m.arch.levels, layers);
+        let rows = x0.len() / (3 * w);
+        let mut sse = 0.0f64;
+        let mut loss = loss;
+        for r in 0..rows {
+            let y = y0 + r;
+            let mut x = 0;
+            while x < w {
+                let n = B.min(w - x);
+                gather_inputs(m, lat, y, x, n, &mut a.bufs[0]);
+                mlp_fwd::<S>(p, layers, &mut a);
+                let out = &a.bufs[layers.len()];
+                for (c, oc) in out.iter().enumerate().take(3) {
+                    let base = r * 3 * w + c * w + x;
+                    x0[base..base + n].copy_from_slice(&oc[..n]);
+                    if let Some((tgt, dout, scale)) = loss.as_mut() {
+                        let mut e2 = 0.0f32;
+                        for k in 0..n {
+                            let e = oc[k] - tgt[base + k];
+                            e2 += e * e;
+                            dout[base + k] = *scale * e;
+                        }
+                        sse += f64::from(e2);
+                    }
+                }
+                x += B;
+            }
+        }
+        sse
+    }
+}
+
+multiversion! {
+    /// MLP backward of the rows starting at `y0` given `dx0` (whole image); writes the
+    /// upsampled-latent gradients `du` of those rows (`[row][level][x]`).
+    fn syn_bwd_rows(m: &Model, p: &[f32], lat: &[f32], y0: usize, dx0: &[f32], du: &mut [f32], g: &mut [Lane]) {
+        let w = m.width;
+        let nl = m.arch.levels;
+        let layers = &m.layout.syn;
+        let mut a = Acts::new(nl, layers);
+        let wide = widest(layers);
+        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
+        let mut dout = [[0.0f32; B]; 3];
+        let mut din = vec![[0.0f32; B]; nl];
+        let rows = du.len() / (nl * w);
+        for r in 0..rows {
+            let y = y0 + r;
+            let mut x = 0;
+            while x < w {
+                let n = B.min(w - x);
+                gather_inputs(m, lat, y, x, n, &mut a.bufs[0]);
+                mlp_fwd::<S>(p, layers, &mut a);
+                for (c, d) in dout.iter_mut().enumerate() {
+                    let base = y * 3 * w + c * w + x;
+                    d[..n].copy_from_slice(&dx0[base..base + n]);
+                    d[n..].fill(0.0);
+                }
+                mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
+                for (l, d) in din.iter().enumerate() {
+                    let base = (r * nl + l) * w + x;
+                    du[base..base + n].copy_from_slice(&d[..n]);
+                }
+                x += B;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// ARM forward and backward of the grid rows starting at `y0`: returns the bits, writes
+    /// the gradient of each latent's own value into `gs` and of its context into `dc`
+    /// (`[latent][ctx]`), both scaled by `rate_w`.
+    fn arm_rows(layers: &[Dense], ctx: usize, p: &[f32], grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
+        let mut a = Acts::new(ctx, layers);
+        let wide = widest(layers);
+        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
+        let mut din = vec![[0.0f32; B]; ctx];
+        let mut dout = [[0.0f32; B]; 2];
+        let rows = gs.len() / w;
+        let mut bits = 0.0f64;
+        let nl = layers.len();
+        for r in 0..rows {
+            let y = y0 + r;
+            let mut x = 0;
+            while x < w {
+                let n = B.min(w - x);
+                for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
+                    let yy = y as i32 + dy;
+                    let dst = &mut a.bufs[0][k];
+                    if yy < 0 || yy >= h as i32 {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let row = &grid[yy as usize * w..(yy as usize + 1) * w];
+                    let lo = x as i32 + dx;
+                    if lo >= 0 && lo as usize + n <= w {
+                        dst[..n].copy_from_slice(&row[lo as usize..lo as usize + n]);
+                        dst[n..].fill(0.0);
+                        continue;
+                    }
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        let xx = (x + j) as i32 + dx;
+                        *d = if j < n && xx >= 0 && xx < w as i32 { row[xx as usize] } else { 0.0 };
+                    }
+                }
+                mlp_fwd::<S>(p, layers, &mut a);
+                let out = &a.bufs[nl];
+                let me = &grid[y * w + x..y * w + x + n];
+                let mut b = 0.0f32;
+                for k in 0..B {
+                    if k < n {
+                        let (bt, ddx, dls) = laplace::rate(me[k] - out[0][k], out[1][k]);
+                        b += bt;
+                        gs[r * w + x + k] = rate_w * ddx;
+                        dout[0][k] = -rate_w * ddx;
+                        dout[1][k] = rate_w * dls;
+                    } else {
+                        dout[0][k] = 0.0;
+                        dout[1][k] = 0.0;
+                    }
+                }
+                bits += f64::from(b);
+                mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
+                for k in 0..n {
+                    let base = (r * w + x + k) * ctx;
+                    for (c, d) in din.iter().enumerate() {
+                        dc[base + c] = d[k];
+                    }
+                }
+                x += B;
+            }
+        }
+        bits
+    }
+}
+
+/// `out = x0 + b + conv(x0)` over the whole image (used for reconstruction).
+fn conv_apply(cw: &[f32], cb: &[f32], x0: &[f32], w: usize, h: usize, out: &mut [f32]) {
+    let rows = rows_per_task(h, w);
+    out.par_chunks_mut(rows * 3 * w)
+        .enumerate()
+        .for_each(|(t, o)| {
+            let mut g = vec![0.0; 84];
+            let mut d = vec![0.0; o.len()];
+            conv_rows_impl(
+                cw,
+                cb,
+                x0,
+                &[],
+                w,
+                h,
+                t * rows,
+                Some(o),
+                &mut d,
+                0.0,
+                &mut g,
+            );
+        });
+}
+
+multiversion! {
+    /// Convolution forward, loss, output gradient `dout` and weight gradients (`g`: 81 weights,
+    /// 3 biases) for the rows starting at `y0`; returns the SSE.
+    fn conv_fwd_rows(cw: &[f32], cb: &[f32], x0: &[f32], tgt: &[f32], w: usize, h: usize, y0: usize, dout: &mut [f32], scale: f32, g: &mut [f32]) -> f64 {
+        conv_rows_impl(cw, cb, x0, tgt, w, h, y0, None, dout, scale, g)
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn conv_rows_impl(
+    cw: &[f32],
+    cb: &[f32],
+    x0: &[f32],
+    tgt: &[f32],
+    w: usize,
+    h: usize,
+    y0: usize,
+    mut out: Option<&mut [f32]>,
+    dout: &mut [f32],
+    scale: f32,
+    g: &mut [f32],
+) -> f64 {
+    let rows = dout.len() / (3 * w);
+    let mut sse = 0.0f64;
+    let mut acc = vec![0.0f32; w];
+    for r in 0..rows {
+        let y = y0 + r;
+        for co in 0..3 {
+            let base = y * 3 * w + co * w;
+            acc.copy_from_slice(&x0[base..base + w]);
+            for a in acc.iter_mut() {
+                *a += cb[co];
+            }
+            for ci in 0..3 {
+                for ky in 0..3 {
+                    let yy = y as isize + ky as isize - 1;
+                    if yy < 0 || yy >= h as isize {
+                        continue;
+                    }
+                    let src = &x0[yy as usize * 3 * w + ci * w..yy as usize * 3 * w + (ci + 1) * w];
+                    for kx in 0..3 {
+                        let wt = cw[((co * 3 + ci) * 3 + ky) * 3 + kx];
+                        // out[x] += wt * src[x + kx - 1]
+                        let (lo, hi) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
+                        for x in lo..hi {
+                            acc[x] += wt * src[x + kx - 1];
+                        }
+                    }
+                }
+            }
+            if let Some(o) = out.as_mut() {
+                o[r * 3 * w + co * w..r * 3 * w + (co + 1) * w].copy_from_slice(&acc);
+                continue;
+            }
+            let d = &mut dout[r * 3 * w + co * w..r * 3 * w + (co + 1) * w];
+            let t = &tgt[base..base + w];
+            let mut e2 = 0.0f32;
+            for x in 0..w {
+                let e = acc[x] - t[x];
+                e2 += e * e;
+                d[x] = scale * e;
+            }
+            sse += f64::from(e2);
+            g[81 + co] += d.iter().sum::<f32>();
+            for ci in 0..3 {
+                for ky in 0..3 {
+                    let yy = y as isize + ky as isize - 1;
+                    if yy < 0 || yy >= h as isize {
+                        continue;
+                    }
+                    let src = &x0[yy as usize * 3 * w + ci * w..yy as usize * 3 * w + (ci + 1) * w];
+                    for kx in 0..3 {
+                        let (lo, hi) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
+                        let mut lanes = [0.0f32; B];
+                        let mut x = lo;
+                        while x + B <= hi {
+                            for k in 0..B {
+                                lanes[k] += d[x + k] * src[x + k + kx - 1];
+                            }
+                            x += B;
+                        }
+                        let mut s: f32 = lanes.iter().sum();
+                        while x < hi {
+                            s += d[x] * src[x + kx - 1];
+                            x += 1;
+                        }
+                        g[((co * 3 + ci) * 3 + ky) * 3 + kx] += s;
+                    }
+                }
+            }
+        }
+    }
+    sse
+}
+
+multiversion! {
+    /// `dx0` of row `y`: `dout + conv^T(dout)`.
+    fn conv_bwd_row(cw: &[f32], dout: &[f32], w: usize, h: usize, y: usize, dx0: &mut [f32]) {
+        dx0.copy_from_slice(&dout[y * 3 * w..(y + 1) * 3 * w]);
+        for ci in 0..3 {
+            let dst = &mut dx0[ci * w..(ci + 1) * w];
+            for co in 0..3 {
+                for ky in 0..3 {
+                    // dout row y' = y - ky + 1 read x0 row y at tap ky.
+                    let yy = y as isize - ky as isize + 1;
+                    if yy < 0 || yy >= h as isize {
+                        continue;
+                    }
+                    let src = &dout[yy as usize * 3 * w + co * w..yy as usize * 3 * w + (co + 1) * w];
+                    for kx in 0..3 {
+                        let wt = cw[((co * 3 + ci) * 3 + ky) * 3 + kx];
+                        // out[x'] used x0[x' + kx - 1]; so dx0[x] += wt * dout[x - kx + 1]
+                        let lo = kx.saturating_sub(1);
+                        let hi = (w + kx).saturating_sub(1).min(w);
+                        for x in lo..hi {
+                            dst[x] = S::madd(wt, src[x + 1 - kx], dst[x]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng(seed: &mut u64) -> f32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    fn setup(conv: bool) -> (Model, Vec<f32>, Vec<f32>) {
+        let (w, h) = (21, 13);
+        let mut s = 7u64;
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|_| (rng(&mut s) * 255.0) as u8)
+            .collect();
+        let arch = Arch {
+            levels: 3,
+            ctx: 6,
+            arm_hidden: vec![5, 4],
+            syn_hidden: vec![6, 5],
+            conv,
+        };
+        let m = Model::new(arch, w, h, &rgb);
+        let mut p = m.init_params(3);
+        for v in p.iter_mut() {
+            *v += 0.3 * (rng(&mut s) - 0.5);
+        }
+        let lat: Vec<f32> = (0..m.latents).map(|_| 3.0 * (rng(&mut s) - 0.5)).collect();
+        (m, p, lat)
+    }
+
+    /// Straightforward f64 reference of the loss (no blocks, no threads).
+    fn ref_loss(m: &Model, p: &[f32], lat: &[f32], lambda: f64) -> f64 {
+        let p: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+        let lat: Vec<f64> = lat.iter().map(|&v| f64::from(v)).collect();
+        ref_loss_f64(m, &p, &lat, lambda)
+    }
+
+    fn ref_loss_f64(m: &Model, p: &[f64], lat: &[f64], lambda: f64) -> f64 {
+        let mlp = |layers: &[Dense], x: Vec<f64>| {
+            let mut a = x;
+            for (i, d) in layers.iter().enumerate() {
+                let mut o = vec![0.0; d.fan_out];
+                for (j, oj) in o.iter_mut().enumerate() {
+                    let mut s = p[d.b + j];
+                    for (k, ak) in a.iter().enumerate() {
+                        s += p[d.w + j * d.fan_in + k] * ak;
+                    }
+                    *oj = if i + 1 < layers.len() { s.max(0.0) } else { s };
+                }
+                a = o;
+            }
+            a
+        };
+        let mut bits = 0.0;
+        for lv in &m.levels {
+            for y in 0..lv.h {
+                for x in 0..lv.w {
+                    let ctx: Vec<f64> = CTX_OFFSETS[..m.arch.ctx]
+                        .iter()
+                        .map(|&(dy, dx)| {
+                            let (yy, xx) = (y as i32 + dy, x as i32 + dx);
+                            if yy < 0 || xx < 0 || yy >= lv.h as i32 || xx >= lv.w as i32 {
+                                0.0
+                            } else {
+                                lat[lv.off + yy as usize * lv.w + xx as usize]
+                            }
+                        })
+                        .collect();
+                    let o = mlp(&m.layout.arm, ctx);
+                    let b = o[1]
+                        .clamp(f64::from(laplace::LS_MIN), f64::from(laplace::LS_MAX))
+                        .exp();
+                    let v = lat[lv.off + y * lv.w + x] - o[0];
+                    let cdf = |t: f64| {
+                        if t < 0.0 {
+                            0.5 * (t / b).exp()
+                        } else {
+                            1.0 - 0.5 * (-t / b).exp()
+                        }
+                    };
+                    bits -= (cdf(v + 0.5) - cdf(v - 0.5)).log2();
+                }
+            }
+        }
+        let (w, h) = (m.width, m.height);
+        let mut x0 = vec![0.0; 3 * w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let inp: Vec<f64> = m
+                    .levels
+                    .iter()
+                    .map(|lv| {
+                        let (tx, ty) = (lv.xt[x], lv.yt[y]);
+                        let (fx, fy) = (f64::from(lv.xf[x]), f64::from(lv.yf[y]));
+                        let g = |r: u32, c: u32| lat[lv.off + r as usize * lv.w + c as usize];
+                        let a = g(ty.i0, tx.i0) * (1.0 - fx) + g(ty.i0, tx.i1) * fx;
+                        let b = g(ty.i1, tx.i0) * (1.0 - fx) + g(ty.i1, tx.i1) * fx;
+                        a * (1.0 - fy) + b * fy
+                    })
+                    .collect();
+                let o = mlp(&m.layout.syn, inp);
+                for c in 0..3 {
+                    x0[y * 3 * w + c * w + x] = o[c];
+                }
+            }
+        }
+        let out = match m.layout.conv {
+            None => x0,
+            Some((cw, cb)) => {
+                let mut out = x0.clone();
+                for y in 0..h {
+                    for x in 0..w {
+                        for co in 0..3 {
+                            let mut s = p[cb + co];
+                            for ci in 0..3 {
+                                for ky in 0..3 {
+                                    for kx in 0..3 {
+                                        let (yy, xx) = (y as i32 + ky - 1, x as i32 + kx - 1);
+                                        if yy >= 0 && xx >= 0 && yy < h as i32 && xx < w as i32 {
+                                            s += p[cw
+                                                + ((co * 3 + ci) * 3 + ky as usize) * 3
+                                                + kx as usize]
+                                                * x0[yy as usize * 3 * w + ci * w + xx as usize];
+                                        }
+                                    }
+                                }
+                            }
+                            out[y * 3 * w + co * w + x] += s;
+                        }
+                    }
+                }
+                out
+            }
+        };
+        let mse = out
+            .iter()
+            .zip(&m.target)
+            .map(|(a, b)| (a - f64::from(*b)).powi(2))
+            .sum::<f64>()
+            / out.len() as f64;
+        mse + lambda * bits / m.pixels() as f64
+    }
+
+    fn check(conv: bool) {
+        let (m, p, lat) = setup(conv);
+        let lambda = 0.05f32;
+        let mut gp = vec![0.0; p.len()];
+        let mut gl = vec![0.0; lat.len()];
+        let mut s = m.scratch();
+        let st = m.step(&p, &lat, lambda, &mut gp, &mut gl, &mut s);
+        let l64 = ref_loss(&m, &p, &lat, f64::from(lambda));
+        assert!(
+            (st.loss(f64::from(lambda), m.pixels()) - l64).abs() < 1e-5 * l64,
+            "forward differs from the reference"
+        );
+        let h = 1e-6f64;
+        let pd: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+        let ld: Vec<f64> = lat.iter().map(|&v| f64::from(v)).collect();
+        // f32 copies cannot carry a 1e-6 step exactly: perturb in f64 inside the reference.
+        let eval = |pp: &[f64], ll: &[f64]| ref_loss_f64(&m, pp, ll, f64::from(lambda));
+        let scale = gp.iter().chain(&gl).map(|g| g.abs()).fold(0.0f32, f32::max) as f64;
+        let mut worst = 0.0f64;
+        for i in 0..p.len() {
+            let (mut a, mut b) = (pd.clone(), pd.clone());
+            a[i] += h;
+            b[i] -= h;
+            let fd = (eval(&a, &ld) - eval(&b, &ld)) / (2.0 * h);
+            let err = (fd - f64::from(gp[i])).abs() / scale;
+            worst = worst.max(err);
+            assert!(
+                err < 1e-4,
+                "param {i}: analytic {:e}, finite difference {fd:e}",
+                gp[i]
+            );
+        }
+        for i in 0..lat.len() {
+            let (mut a, mut b) = (ld.clone(), ld.clone());
+            a[i] += h;
+            b[i] -= h;
+            let fd = (eval(&pd, &a) - eval(&pd, &b)) / (2.0 * h);
+            let err = (fd - f64::from(gl[i])).abs() / scale;
+            worst = worst.max(err);
+            assert!(
+                err < 1e-4,
+                "latent {i}: analytic {:e}, finite difference {fd:e}",
+                gl[i]
+            );
+        }
+        eprintln!("worst gradient error relative to the largest gradient: {worst:e}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_without_conv() {
+        check(false);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_conv() {
+        check(true);
+    }
+
+    /// Every kernel variant this CPU can run gives the same gradients (to float rounding).
+    #[test]
+    fn kernel_variants_agree() {
+        use super::super::simd::{available, set_isa};
+        let (m, p, lat) = setup(true);
+        let mut results = Vec::new();
+        for isa in available() {
+            set_isa(Some(isa));
+            let mut gp = vec![0.0; p.len()];
+            let mut gl = vec![0.0; lat.len()];
+            let mut s = m.scratch();
+            let st = m.step(&p, &lat, 0.05, &mut gp, &mut gl, &mut s);
+            results.push((isa, st, gp, gl));
+        }
+        set_isa(None);
+        let (_, st0, gp0, gl0) = &results[0];
+        let scale = gp0
+            .iter()
+            .chain(gl0)
+            .map(|g| g.abs())
+            .fold(0.0f32, f32::max);
+        for (isa, st, gp, gl) in &results[1..] {
+            assert!((st.mse - st0.mse).abs() < 1e-6 * st0.mse, "{isa:?}");
+            assert!((st.bits - st0.bits).abs() < 1e-4 * st0.bits, "{isa:?}");
+            for (a, b) in gp.iter().chain(gl).zip(gp0.iter().chain(gl0)) {
+                assert!((a - b).abs() <= 1e-4 * scale, "{isa:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn reconstruct_matches_step_distortion() {
+        let (m, p, lat) = setup(true);
+        let rec = m.reconstruct(&p, &lat);
+        let mut gp = vec![0.0; p.len()];
+        let mut gl = vec![0.0; lat.len()];
+        let mut s = m.scratch();
+        let st = m.step(&p, &lat, 0.0, &mut gp, &mut gl, &mut s);
+        let mse: f64 = rec
+            .iter()
+            .zip(&m.target)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / rec.len() as f64;
+        assert!((mse - st.mse).abs() < 1e-6 * (1.0 + mse));
+    }
+}

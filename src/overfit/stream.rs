@@ -1,0 +1,405 @@
+//! The `lic-overfit` bitstream: parameter blob, substreams and the decoder.
+//!
+//! Layout (see `docs/format.md`): the container's parameter blob holds the architecture and,
+//! per tensor, its fraction bits and the scale index of the Laplace table its integers are
+//! coded with; substream 0 holds all weights, substream `1 + l` the latent grid of level `l` in
+//! raster order, each symbol coded with the table the integer ARM picks from the already
+//! decoded neighbours.
+use constriction::stream::model::UniformModel;
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::Decode;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::fixed::{QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
+use super::laplace;
+use super::model::{Arch, Layout, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
+use super::OverfitError;
+use crate::coder::{encode_chunk, Backend, CdfTable, CoderError, PRECISION};
+use crate::format::{Container, Header, Limits, StreamKind};
+
+/// Model id in the container header.
+pub const MODEL_ID: &str = "lic-overfit";
+/// Version of the parameter blob's layout.
+pub const BLOB_VERSION: u8 = 1;
+/// Largest decoder cost accepted from a stream, in multiply-accumulates per pixel.
+pub const MAX_MACS_PER_PIXEL: usize = 8192;
+/// Default largest image the decoder accepts (pixels).
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// What a stream carries besides the latents.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Architecture.
+    pub arch: Arch,
+    /// Per tensor: fraction bits and weight-table scale index.
+    pub tensors: Vec<(u8, u8)>,
+}
+
+fn bad(msg: impl Into<String>) -> OverfitError {
+    OverfitError::Params(msg.into())
+}
+
+impl Params {
+    /// Serializes the blob.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let a = &self.arch;
+        let mut v = vec![BLOB_VERSION, a.levels as u8, a.ctx as u8];
+        v.push(a.arm_hidden.len() as u8);
+        v.extend(a.arm_hidden.iter().map(|&w| w as u8));
+        v.push(a.syn_hidden.len() as u8);
+        v.extend(a.syn_hidden.iter().map(|&w| w as u8));
+        v.push(u8::from(a.conv));
+        for &(f, k) in &self.tensors {
+            v.extend([f, k]);
+        }
+        v
+    }
+
+    /// Parses and checks a blob.
+    pub fn parse(b: &[u8]) -> Result<Self, OverfitError> {
+        let mut pos = 0;
+        let mut byte = |what: &str| -> Result<u8, OverfitError> {
+            let v = *b
+                .get(pos)
+                .ok_or_else(|| bad(format!("parameter blob truncated at {what}")))?;
+            pos += 1;
+            Ok(v)
+        };
+        let version = byte("version")?;
+        if version != BLOB_VERSION {
+            return Err(bad(format!(
+                "parameter blob version {version} (this build reads {BLOB_VERSION})"
+            )));
+        }
+        let levels = usize::from(byte("levels")?);
+        let ctx = usize::from(byte("context")?);
+        let mut widths = |what: &str| -> Result<Vec<usize>, OverfitError> {
+            let n = usize::from(byte(what)?);
+            if n > MAX_HIDDEN_LAYERS {
+                return Err(bad(format!(
+                    "{n} {what} layers (at most {MAX_HIDDEN_LAYERS})"
+                )));
+            }
+            (0..n).map(|_| byte(what).map(usize::from)).collect()
+        };
+        let arm_hidden = widths("ARM hidden")?;
+        let syn_hidden = widths("synthesis hidden")?;
+        let conv = match byte("conv flag")? {
+            0 => false,
+            1 => true,
+            v => return Err(bad(format!("conv flag {v}"))),
+        };
+        let arch = Arch {
+            levels,
+            ctx,
+            arm_hidden,
+            syn_hidden,
+            conv,
+        };
+        arch.check().map_err(bad)?;
+        let _ = (MAX_CTX, MAX_LEVELS, MAX_WIDTH);
+        let macs = arch.macs_per_pixel();
+        if macs > MAX_MACS_PER_PIXEL {
+            return Err(bad(format!(
+                "decoder cost {macs} MAC/pixel exceeds {MAX_MACS_PER_PIXEL}"
+            )));
+        }
+        let count = Layout::new(&arch).tensors().len();
+        let mut tensors = Vec::with_capacity(count);
+        for _ in 0..count {
+            let f = byte("tensor fraction bits")?;
+            let k = byte("tensor table")?;
+            if f > MAX_FRAC {
+                return Err(bad(format!("{f} fraction bits (at most {MAX_FRAC})")));
+            }
+            if usize::from(k) >= laplace::SCALES {
+                return Err(bad(format!(
+                    "weight table {k} (fewer than {})",
+                    laplace::SCALES
+                )));
+            }
+            tensors.push((f, k));
+        }
+        if pos != b.len() {
+            return Err(bad(format!(
+                "{} bytes after the parameter blob",
+                b.len() - pos
+            )));
+        }
+        Ok(Self { arch, tensors })
+    }
+}
+
+/// Level sizes of a `width × height` image.
+pub fn level_dims(width: usize, height: usize, levels: usize) -> Vec<(usize, usize)> {
+    (0..levels)
+        .map(|l| (width.div_ceil(1 << l), height.div_ceil(1 << l)))
+        .collect()
+}
+
+/// Weight symbols and table indexes of the quantized network.
+fn weight_symbols(net: &QNet, tables: &[(u8, u8)]) -> (Vec<i32>, Vec<u16>) {
+    let mut sym = Vec::new();
+    let mut idx = Vec::new();
+    for (t, &(_, k)) in net.tensors.iter().zip(tables) {
+        sym.extend(&t.values);
+        idx.extend(std::iter::repeat_n(
+            laplace::table_index(usize::from(k), 0),
+            t.values.len(),
+        ));
+    }
+    (sym, idx)
+}
+
+/// The best weight-table scale index for integers `v` (fewest ideal bits) and those bits.
+pub fn best_weight_table(v: &[i32]) -> (u8, f64) {
+    let tables = laplace::tables();
+    let mut best = (0u8, f64::INFINITY);
+    for k in 0..laplace::SCALES {
+        let idx = vec![laplace::table_index(k, 0); v.len()];
+        let bits = crate::coder::ideal_bits(tables, v, &idx).unwrap_or(f64::INFINITY);
+        if bits < best.1 {
+            best = (k as u8, bits);
+        }
+    }
+    best
+}
+
+/// Writes the container bytes of a quantized network and integer latent grids.
+pub fn write(
+    width: u32,
+    height: u32,
+    gray: bool,
+    quality: f32,
+    net: &QNet,
+    grids: &[Vec<i32>],
+) -> Result<Vec<u8>, OverfitError> {
+    let tables = laplace::tables();
+    let choice: Vec<(u8, u8)> = net
+        .tensors
+        .iter()
+        .map(|t| (t.frac, best_weight_table(&t.values).0))
+        .collect();
+    let (wsym, widx) = weight_symbols(net, &choice);
+    let wstream = encode_chunk(tables, &wsym, &widx, Backend::Ans)?;
+    let dims = level_dims(width as usize, height as usize, net.arch.levels);
+    let latent_streams: Vec<Vec<u8>> = grids
+        .par_iter()
+        .zip(&dims)
+        .map(|(g, &(w, h))| {
+            let (sym, idx) = net.code_grid(g, w, h);
+            encode_chunk(tables, &sym, &idx, Backend::Ans)
+        })
+        .collect::<Result<_, CoderError>>()?;
+    let hash = weights_hash(&wstream);
+    let params = Params {
+        arch: net.arch.clone(),
+        tensors: choice,
+    };
+    let mut substreams = vec![wstream];
+    substreams.extend(latent_streams);
+    let c = Container {
+        header: Header {
+            kind: StreamKind::Image,
+            model_id: MODEL_ID.to_string(),
+            weights_hash: hash,
+            width,
+            height,
+            gray,
+            bit_depth: 8,
+            quality,
+            tile_width: 0,
+            tile_height: 0,
+            params: params.to_bytes(),
+        },
+        substreams,
+    };
+    Ok(c.to_bytes()?)
+}
+
+/// The header's weights hash of a weights substream: the first 16 bytes of its SHA-256.
+pub fn weights_hash(weights_substream: &[u8]) -> [u8; 16] {
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&Sha256::digest(weights_substream)[..16]);
+    hash
+}
+
+/// Incremental ANS decoding of one substream, symbol by symbol (the tables of later symbols
+/// depend on earlier ones), bit-compatible with `coder::encode_chunk` (ANS backend, escapes).
+struct Reader {
+    ans: Option<DefaultAnsCoder>,
+}
+
+impl Reader {
+    fn new(bytes: &[u8], symbols: usize) -> Result<Self, CoderError> {
+        if bytes.len() % 4 != 0 {
+            return Err(CoderError::MisalignedStream(bytes.len()));
+        }
+        if symbols == 0 {
+            return if bytes.is_empty() {
+                Ok(Self { ans: None })
+            } else {
+                Err(CoderError::TrailingData)
+            };
+        }
+        let words: Vec<u32> = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let ans = DefaultAnsCoder::from_compressed(words).map_err(|_| CoderError::Corrupt)?;
+        Ok(Self { ans: Some(ans) })
+    }
+
+    fn uniform(ans: &mut DefaultAnsCoder, range: usize) -> Result<usize, CoderError> {
+        ans.decode_symbol(UniformModel::<u32, PRECISION>::new(range))
+            .map_err(|_| CoderError::Corrupt)
+    }
+
+    fn escape(ans: &mut DefaultAnsCoder) -> Result<u64, CoderError> {
+        let len = Self::uniform(ans, 32)? as u32 + 1;
+        let mut x = 1u64;
+        let mut rest = len - 1;
+        while rest > 0 {
+            let w = rest.min(16);
+            rest -= w;
+            x = (x << w) | Self::uniform(ans, 1 << w)? as u64;
+        }
+        Ok(x - 1)
+    }
+
+    fn next(&mut self, table: &CdfTable) -> Result<i32, CoderError> {
+        let ans = self.ans.as_mut().ok_or(CoderError::Corrupt)?;
+        let s = ans.decode_symbol(table).map_err(|_| CoderError::Corrupt)?;
+        let v = if s >= 2 && s < table.alphabet_size() {
+            i64::from(table.lo()) + s as i64 - 2
+        } else if s == 1 {
+            i64::from(table.lo()) - 1 - Self::escape(ans)? as i64
+        } else if s == 0 {
+            return Err(CoderError::Corrupt);
+        } else {
+            i64::from(table.hi()) + 1 + Self::escape(ans)? as i64
+        };
+        i32::try_from(v).map_err(|_| CoderError::EscapeOutOfRange)
+    }
+
+    fn finish(self) -> Result<(), CoderError> {
+        match self.ans {
+            None => Ok(()),
+            Some(a) => {
+                let (bulk, state) = a.into_raw_parts();
+                if bulk.is_empty() && state == 1 {
+                    Ok(())
+                } else {
+                    Err(CoderError::TrailingData)
+                }
+            }
+        }
+    }
+}
+
+/// A decoded image: interleaved 8-bit RGB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Gray flag of the header.
+    pub gray: bool,
+    /// `width × height × 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+/// Decodes a parsed container (its model id must be [`MODEL_ID`]).
+pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, OverfitError> {
+    let h = &c.header;
+    if h.model_id != MODEL_ID {
+        return Err(OverfitError::ModelId(h.model_id.clone()));
+    }
+    if h.tile_width != 0 {
+        return Err(bad("tiling is not used by lic-overfit"));
+    }
+    let pixels = u64::from(h.width) * u64::from(h.height);
+    if pixels > max_pixels {
+        return Err(OverfitError::TooLarge {
+            width: h.width,
+            height: h.height,
+            limit: max_pixels,
+        });
+    }
+    let params = Params::parse(&h.params)?;
+    let arch = params.arch.clone();
+    let expected = 1 + arch.levels;
+    if c.substreams.len() != expected {
+        return Err(OverfitError::Substreams {
+            found: c.substreams.len(),
+            expected,
+        });
+    }
+    if weights_hash(&c.substreams[0]) != h.weights_hash {
+        return Err(OverfitError::WeightsHash);
+    }
+    let tables = laplace::tables();
+    let layout = Layout::new(&arch);
+    let mut r = Reader::new(&c.substreams[0], layout.tensors().iter().map(|t| t.1).sum())?;
+    let mut tensors = Vec::new();
+    for ((_, len), &(frac, k)) in layout.tensors().iter().zip(&params.tensors) {
+        let table = &tables[usize::from(laplace::table_index(usize::from(k), 0))];
+        let mut values = Vec::with_capacity(*len);
+        for _ in 0..*len {
+            let v = r.next(table)?;
+            if v.unsigned_abs() >= MAX_WEIGHT as u32 {
+                return Err(OverfitError::WeightOutOfRange(v));
+            }
+            values.push(v);
+        }
+        tensors.push(QTensor { frac, values });
+    }
+    r.finish()?;
+    let net = QNet::new(arch.clone(), tensors);
+    let (w, hh) = (h.width as usize, h.height as usize);
+    let dims = level_dims(w, hh, arch.levels);
+    let grids: Vec<Vec<i32>> = dims
+        .par_iter()
+        .enumerate()
+        .map(|(l, &(gw, gh))| decode_grid(&net, &c.substreams[1 + l], gw, gh, l))
+        .collect::<Result<_, _>>()?;
+    Ok(Decoded {
+        width: h.width,
+        height: h.height,
+        gray: h.gray,
+        rgb: net.synthesize(&grids, w, hh),
+    })
+}
+
+fn decode_grid(
+    net: &QNet,
+    bytes: &[u8],
+    w: usize,
+    h: usize,
+    level: usize,
+) -> Result<Vec<i32>, OverfitError> {
+    let tables = laplace::tables();
+    let mut r = Reader::new(bytes, w * h)?;
+    let mut grid = vec![0i32; w * h];
+    let mut s = net.arm_scratch();
+    for y in 0..h {
+        for x in 0..w {
+            let (base, t) = net.arm_code(&grid, w, h, x, y, &mut s);
+            let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
+            if v.unsigned_abs() > MAX_LATENT as u64 {
+                return Err(OverfitError::LatentOutOfRange { level, x, y });
+            }
+            grid[y * w + x] = v as i32;
+        }
+    }
+    r.finish()?;
+    Ok(grid)
+}
+
+/// Parses and decodes `.lic` bytes of the overfit model.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, OverfitError> {
+    let c = Container::parse_with_limits(bytes, &Limits::default())?;
+    decode_container(&c, max_pixels)
+}

@@ -1,0 +1,463 @@
+//! The encoder: fit latents and networks to one image, quantize, write the bitstream.
+//!
+//! Adam on `MSE + λ · bpp` with a cosine learning-rate schedule, in two phases: latents with
+//! additive uniform noise `U(−½, ½)` (rate and distortion both see the noisy values), then
+//! straight-through rounding (forward `round(y)`, identity gradient) at a lower learning rate.
+//! Finally the weights are quantized, searching per network for the fraction bits that give
+//! the lowest `D + λ R` measured with the exact integer decoder, and the latents are coded with
+//! the integer ARM, so the reconstruction returned is the decoder's, bit for bit.
+use std::time::Instant;
+
+use super::fixed::{QNet, QTensor};
+use super::model::{Arch, Model, Stats};
+use super::stream;
+use super::OverfitError;
+
+/// How long to fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// About 30 s for a Kodak image on 2 cores.
+    Fast,
+    /// About 3 minutes.
+    Default,
+    /// Longer, for the best rate-distortion.
+    Slow,
+}
+
+impl Effort {
+    /// Default wall-clock budget of a whole encode in seconds (the fitting gets 70% (fast) or
+    /// 85% of it; the iteration counts below are the most it runs).
+    pub fn budget(self) -> Option<f64> {
+        match self {
+            Effort::Fast => Some(30.0),
+            Effort::Default => Some(180.0),
+            Effort::Slow => None,
+        }
+    }
+
+    /// Most iterations of the two phases.
+    pub fn iterations(self) -> (usize, usize) {
+        match self {
+            Effort::Fast => (1500, 300),
+            Effort::Default => (8000, 1600),
+            Effort::Slow => (20000, 4000),
+        }
+    }
+}
+
+/// The architecture the encoder uses.
+pub fn default_arch() -> Arch {
+    Arch {
+        levels: 7,
+        ctx: 12,
+        arm_hidden: vec![16, 16],
+        syn_hidden: vec![24, 24],
+        conv: true,
+    }
+}
+
+/// Encoder settings.
+#[derive(Clone, Debug)]
+pub struct EncodeOptions {
+    /// Quality: `λ = 0.02 · 2^(1 − quality)` (1 = lowest rate, about 0.1 bpp; 8 ≈ 1.5 bpp).
+    pub quality: f32,
+    /// How long to fit.
+    pub effort: Effort,
+    /// Wall-clock budget in seconds of the encode, instead of the effort's (the schedule is
+    /// shortened to fit).
+    pub time_limit: Option<f64>,
+    /// Architecture (default: [`default_arch`]).
+    pub arch: Arch,
+    /// Override of the iteration counts of the two phases.
+    pub iterations: Option<(usize, usize)>,
+    /// Seed of the initialization and the noise.
+    pub seed: u64,
+    /// Peak learning rate of the networks (noise phase; the rounding phase uses a quarter).
+    pub lr: f32,
+    /// Peak learning rate of the latents.
+    pub latent_lr: f32,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            quality: 4.0,
+            effort: Effort::Default,
+            time_limit: None,
+            arch: default_arch(),
+            iterations: None,
+            seed: 1,
+            lr: 1e-2,
+            latent_lr: 4e-2,
+        }
+    }
+}
+
+/// Range of the quality parameter.
+pub const QUALITY_RANGE: (f32, f32) = (0.0, 10.0);
+
+/// `λ` of a quality.
+pub fn lambda(quality: f32) -> f32 {
+    0.02 * (1.0 - quality).exp2()
+}
+
+/// Progress report (every few iterations).
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Iterations done.
+    pub iteration: usize,
+    /// Iterations planned.
+    pub total: usize,
+    /// Current rate estimate (latents only), bits per pixel.
+    pub bpp: f64,
+    /// Current PSNR estimate (training reconstruction), dB.
+    pub psnr: f64,
+    /// `"noise"`, `"round"` or `"quantize"`.
+    pub phase: &'static str,
+}
+
+/// Encoder output.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// The `.lic` file.
+    pub bytes: Vec<u8>,
+    /// The decoder's reconstruction (interleaved RGB), bit-exact.
+    pub rgb: Vec<u8>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// Mean wall time per iteration, ms.
+    pub ms_per_iteration: f64,
+    /// Estimated bpp of latents + weights under the integer tables.
+    pub bpp_estimate: f64,
+    /// Bits of the weights substream.
+    pub weight_bits: f64,
+    /// Mean ms per iteration in the ARM pass (rate, its gradients).
+    pub ms_arm: f64,
+    /// Mean ms per iteration in the synthesis pass (upsampling, MLP, convolution, gradients).
+    pub ms_synthesis: f64,
+    /// Seconds spent on the final quantization search and coding.
+    pub quantize_seconds: f64,
+}
+
+struct Adam {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+}
+
+impl Adam {
+    fn new(n: usize) -> Self {
+        Self {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.m.fill(0.0);
+        self.v.fill(0.0);
+        self.t = 0;
+    }
+
+    fn step(&mut self, x: &mut [f32], g: &[f32], lr: f32) {
+        const B1: f32 = 0.9;
+        const B2: f32 = 0.999;
+        self.t += 1;
+        let c1 = 1.0 - B1.powi(self.t);
+        let c2 = 1.0 - B2.powi(self.t);
+        let a = lr * c2.sqrt() / c1;
+        for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(self.m.iter_mut().zip(&mut self.v)) {
+            *m = B1 * *m + (1.0 - B1) * g;
+            *v = B2 * *v + (1.0 - B2) * g * g;
+            *x -= a * *m / (v.sqrt() + 1e-8 * c2.sqrt());
+        }
+    }
+}
+
+fn psnr(mse: f64) -> f64 {
+    if mse <= 0.0 {
+        99.0
+    } else {
+        -10.0 * mse.log10()
+    }
+}
+
+/// `rgb`: interleaved 8-bit RGB of `width × height`.
+pub fn encode(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    gray: bool,
+    opts: &EncodeOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Encoded, OverfitError> {
+    opts.arch.check().map_err(OverfitError::Params)?;
+    let (w, h) = (width as usize, height as usize);
+    if rgb.len() != 3 * w * h || w == 0 || h == 0 {
+        return Err(OverfitError::Params(format!(
+            "{}-byte image buffer for {width}x{height}",
+            rgb.len()
+        )));
+    }
+    let lam = lambda(opts.quality);
+    let model = Model::new(opts.arch.clone(), w, h, rgb);
+    let mut p = model.init_params(opts.seed);
+    let mut lat = vec![0.0f32; model.latents];
+    let mut lat_hat = vec![0.0f32; model.latents];
+    let mut gp = vec![0.0f32; p.len()];
+    let mut gl = vec![0.0f32; lat.len()];
+    let mut adam_p = Adam::new(p.len());
+    let mut adam_l = Adam::new(lat.len());
+    let mut scratch = model.scratch();
+    let (mut n1, mut n2) = opts.iterations.unwrap_or(opts.effort.iterations());
+    let mut rng = opts.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
+    let mut uniform = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    // The fitting gets most of the budget; the quantization search and coding the rest.
+    let share = if opts.effort == Effort::Fast {
+        0.7
+    } else {
+        0.85
+    };
+    let budget = opts
+        .time_limit
+        .or(opts.iterations.map_or(opts.effort.budget(), |_| None))
+        .map(|t| share * t);
+    let start = Instant::now();
+    let mut it = 0;
+    let mut last = Stats::default();
+    let pixels = model.pixels() as f64;
+    while it < n1 + n2 {
+        let noise = it < n1;
+        if it == n1 {
+            adam_p.reset();
+            adam_l.reset();
+        }
+        if noise {
+            for (q, &y) in lat_hat.iter_mut().zip(&lat) {
+                *q = y + uniform();
+            }
+        } else {
+            for (q, &y) in lat_hat.iter_mut().zip(&lat) {
+                *q = y.round();
+            }
+        }
+        last = model.step(&p, &lat_hat, lam, &mut gp, &mut gl, &mut scratch);
+        let (t, n, scale) = if noise {
+            (it, n1, 1.0)
+        } else {
+            (it - n1, n2, 0.25)
+        };
+        let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
+        let f = scale * cos.max(0.01);
+        adam_p.step(&mut p, &gp, opts.lr * f);
+        adam_l.step(&mut lat, &gl, opts.latent_lr * f);
+        for y in lat.iter_mut() {
+            *y = y.clamp(-16000.0, 16000.0);
+        }
+        it += 1;
+        if let (Some(limit), true) = (budget, it % 20 == 0 && it < n1) {
+            // Fit the rest of the schedule into the budget (re-estimated every 20 iterations,
+            // the machine's load varies), keeping the phase proportions.
+            let per = start.elapsed().as_secs_f64() / it as f64;
+            let fit = ((limit / per) as usize).max(it + 20);
+            if fit < n1 + n2 {
+                let total = n1 + n2;
+                n2 = (n2 * fit / total).max(10);
+                n1 = (fit - n2).max(it + 1);
+            }
+        }
+        if it % 25 == 0 || it == n1 + n2 {
+            progress(&Progress {
+                iteration: it,
+                total: n1 + n2,
+                bpp: last.bits / pixels,
+                psnr: psnr(last.mse),
+                phase: if noise { "noise" } else { "round" },
+            });
+        }
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3 / it.max(1) as f64;
+    let time_arm = scratch.timing[0] * 1e3 / it.max(1) as f64;
+    let time_syn = scratch.timing[1] * 1e3 / it.max(1) as f64;
+    progress(&Progress {
+        iteration: it,
+        total: n1 + n2,
+        bpp: last.bits / pixels,
+        psnr: psnr(last.mse),
+        phase: "quantize",
+    });
+    let tq = Instant::now();
+    let grids: Vec<Vec<i32>> = model
+        .levels
+        .iter()
+        .map(|lv| {
+            lat[lv.off..lv.off + lv.w * lv.h]
+                .iter()
+                .map(|&v| v.round() as i32)
+                .collect()
+        })
+        .collect();
+    let fracs: &[u8] = if opts.effort == Effort::Fast {
+        &[8, 12]
+    } else {
+        &[7, 8, 9, 11, 12]
+    };
+    let best = quantize_search(
+        &model,
+        &p,
+        &grids,
+        rgb,
+        lam,
+        fracs,
+        width,
+        height,
+        gray,
+        opts.quality,
+    )?;
+    Ok(Encoded {
+        bytes: best.bytes,
+        rgb: best.rgb,
+        iterations: it,
+        ms_per_iteration: ms,
+        ms_arm: time_arm,
+        ms_synthesis: time_syn,
+        bpp_estimate: best.bits / pixels,
+        weight_bits: best.weight_bits,
+        quantize_seconds: tq.elapsed().as_secs_f64(),
+    })
+}
+
+struct Candidate {
+    bytes: Vec<u8>,
+    rgb: Vec<u8>,
+    bits: f64,
+    weight_bits: f64,
+}
+
+fn mse_u8(a: &[u8], b: &[u8]) -> f64 {
+    let s: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let d = i64::from(x) - i64::from(y);
+            (d * d) as u64
+        })
+        .sum();
+    s as f64 / a.len() as f64 / (255.0 * 255.0)
+}
+
+/// Tries fraction bits `fracs` (and 10) per network (ARM, synthesis, convolution), measuring `D + λ · bpp` with
+/// the integer decoder's functions and the ideal code lengths, then writes the best.
+#[allow(clippy::too_many_arguments)]
+fn quantize_search(
+    model: &Model,
+    p: &[f32],
+    grids: &[Vec<i32>],
+    rgb: &[u8],
+    lam: f32,
+    fracs: &[u8],
+    width: u32,
+    height: u32,
+    gray: bool,
+    quality: f32,
+) -> Result<Candidate, OverfitError> {
+    use rayon::prelude::*;
+    let tensors = model.layout.tensors();
+    let n_arm = 2 * model.layout.arm.len();
+    let n_syn = 2 * model.layout.syn.len();
+    let group = |i: usize| {
+        if i < n_arm {
+            0
+        } else if i < n_arm + n_syn {
+            1
+        } else {
+            2
+        }
+    };
+    let (w, h) = (width as usize, height as usize);
+    let pixels = f64::from(width) * f64::from(height);
+    let dims = stream::level_dims(w, h, model.arch.levels);
+    let net_of = |fr: [u8; 3]| {
+        let q: Vec<QTensor> = tensors
+            .iter()
+            .enumerate()
+            .map(|(i, &(off, len))| QTensor::quantize(&p[off..off + len], fr[group(i)]))
+            .collect();
+        QNet::new(model.arch.clone(), q)
+    };
+    let weight_bits = |net: &QNet, g: usize| -> f64 {
+        net.tensors
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| group(*i) == g)
+            .map(|(_, t)| stream::best_weight_table(&t.values).1)
+            .sum()
+    };
+    let latent_bits = |net: &QNet| -> f64 {
+        grids
+            .par_iter()
+            .zip(&dims)
+            .map(|(g, &(gw, gh))| {
+                let (sym, idx) = net.code_grid(g, gw, gh);
+                crate::coder::ideal_bits(super::laplace::tables(), &sym, &idx)
+                    .unwrap_or(f64::INFINITY)
+            })
+            .sum()
+    };
+    let dist = |net: &QNet| mse_u8(&net.synthesize(grids, w, h), rgb);
+    let lam = f64::from(lam);
+    let mut fr = [10u8, 10, 10];
+    let net = net_of(fr);
+    let mut rate_arm = latent_bits(&net) + weight_bits(&net, 0);
+    let mut d = dist(&net);
+    let mut wb = [
+        weight_bits(&net, 0),
+        weight_bits(&net, 1),
+        weight_bits(&net, 2),
+    ];
+    let cost = |d: f64, bits: f64| d + lam * bits / pixels;
+    // Synthesis and convolution: only the distortion and their own weights change.
+    for g in [1usize, 2] {
+        if g == 2 && model.layout.conv.is_none() {
+            continue;
+        }
+        let mut best = cost(d, wb[g]);
+        for &f in fracs {
+            let mut t = fr;
+            t[g] = f;
+            let net = net_of(t);
+            let (dd, b) = (dist(&net), weight_bits(&net, g));
+            if cost(dd, b) < best {
+                best = cost(dd, b);
+                fr = t;
+                d = dd;
+                wb[g] = b;
+            }
+        }
+    }
+    // ARM: only the rate changes.
+    for &f in fracs {
+        let mut t = fr;
+        t[0] = f;
+        let net = net_of(t);
+        let r = latent_bits(&net) + weight_bits(&net, 0);
+        if r < rate_arm {
+            rate_arm = r;
+            fr = t;
+        }
+    }
+    let net = net_of(fr);
+    let bytes = stream::write(width, height, gray, quality, &net, grids)?;
+    Ok(Candidate {
+        bits: bytes.len() as f64 * 8.0,
+        weight_bits: wb[1] + wb[2] + weight_bits(&net, 0),
+        rgb: net.synthesize(grids, w, h),
+        bytes,
+    })
+}

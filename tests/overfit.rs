@@ -1,0 +1,241 @@
+//! The overfitted codec (`lic-overfit`): exact round trip, thread-count independence, golden
+//! bitstream, malformed streams.
+use lic::format::{Container, FormatError, FORMAT_VERSION};
+use lic::overfit::stream::{weights_hash, Params};
+use lic::overfit::{self, EncodeOptions, Encoded, OverfitError};
+use sha2::{Digest, Sha256};
+
+/// A smooth synthetic picture with some texture (deterministic).
+fn synthetic(w: u32, h: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (f64::from(x) / f64::from(w), f64::from(y) / f64::from(h));
+            let r = 128.0 + 100.0 * (6.0 * fx + 2.0 * fy).sin();
+            let g = 60.0 + 150.0 * fy;
+            let b = 128.0
+                + 90.0 * ((9.0 * fx).cos() * (7.0 * fy).sin())
+                + f64::from((x * 7 + y * 13) % 17);
+            for c in [r, g, b] {
+                v.push(c.clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    v
+}
+
+fn encode(w: u32, h: u32, q: f32, iters: (usize, usize)) -> Encoded {
+    let opts = EncodeOptions {
+        quality: q,
+        iterations: Some(iters),
+        ..Default::default()
+    };
+    overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).expect("encode")
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn decoder_reproduces_the_encoders_reconstruction_exactly() {
+    let (w, h) = (45, 29);
+    let e = encode(w, h, 5.0, (250, 50));
+    let c = Container::parse(&e.bytes).unwrap();
+    assert_eq!(c.header.model_id, overfit::MODEL_ID);
+    assert_eq!((c.header.width, c.header.height), (w, h));
+    let d = overfit::decode(&e.bytes, overfit::DEFAULT_MAX_PIXELS).unwrap();
+    assert_eq!(d.rgb, e.rgb, "decoded pixels differ from the encoder's");
+    // The fit learned the picture: far better than its mean colour.
+    let src = synthetic(w, h);
+    let mut mean = [0u64; 3];
+    for p in src.chunks_exact(3) {
+        for c in 0..3 {
+            mean[c] += u64::from(p[c]);
+        }
+    }
+    let flat: Vec<u8> = (0..src.len())
+        .map(|i| (mean[i % 3] / u64::from(w * h)) as u8)
+        .collect();
+    let (p_fit, p_flat) = (psnr(&e.rgb, &src), psnr(&flat, &src));
+    assert!(p_fit > p_flat + 5.0, "PSNR {p_fit:.2} vs flat {p_flat:.2}");
+}
+
+#[test]
+fn decoded_pixels_do_not_depend_on_the_thread_count() {
+    let e = encode(70, 33, 3.0, (60, 20));
+    let mut outs = Vec::new();
+    for n in 1..=4 {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap();
+        outs.push(pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap().rgb));
+    }
+    for (i, o) in outs.iter().enumerate() {
+        assert_eq!(o, &e.rgb, "{} threads", i + 1);
+    }
+}
+
+fn golden_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/overfit-synthetic-45x29-q5.lic")
+}
+
+#[test]
+fn golden_bitstream_decodes_to_known_pixels() {
+    let bytes = std::fs::read(golden_path()).expect("golden file");
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(golden_path().with_file_name("overfit.json")).unwrap(),
+    )
+    .unwrap();
+
+    assert_eq!(
+        index["format_version"].as_u64().unwrap(),
+        u64::from(FORMAT_VERSION)
+    );
+    let d = overfit::decode(&bytes, overfit::DEFAULT_MAX_PIXELS).unwrap();
+    assert_eq!(
+        sha256_hex(&d.rgb),
+        index["decoded_rgb_sha256"].as_str().unwrap()
+    );
+}
+
+/// Regenerates the golden stream (by hand: `cargo test --release --test overfit -- --ignored
+/// write_overfit_golden`).
+#[test]
+#[ignore]
+fn write_overfit_golden() {
+    let e = encode(45, 29, 5.0, (250, 50));
+    std::fs::write(golden_path(), &e.bytes).unwrap();
+    let index = serde_json::json!({
+        "decoded_rgb_sha256": sha256_hex(&e.rgb),
+        "bytes": e.bytes.len(),
+        "format_version": FORMAT_VERSION,
+    });
+    std::fs::write(
+        golden_path().with_file_name("overfit.json"),
+        serde_json::to_string_pretty(&index).unwrap(),
+    )
+    .unwrap();
+}
+
+fn golden_container() -> Container {
+    Container::parse(&std::fs::read(golden_path()).unwrap()).unwrap()
+}
+
+#[test]
+fn truncated_and_corrupted_streams_are_errors() {
+    let bytes = std::fs::read(golden_path()).unwrap();
+    for len in (0..bytes.len()).step_by(7) {
+        assert!(
+            overfit::decode(&bytes[..len], u64::MAX).is_err(),
+            "cut at {len}"
+        );
+    }
+    // Payload damage behind repaired CRCs and hash reaches the entropy decoder: an error or
+    // some image, never a panic.
+    let c = golden_container();
+    let mut errors = 0;
+    let total: usize = c.substreams.iter().map(Vec::len).sum();
+    for k in (0..total * 8).step_by(13) {
+        let mut m = c.clone();
+        let (mut s, mut off) = (0, k / 8);
+        while off >= m.substreams[s].len() {
+            off -= m.substreams[s].len();
+            s += 1;
+        }
+        m.substreams[s][off] ^= 1 << (k % 8);
+        m.header.weights_hash = weights_hash(&m.substreams[0]);
+        if overfit::decode_container(&m, u64::MAX).is_err() {
+            errors += 1;
+        }
+    }
+    assert!(errors > 0, "no damaged stream was detected");
+    // A damaged payload without repair is a CRC error.
+    let mut b = bytes.clone();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    assert!(matches!(
+        overfit::decode(&b, u64::MAX),
+        Err(OverfitError::Format(FormatError::CrcMismatch { .. }))
+    ));
+}
+
+#[test]
+fn header_and_parameter_errors_are_typed() {
+    let c = golden_container();
+    let mut m = c.clone();
+    m.header.weights_hash[0] ^= 1;
+    assert_eq!(
+        overfit::decode_container(&m, u64::MAX),
+        Err(OverfitError::WeightsHash)
+    );
+    let mut m = c.clone();
+    m.header.model_id = "lic-walloc".into();
+    assert!(matches!(
+        overfit::decode_container(&m, u64::MAX),
+        Err(OverfitError::ModelId(_))
+    ));
+    let mut m = c.clone();
+    m.substreams.pop();
+    assert!(matches!(
+        overfit::decode_container(&m, u64::MAX),
+        Err(OverfitError::Substreams { .. })
+    ));
+    assert!(matches!(
+        overfit::decode_container(&c, 100),
+        Err(OverfitError::TooLarge { .. })
+    ));
+    let p = Params::parse(&c.header.params).unwrap();
+    assert_eq!(Params::parse(&p.to_bytes()).unwrap().arch, p.arch);
+    let good = c.header.params.clone();
+    for (i, v) in [(0usize, 9u8), (1, 0), (1, 9), (2, 0), (2, 99), (3, 4)] {
+        let mut b = good.clone();
+        b[i] = v;
+        assert!(
+            matches!(Params::parse(&b), Err(OverfitError::Params(_))),
+            "byte {i} = {v}"
+        );
+    }
+    for cut in 0..good.len() {
+        assert!(Params::parse(&good[..cut]).is_err(), "blob cut at {cut}");
+    }
+    let mut b = good.clone();
+    b.push(0);
+    assert!(Params::parse(&b).is_err(), "trailing byte");
+    // Decoder cost cap: three hidden layers of 64 in the synthesis.
+    let mut a = p.arch.clone();
+    a.syn_hidden = vec![64, 64, 64];
+    let big = Params {
+        tensors: vec![(8, 0); lic::overfit::model::Layout::new(&a).tensors().len()],
+        arch: a,
+    };
+    let err = Params::parse(&big.to_bytes()).unwrap_err();
+    assert!(err.to_string().contains("MAC/pixel"), "{err}");
+}
+
+#[test]
+fn older_format_versions_are_refused_with_a_hint() {
+    let mut bytes = std::fs::read(golden_path()).unwrap();
+    bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let err = overfit::decode(&bytes, u64::MAX).unwrap_err();
+    assert_eq!(
+        err,
+        OverfitError::Format(FormatError::UnsupportedVersion { found: 2 })
+    );
+    assert!(err.to_string().contains("re-encode"), "{err}");
+}
