@@ -83,3 +83,34 @@ pub fn export_path(
     lic::io::file::check_output(&path, &[ckpt], force)?;
     Ok(path)
 }
+
+/// Loads the image to encode, printing the loader's notices (e.g. a dropped opaque alpha).
+pub fn load_input(
+    path: &std::path::Path,
+    alpha: AlphaPolicy,
+) -> anyhow::Result<lic::io::image::Image> {
+    let loaded = lic::io::image::load(
+        path,
+        &lic::io::image::LoadOptions {
+            alpha,
+            ..Default::default()
+        },
+    )?;
+    for n in &loaded.notices {
+        eprintln!("note: {}: {n}", path.display());
+    }
+    Ok(loaded.image)
+}
+
+/// Writes a decoded image and prints its one-line summary.
+pub fn save_decoded(img: &lic::io::image::Image, out: &std::path::Path) -> anyhow::Result<()> {
+    lic::io::image::save(img, out)?;
+    println!(
+        "{}: {}x{}{}",
+        out.display(),
+        img.width,
+        img.height,
+        if img.gray { " (gray)" } else { "" }
+    );
+    Ok(())
+}

@@ -67,13 +67,5 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     } else {
         codec::decode(&bytes, &model).with_context(ctx)?
     };
-    lic::io::image::save(&img, &args.output)?;
-    println!(
-        "{}: {}x{}{}",
-        args.output.display(),
-        img.width,
-        img.height,
-        if img.gray { " (gray)" } else { "" }
-    );
-    Ok(())
+    super::common::save_decoded(&img, &args.output)
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use lic::codec::{self, CodecModel, EncodeOptions};
 use lic::io::file::{check_output, write_atomic};
-use lic::io::image::{load, AlphaPolicy, LoadOptions};
+use lic::io::image::AlphaPolicy;
 
 use super::common::load_model;
 
@@ -84,17 +84,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     if let Some(d) = &args.dump_symbols {
         check_output(d, &[&args.input, &args.output], args.force)?;
     }
-    let loaded = load(
-        &args.input,
-        &LoadOptions {
-            alpha: args.alpha,
-            ..Default::default()
-        },
-    )?;
-    for n in &loaded.notices {
-        eprintln!("note: {}: {n}", args.input.display());
-    }
-    let img = loaded.image;
+    let img = super::common::load_input(&args.input, args.alpha)?;
     let model = load_model(&args.model)?;
     let (lo, hi) = model.config.quality_range();
     let mut opts = EncodeOptions {

@@ -5,7 +5,6 @@ use std::time::Instant;
 use anyhow::Context;
 
 use lic::io::file::{check_output, write_atomic};
-use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, Effort, EncodeOptions};
 
 /// `--effort` values.
@@ -53,17 +52,7 @@ pub fn encode(args: &super::encode::Args) -> anyhow::Result<()> {
         );
     }
     check_output(&args.output, &[&args.input], args.force)?;
-    let loaded = load(
-        &args.input,
-        &LoadOptions {
-            alpha: args.alpha,
-            ..Default::default()
-        },
-    )?;
-    for n in &loaded.notices {
-        eprintln!("note: {}: {n}", args.input.display());
-    }
-    let img = loaded.image;
+    let img = super::common::load_input(&args.input, args.alpha)?;
     let opts = EncodeOptions {
         quality: quality as f32,
         effort: args.effort.into(),
@@ -126,13 +115,5 @@ pub fn decode(bytes: &[u8], args: &super::decode::Args) -> anyhow::Result<()> {
     );
     let img = overfit::decode_image(bytes)
         .with_context(|| format!("decoding {}", args.input.display()))?;
-    lic::io::image::save(&img, &args.output)?;
-    println!(
-        "{}: {}x{}{}",
-        args.output.display(),
-        img.width,
-        img.height,
-        if img.gray { " (gray)" } else { "" }
-    );
-    Ok(())
+    super::common::save_decoded(&img, &args.output)
 }

@@ -5,11 +5,12 @@
 //! 2020 "Improving inference for neural image compression").
 //!
 //! The loss is the training loss of the model at the tile's quality, `bpp + λ(q)·255²·MSE` over
-//! the tile's real pixels; the rate uses additive uniform noise and the reconstruction
-//! straight-through rounding (the training forward pass, [`crate::zoo::Network::forward_latents`]),
-//! with Adam on `(y, z)` and a cosine-decayed step size. Only the latents receive gradients:
-//! the model's weights are untouched. The final symbols still come from the integer entropy
-//! networks at encode time, so what is coded is exactly what the decoder rebuilds.
+//! the tile's real pixels, with straight-through rounding for the reconstruction; the rate is
+//! measured on noisy latents for the first half of the steps and on straight-through-rounded ones
+//! after ([`RateProxy`]). Adam on `(y, z)` only (the weights are untouched), cosine-decayed step.
+//! Every eighth of the steps the objective is measured on the rounded latents and the best iterate,
+//! the start included, is kept. The final symbols still come from the integer entropy networks,
+//! so what is coded is exactly what the decoder rebuilds.
 
 use tch::{Kind, Tensor};
 
@@ -43,7 +44,26 @@ pub fn refine(
     let (h, w) = valid;
     let target = x.narrow(2, 0, h).narrow(3, 0, w).detach();
     let pixels = (h * w) as f64;
+    // The objective on rounded latents (no noise, no gradient): what coding will cost. The
+    // best iterate by this measure is returned, so refinement never makes an image worse by it.
+    let rounded_loss = |y: &Tensor, z: &Tensor| {
+        tch::no_grad(|| {
+            let out = model.net.forward_latents(y, z, &[q], RateProxy::Rounded);
+            let x_hat = out.x_hat.narrow(2, 0, h).narrow(3, 0, w);
+            let mse = (&x_hat - &target)
+                .square()
+                .mean(Kind::Float)
+                .double_value(&[]);
+            let bpp = (&out.y_bits + &out.z_bits)
+                .sum(Kind::Float)
+                .double_value(&[])
+                / pixels;
+            bpp + lambda * 255.0 * 255.0 * mse
+        })
+    };
+    let check_every = (steps / 8).max(1);
     tch::with_grad(|| {
+        let mut best = (rounded_loss(y0, z0), y0.detach(), z0.detach());
         let y = y0.detach().copy().set_requires_grad(true);
         let z = z0.detach().copy().set_requires_grad(true);
         let mut m = [y.zeros_like(), z.zeros_like()];
@@ -76,7 +96,13 @@ pub fn refine(
                     let _ = p.g_sub_(&upd);
                 }
             });
+            if (t + 1) % check_every == 0 || t + 1 == steps {
+                let l = rounded_loss(&y, &z);
+                if l < best.0 {
+                    best = (l, y.detach().copy(), z.detach().copy());
+                }
+            }
         }
-        (y.detach(), z.detach())
+        (best.1, best.2)
     })
 }

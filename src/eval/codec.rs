@@ -77,3 +77,14 @@ pub trait Codec: Send + Sync {
     /// `points` qualities spread over the codec's useful range, from low to high rate.
     fn default_qualities(&self, points: usize) -> Vec<f64>;
 }
+
+/// `points` qualities spread evenly over `[lo, hi]` (the middle one for a single point).
+pub fn spread_qualities(lo: f64, hi: f64, points: usize) -> Vec<f64> {
+    match points {
+        0 => vec![],
+        1 => vec![(lo + hi) / 2.0],
+        n => (0..n)
+            .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+            .collect(),
+    }
+}

@@ -104,13 +104,6 @@ impl Codec for LicCodec {
         Ok(())
     }
     fn default_qualities(&self, points: usize) -> Vec<f64> {
-        let (lo, hi) = self.range;
-        match points {
-            0 => vec![],
-            1 => vec![(lo + hi) / 2.0],
-            n => (0..n)
-                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-                .collect(),
-        }
+        super::codec::spread_qualities(self.range.0, self.range.1, points)
     }
 }

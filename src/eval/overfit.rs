@@ -63,13 +63,6 @@ impl Codec for OverfitCodec {
     }
     fn default_qualities(&self, points: usize) -> Vec<f64> {
         // Quality 2 ≈ 0.1 bpp up to 7 ≈ 1.2 bpp on Kodak.
-        let (lo, hi) = (2.0, 7.0);
-        match points {
-            0 => vec![],
-            1 => vec![(lo + hi) / 2.0],
-            n => (0..n)
-                .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-                .collect(),
-        }
+        super::codec::spread_qualities(2.0, 7.0, points)
     }
 }

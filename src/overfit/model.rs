@@ -482,6 +482,8 @@ pub struct Model {
     pub latents: usize,
     /// Target in `[0, 1]`, rows of `[R…, G…, B…]`.
     target: Vec<f32>,
+    /// Values per rayon task (rows are grouped to about this many; default 16384).
+    pub task_values: usize,
 }
 
 /// Loss terms of one step.
@@ -535,6 +537,7 @@ impl Model {
             levels,
             latents,
             target,
+            task_values: 16384,
         }
     }
 
@@ -637,7 +640,7 @@ impl Model {
             let grid = &lat[lv.off..lv.off + lv.w * lv.h];
             let gself = &mut gl[lv.off..lv.off + lv.w * lv.h];
             let dctx = &mut s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
-            let rows = rows_per_task(lv.h, lv.w);
+            let rows = rows_per_task(lv.h, lv.w, self.task_values);
             let (b, g) = gself
                 .par_chunks_mut(rows * lv.w)
                 .zip(dctx.par_chunks_mut(rows * lv.w * ctx))
@@ -676,19 +679,28 @@ impl Model {
                 *a += c;
             }
             // Context gradients back to the latents they were read from.
+            // Each task's block of `dctx` is planar, `[ctx][task rows · w]` (see `arm_rows`).
             let dctx = &s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
-            let (w, h) = (lv.w as i32, lv.h as i32);
-            gself.par_chunks_mut(lv.w).enumerate().for_each(|(y, row)| {
+            let (w, h) = (lv.w, lv.h as i32);
+            gself.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
                 for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
                     let qy = y as i32 - dy;
                     if qy < 0 || qy >= h {
                         continue;
                     }
-                    for (x, g) in row.iter_mut().enumerate() {
-                        let qx = x as i32 - dx;
-                        if qx >= 0 && qx < w {
-                            *g += dctx[((qy * w + qx) as usize) * ctx + k];
-                        }
+                    let qy = qy as usize;
+                    let t = qy / rows;
+                    let plane = rows.min(lv.h - t * rows) * w;
+                    let start = t * rows * w * ctx + k * plane + (qy - t * rows) * w;
+                    let src = &dctx[start..start + w];
+                    // Latent x read context k of latent qx = x − dx.
+                    let (lo, hi) = if dx >= 0 {
+                        (dx as usize, w)
+                    } else {
+                        (0, w.saturating_sub((-dx) as usize))
+                    };
+                    for x in lo..hi {
+                        row[x] += src[(x as i32 - dx) as usize];
                     }
                 }
             });
@@ -707,7 +719,7 @@ impl Model {
     ) -> f64 {
         let (w, h) = (self.width, self.height);
         let n = (3 * w * h) as f32;
-        let rows = rows_per_task(h, w);
+        let rows = rows_per_task(h, w, self.task_values);
         let conv = self.layout.conv;
         let dscale = 2.0 / n;
         // Pass 1: the MLP (and, without a convolution, the loss).
@@ -846,7 +858,7 @@ impl Model {
     /// values `lat`.
     pub fn reconstruct(&self, p: &[f32], lat: &[f32]) -> Vec<f32> {
         let w = self.width;
-        let rows = rows_per_task(self.height, w);
+        let rows = rows_per_task(self.height, w, self.task_values);
         let mut x0 = vec![0.0; 3 * w * self.height];
         x0.par_chunks_mut(rows * 3 * w)
             .enumerate()
@@ -870,9 +882,9 @@ impl Model {
     }
 }
 
-fn rows_per_task(h: usize, w: usize) -> usize {
-    // About 16k values per task, at least one row.
-    (16384 / w.max(1)).clamp(1, h.max(1))
+fn rows_per_task(h: usize, w: usize, values: usize) -> usize {
+    // About `values` values per task, at least one row.
+    (values / w.max(1)).clamp(1, h.max(1))
 }
 
 /// Upsampled latents of pixels `x..x+B` of row `y` into `inp[l]`.
@@ -1033,11 +1045,11 @@ multiversion! {
                 }
                 bits += f64::from(b);
                 mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
-                for k in 0..n {
-                    let base = (r * w + x + k) * ctx;
-                    for (c, d) in din.iter().enumerate() {
-                        dc[base + c] = d[k];
-                    }
+                // `dc` of this task is planar: `[ctx][rows · w]`.
+                let plane = rows * w;
+                for (c, d) in din.iter().enumerate() {
+                    let at = c * plane + r * w + x;
+                    dc[at..at + n].copy_from_slice(&d[..n]);
                 }
                 x += B;
             }
@@ -1048,7 +1060,7 @@ multiversion! {
 
 /// `out = x0 + b + conv(x0)` over the whole image (used for reconstruction).
 fn conv_apply(cw: &[f32], cb: &[f32], x0: &[f32], w: usize, h: usize, out: &mut [f32]) {
-    let rows = rows_per_task(h, w);
+    let rows = rows_per_task(h, w, 16384);
     out.par_chunks_mut(rows * 3 * w)
         .enumerate()
         .for_each(|(t, o)| {
@@ -1342,7 +1354,9 @@ mod tests {
     }
 
     fn check(conv: bool) {
-        let (m, p, lat) = setup(conv);
+        let (mut m, p, lat) = setup(conv);
+        // Several rows per task and uneven last tasks: 3 rows of 21, 13 rows at level 0.
+        m.task_values = 63;
         let lambda = 0.05f32;
         let mut gp = vec![0.0; p.len()];
         let mut gl = vec![0.0; lat.len()];

@@ -484,13 +484,7 @@ impl ElicModel {
 
     /// [`ElicModel::forward`] from a given gained latent `y` and hyper-latent `z` (encode-time
     /// refinement optimizes them directly).
-    pub fn forward_latents(
-        &self,
-        y: &Tensor,
-        z: &Tensor,
-        q: &[f64],
-        proxy: RateProxy,
-    ) -> TrainOut {
+    pub fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
         let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
         let psi = self.hyper_synthesis(&zb.z_hat);
         let (b, _, h, w) = y.size4().expect("4-d latent");

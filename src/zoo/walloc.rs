@@ -209,13 +209,7 @@ impl WallocModel {
     }
 
     /// [`WallocModel::forward`] from a given gained latent `y` and hyper-latent `z`.
-    pub fn forward_latents(
-        &self,
-        y: &Tensor,
-        z: &Tensor,
-        q: &[f64],
-        proxy: RateProxy,
-    ) -> TrainOut {
+    pub fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
         let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
         let (mu, sigma) = self.hyper_synthesis(&zb.z_hat);
         let y_hat = ste_round(&(y - &mu)) + &mu;
