@@ -16,6 +16,10 @@ use tch::{Kind, Tensor};
 
 use super::CodecModel;
 use crate::entropy::RateProxy;
+use crate::nn::adam_update;
+
+/// Adam's (β₁, β₂, ε) for the latents.
+const ADAM: (f64, f64, f64) = (0.9, 0.999, 1e-8);
 
 /// Share of the steps whose rate uses additive noise; the rest measure the rate of the rounded
 /// latents with a straight-through gradient (what will really be coded).
@@ -44,22 +48,18 @@ pub fn refine(
     let (h, w) = valid;
     let target = x.narrow(2, 0, h).narrow(3, 0, w).detach();
     let pixels = (h * w) as f64;
-    // The objective on rounded latents (no noise, no gradient): what coding will cost. The
-    // best iterate by this measure is returned, so refinement never makes an image worse by it.
+    // The refinement's objective for latents (y, z) with the rate measured as `proxy`.
+    let objective = |y: &Tensor, z: &Tensor, proxy: RateProxy| {
+        let out = model.net.forward_latents(y, z, &[q], proxy);
+        let x_hat = out.x_hat.narrow(2, 0, h).narrow(3, 0, w);
+        let mse = (&x_hat - &target).square().mean(Kind::Float);
+        let bpp = (&out.y_bits + &out.z_bits).sum(Kind::Float) / pixels;
+        bpp + mse * (lambda * 255.0 * 255.0)
+    };
+    // On rounded latents (no noise, no gradient) it is what coding will cost: the best iterate
+    // by this measure is returned, so refinement never makes an image worse by it.
     let rounded_loss = |y: &Tensor, z: &Tensor| {
-        tch::no_grad(|| {
-            let out = model.net.forward_latents(y, z, &[q], RateProxy::Rounded);
-            let x_hat = out.x_hat.narrow(2, 0, h).narrow(3, 0, w);
-            let mse = (&x_hat - &target)
-                .square()
-                .mean(Kind::Float)
-                .double_value(&[]);
-            let bpp = (&out.y_bits + &out.z_bits)
-                .sum(Kind::Float)
-                .double_value(&[])
-                / pixels;
-            bpp + lambda * 255.0 * 255.0 * mse
-        })
+        tch::no_grad(|| objective(y, z, RateProxy::Rounded).double_value(&[]))
     };
     let check_every = (steps / 8).max(1);
     tch::with_grad(|| {
@@ -68,7 +68,6 @@ pub fn refine(
         let z = z0.detach().copy().set_requires_grad(true);
         let mut m = [y.zeros_like(), z.zeros_like()];
         let mut v = [y.zeros_like(), z.zeros_like()];
-        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
         for t in 0..steps {
             // Deterministic noise per step, independent of anything else the process did.
             tch::manual_seed(0x5eed_0000 + t as i64);
@@ -77,23 +76,13 @@ pub fn refine(
             } else {
                 RateProxy::Straight
             };
-            let out = model.net.forward_latents(&y, &z, &[q], proxy);
-            let x_hat = out.x_hat.narrow(2, 0, h).narrow(3, 0, w);
-            let mse = (&x_hat - &target).square().mean(Kind::Float);
-            let bpp = (&out.y_bits + &out.z_bits).sum(Kind::Float) / pixels;
-            let loss = bpp + mse * (lambda * 255.0 * 255.0);
+            let loss = objective(&y, &z, proxy);
             let grads = Tensor::run_backward(&[loss], &[&y, &z], false, false);
             let lr =
                 REFINE_LR * 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / steps as f64).cos());
-            let k = (t + 1) as i32;
-            let (bc1, bc2) = (1.0 - b1.powi(k), 1.0 - b2.powi(k));
             tch::no_grad(|| {
                 for (i, (p, g)) in [&y, &z].into_iter().zip(&grads).enumerate() {
-                    let _ = m[i].g_mul_scalar_(b1).g_add_(&(g * (1.0 - b1)));
-                    let _ = v[i].g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
-                    let upd = (&m[i] / bc1) / ((&v[i] / bc2).sqrt() + eps) * lr;
-                    let mut p = p.shallow_clone();
-                    let _ = p.g_sub_(&upd);
+                    adam_update(p, &mut m[i], &mut v[i], g, lr, ADAM, t as u64 + 1);
                 }
             });
             if (t + 1) % check_every == 0 || t + 1 == steps {

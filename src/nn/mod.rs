@@ -10,5 +10,6 @@ pub mod weights;
 
 pub use gdn::Gdn;
 pub use ops::{
-    conv, conv1x1, deconv, lower_bound, matmul_1x1, rgb_tensor, ste_round, Conv, Conv1x1, ConvT,
+    adam_update, conv, conv1x1, deconv, lower_bound, matmul_1x1, rgb_tensor, ste_round, Conv,
+    Conv1x1, ConvT,
 };

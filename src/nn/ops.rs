@@ -43,13 +43,9 @@ impl nn::Module for Conv {
     fn forward(&self, x: &Tensor) -> Tensor {
         let s = [self.stride, self.stride];
         let p = [self.padding, self.padding];
-        match super::precision::fast() {
-            Some(mode) => {
-                let (xi, w, b) = mode.operands(x, &self.ws, self.bs.as_ref());
-                mode.output(xi.conv2d(&w, b.as_ref(), s, p, [1, 1], 1))
-            }
-            None => x.conv2d(&self.ws, self.bs.as_ref(), s, p, [1, 1], 1),
-        }
+        super::precision::apply(x, &self.ws, self.bs.as_ref(), |x, w, b| {
+            x.conv2d(w, b, s, p, [1, 1], 1)
+        })
     }
 }
 
@@ -69,13 +65,9 @@ impl nn::Module for ConvT {
         let s = [self.stride, self.stride];
         let p = [self.padding, self.padding];
         let op = [self.output_padding, self.output_padding];
-        match super::precision::fast() {
-            Some(mode) => {
-                let (xi, w, b) = mode.operands(x, &self.ws, self.bs.as_ref());
-                mode.output(xi.conv_transpose2d(&w, b.as_ref(), s, p, op, 1, [1, 1]))
-            }
-            None => x.conv_transpose2d(&self.ws, self.bs.as_ref(), s, p, op, 1, [1, 1]),
-        }
+        super::precision::apply(x, &self.ws, self.bs.as_ref(), |x, w, b| {
+            x.conv_transpose2d(w, b, s, p, op, 1, [1, 1])
+        })
     }
 }
 
@@ -109,9 +101,24 @@ pub fn conv1x1(p: nn::Path, cin: i64, cout: i64) -> Conv1x1 {
 /// Inside a training step with [`super::precision::Fast`] the product may run in bf16 and on
 /// channels-last tensors (training does not need thread-count stability).
 pub fn matmul_1x1(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cin: i64, cout: i64) -> Tensor {
-    if let Some(mode) = super::precision::fast() {
-        return mode.matmul_1x1(x, &w.view([cout, cin]), b);
+    match super::precision::fast() {
+        Some(mode) if mode.channels_last => mode.matmul_1x1_nhwc(x, &w.view([cout, cin]), b),
+        Some(mode) => {
+            let b = b.map(|b| mode.cast(b));
+            mode.output(matmul_1x1_nchw(
+                &mode.cast(x),
+                &mode.cast(w),
+                b.as_ref(),
+                cin,
+                cout,
+            ))
+        }
+        None => matmul_1x1_nchw(x, w, b, cin, cout),
     }
+}
+
+/// [`matmul_1x1`]'s product on the NCHW layout.
+fn matmul_1x1_nchw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cin: i64, cout: i64) -> Tensor {
     let (bsz, _, h, wd) = x.size4().expect("4-d input");
     let y = w
         .view([1, cout, cin])
@@ -152,6 +159,27 @@ pub fn deconv(p: nn::Path, cin: i64, cout: i64, k: i64, stride: i64) -> ConvT {
 /// so a parameter that falls under the bound can still be pulled back.
 pub fn lower_bound(x: &Tensor, bound: f64) -> Tensor {
     x + (x.clamp_min(bound) - x).detach()
+}
+
+/// One Adam update of parameter `p` in place from its gradient `g`, with moment buffers `m`, `v`
+/// at step `t` (1-based, for the bias correction): `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `p ← p − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`. Call without gradient tracking.
+pub fn adam_update(
+    p: &Tensor,
+    m: &mut Tensor,
+    v: &mut Tensor,
+    g: &Tensor,
+    lr: f64,
+    (b1, b2, eps): (f64, f64, f64),
+    t: u64,
+) {
+    let bc1 = 1.0 - b1.powi(t as i32);
+    let bc2 = 1.0 - b2.powi(t as i32);
+    let _ = m.g_mul_scalar_(b1).g_add_(&(g * (1.0 - b1)));
+    let _ = v.g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
+    let denom = (&*v / bc2).sqrt() + eps;
+    let upd = (&*m / bc1) / denom * lr;
+    let _ = p.shallow_clone().g_sub_(&upd);
 }
 
 /// `round(x)` in the forward pass, identity gradient.

@@ -29,7 +29,8 @@ impl Fast {
         bf16: false,
         channels_last: false,
     };
-    /// bf16 + channels-last (the trainer's default).
+    /// bf16 + channels-last (`TrainOptions::new`'s default; `lic train` measures with
+    /// [`fastest_mode`] instead).
     pub const BF16_CL: Fast = Fast {
         bf16: true,
         channels_last: true,
@@ -40,6 +41,15 @@ impl Fast {
         !self.bf16 && !self.channels_last
     }
 
+    /// `t` in this mode's arithmetic type (bf16 or as it is).
+    pub fn cast(self, t: &Tensor) -> Tensor {
+        if self.bf16 && t.kind() != Kind::BFloat16 {
+            t.to_kind(Kind::BFloat16)
+        } else {
+            t.shallow_clone()
+        }
+    }
+
     /// Input, weight and bias of a convolution, converted for this mode.
     pub fn operands(
         self,
@@ -47,54 +57,24 @@ impl Fast {
         w: &Tensor,
         b: Option<&Tensor>,
     ) -> (Tensor, Tensor, Option<Tensor>) {
-        let cast = |t: &Tensor| {
-            if self.bf16 && t.kind() != Kind::BFloat16 {
-                t.to_kind(Kind::BFloat16)
-            } else {
-                t.shallow_clone()
-            }
-        };
-        let (mut xi, mut wi) = (cast(x), cast(w));
-        // (matmul_1x1 below shares this rule.)
+        let (mut xi, mut wi) = (self.cast(x), self.cast(w));
         if self.channels_last {
             xi = channels_last(&xi);
             wi = channels_last(&wi);
         }
-        (xi, wi, b.map(cast))
+        (xi, wi, b.map(|b| self.cast(b)))
     }
 
-    /// `w [cout, cin] · x [B, cin, H, W] + b` in this mode. Channels-last: one matrix product on
-    /// the NHWC view (no layout change); otherwise a batched product on the NCHW view.
-    pub fn matmul_1x1(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-        let (bsz, cin, h, wd) = x.size4().expect("4-d input");
-        let cout = w.size()[0];
-        let cast = |t: &Tensor| {
-            if self.bf16 {
-                t.to_kind(Kind::BFloat16)
-            } else {
-                t.shallow_clone()
-            }
+    /// `w [cout, cin] · x [B, cin, H, W] + b` as one matrix product on the NHWC view of a
+    /// channels-last `x` (no layout change), in this mode's type; the result is channels-last.
+    pub fn matmul_1x1_nhwc(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+        let nhwc = channels_last(&self.cast(x)).permute([0, 2, 3, 1]);
+        let y = nhwc.matmul(&self.cast(w).transpose(0, 1));
+        let y = match b {
+            Some(b) => y + self.cast(b),
+            None => y,
         };
-        let (xi, wi) = (cast(x), cast(w));
-        let y = if self.channels_last {
-            let nhwc = channels_last(&xi).permute([0, 2, 3, 1]);
-            let y = nhwc.matmul(&wi.transpose(0, 1));
-            let y = match b {
-                Some(b) => y + cast(b),
-                None => y,
-            };
-            y.permute([0, 3, 1, 2])
-        } else {
-            let y = wi
-                .view([1, cout, cin])
-                .matmul(&xi.reshape([bsz, cin, h * wd]));
-            let y = match b {
-                Some(b) => y + cast(b).view([1, cout, 1]),
-                None => y,
-            };
-            y.view([bsz, cout, h, wd])
-        };
-        self.output(y)
+        self.output(y.permute([0, 3, 1, 2]))
     }
 
     /// A convolution's result, back in fp32 (layout kept).
@@ -141,6 +121,23 @@ pub fn fastest_mode() -> Fast {
         Fast::BF16_CL
     } else {
         fp32
+    }
+}
+
+/// `op(x, w, b)` in the active fast mode (operands converted, result back in fp32), or as it is
+/// when none is active: the one rule every layer of [`super::ops`] follows.
+pub fn apply(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    op: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Tensor,
+) -> Tensor {
+    match fast() {
+        Some(mode) => {
+            let (xi, wi, bi) = mode.operands(x, w, b);
+            mode.output(op(&xi, &wi, bi.as_ref()))
+        }
+        None => op(x, w, b),
     }
 }
 

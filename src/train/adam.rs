@@ -56,21 +56,15 @@ impl Adam {
     /// One update with learning rate `lr`; gradients are scaled by `grad_scale` first (clipping).
     pub fn step(&mut self, lr: f64, grad_scale: f64) {
         self.t += 1;
-        let (b1, b2) = (self.beta1, self.beta2);
-        let bc1 = 1.0 - b1.powi(self.t as i32);
-        let bc2 = 1.0 - b2.powi(self.t as i32);
+        let betas = (self.beta1, self.beta2, self.eps);
+        let t = self.t;
         tch::no_grad(|| {
             for (_, p, m, v) in &mut self.params {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
-                let g = &g * grad_scale;
-                let _ = m.g_mul_scalar_(b1).g_add_(&(&g * (1.0 - b1)));
-                let _ = v.g_mul_scalar_(b2).g_add_(&(g.square() * (1.0 - b2)));
-                let denom = (&*v / bc2).sqrt() + self.eps;
-                let upd = (&*m / bc1) / denom * lr;
-                let _ = p.g_sub_(&upd);
+                crate::nn::adam_update(p, m, v, &(&g * grad_scale), lr, betas, t);
             }
         });
     }
