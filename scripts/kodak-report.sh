@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Kodak evaluation of the default model through real files, BD-rate against the anchors, RD plot.
-#   scripts/kodak-report.sh [MODEL] [OUTDIR]
+# Kodak evaluation of a model (default: the default model lic-dwt) through real files, BD-rate
+# against the anchors, RD plot.
+#   scripts/kodak-report.sh [MODEL] [OUTDIR]      e.g. scripts/kodak-report.sh lic-elic-small out/elic
 # Writes OUTDIR/kodak-MODEL.json, OUTDIR/bdrate.txt and OUTDIR/rd.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-lic-elic-small}
+model=${1:-lic-dwt}
 out=${2:-out}
 lic=target/release/lic
 mkdir -p "$out"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set-up, build, encode + decode one Kodak image with the default
-# model (prints bpp and PSNR), then the Kodak evaluation report (JSON, BD-rate table, RD plot).
+# model lic-dwt (prints bpp and PSNR), then the Kodak evaluation report of lic-dwt (JSON, BD-rate
+# table, RD plot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,9 +9,9 @@ cargo build --release
 bash datasets/fetch.sh kodak
 lic=target/release/lic
 mkdir -p out
-echo "== encode + decode kodim01 with the default model"
+echo "== encode + decode kodim01 with the default model (lic-dwt)"
 $lic encode datasets/kodak/kodim01.png out/kodim01.lic --force --verify
 $lic decode out/kodim01.lic out/kodim01.png --force
 $lic info out/kodim01.lic
 echo "== Kodak report"
-bash scripts/kodak-report.sh
+bash scripts/kodak-report.sh lic-dwt

@@ -1,10 +1,11 @@
-//! The image codec with the shipped default model: round trips at odd sizes, gray, tiling,
+//! The libtorch image codec with the ELIC-style model `lic-elic-small` (named explicitly: the
+//! command line's default is `lic-dwt`, tested in `tests/dwt.rs`): round trips at odd sizes, gray, tiling,
 //! determinism across thread counts (through the CLI, one process per setting), corrupt input,
 //! and the golden bitstreams that guard the format.
 
 use std::path::{Path, PathBuf};
 
-use lic::codec::{self, CodecModel, EncodeOptions, DEFAULT_MODEL};
+use lic::codec::{self, CodecModel, EncodeOptions};
 use lic::io::image::Image;
 use sha2::{Digest, Sha256};
 
@@ -14,8 +15,11 @@ mod common;
 mod harness;
 use common::{lic, synthetic};
 
+/// The model these tests use.
+const MODEL: &str = "lic-elic-small";
+
 fn model() -> CodecModel {
-    load_named(DEFAULT_MODEL)
+    load_named(MODEL)
 }
 
 fn psnr(a: &Image, b: &Image) -> f64 {
@@ -178,6 +182,8 @@ fn decoding_is_identical_with_one_and_two_threads() {
         "encode",
         &p("src.png"),
         &p("a.lic"),
+        "--model",
+        MODEL,
         "--quality",
         "3",
         "--verify",
@@ -203,6 +209,8 @@ fn decoding_is_identical_with_one_and_two_threads() {
         "encode",
         &p("src.png"),
         &p("b.lic"),
+        "--model",
+        MODEL,
         "--quality",
         "3",
     ]);
@@ -226,17 +234,9 @@ fn sha256_hex(b: &[u8]) -> String {
 
 /// The golden cases: (file stem, model, width, height, seed, quality, gray).
 const GOLDEN: [(&str, &str, u32, u32, u32, f64, bool); 5] = [
-    ("synthetic-64x64-q2", DEFAULT_MODEL, 64, 64, 1, 2.0, false),
-    ("synthetic-45x29-q5", DEFAULT_MODEL, 45, 29, 2, 5.0, false),
-    (
-        "synthetic-gray-32x40-q3",
-        DEFAULT_MODEL,
-        32,
-        40,
-        3,
-        3.0,
-        true,
-    ),
+    ("synthetic-64x64-q2", MODEL, 64, 64, 1, 2.0, false),
+    ("synthetic-45x29-q5", MODEL, 45, 29, 2, 5.0, false),
+    ("synthetic-gray-32x40-q3", MODEL, 32, 40, 3, 3.0, true),
     (
         "walloc-synthetic-48x40-q3",
         "lic-walloc",
@@ -403,6 +403,8 @@ fn cli_encode_targets_verify_and_model_checks() {
         "encode",
         &p("s.png"),
         &p("b.lic"),
+        "--model",
+        MODEL,
         "--bpp",
         "0.5",
         "--verify",
@@ -411,17 +413,22 @@ fn cli_encode_targets_verify_and_model_checks() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("reaches bpp"));
     assert!(String::from_utf8_lossy(&o.stdout).contains("estimate"));
     // Quality outside the model's range is refused before anything is written.
-    let o = lic(&["encode", &p("s.png"), &p("c.lic"), "--quality", "99"]);
+    let o = lic(&[
+        "encode",
+        &p("s.png"),
+        &p("c.lic"),
+        "-m",
+        MODEL,
+        "--quality",
+        "99",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!d.path().join("c.lic").exists());
     // `lic info` prints the header.
     let o = lic(&["info", &p("b.lic")]);
     assert!(o.status.success());
     let info = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        info.contains("128x96") && info.contains(DEFAULT_MODEL),
-        "{info}"
-    );
+    assert!(info.contains("128x96") && info.contains(MODEL), "{info}");
     // A bitstream whose model hash does not match the loaded model is refused by name.
     let mut bytes = std::fs::read(d.path().join("b.lic")).unwrap();
     let mut c = lic::format::Container::parse(&bytes).unwrap();

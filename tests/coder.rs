@@ -298,8 +298,9 @@ fn gaussian_tables_are_stable() {
         "table math changed: bump FORMAT_VERSION"
     );
     // Version 2 changed the entropy-parameter networks (integer), version 3 added the
-    // lic-overfit family (its own Laplace tables, tests/overfit.rs); neither changed these tables.
-    assert_eq!(lic::format::FORMAT_VERSION, 3);
+    // lic-overfit family (its own Laplace tables, tests/overfit.rs), version 4 the lic-dwt
+    // family (its own adaptive models, tests/dwt.rs); none changed these tables.
+    assert_eq!(lic::format::FORMAT_VERSION, 4);
     // Spot checks that do not depend on the digest.
     let t = &gaussian_tables()[0];
     assert_eq!((t.lo(), t.hi()), (-1, 1));

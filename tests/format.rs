@@ -148,9 +148,9 @@ fn errors_name_the_problem() {
         "not a .lic file (bad magic)"
     );
 
-    // Versions 1 (float entropy networks), 2 (before lic-overfit) and any other version are
-    // refused, with a hint.
-    for other in [1u16, 2, 4, 0xffff] {
+    // Versions 1 (float entropy networks), 2 (before lic-overfit), 3 (before lic-dwt) and any
+    // other version are refused, with a hint.
+    for other in [1u16, 2, 3, 5, 0xffff] {
         let mut v = bytes.clone();
         v[4..6].copy_from_slice(&other.to_le_bytes());
         assert_eq!(
@@ -285,7 +285,7 @@ fn invalid_headers_are_refused_when_writing() {
 fn display_lists_every_field() {
     let text = sample().to_string();
     for needle in [
-        "format version: 3",
+        "format version: 4",
         "kind:           image",
         "hyperprior-mse-q3",
         "30313233343536373839616263646566",

@@ -8,6 +8,7 @@ use lic::codec;
 use lic::io::file::check_output;
 
 use super::common::{read_input, stream_model};
+use super::family::Family;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,7 +24,8 @@ pub struct Args {
     pub input: PathBuf,
     /// Output image (.png, .ppm/.pgm, .bmp, .tif; PNG for other names).
     pub output: PathBuf,
-    /// Model name or path; by default the model named in the file.
+    /// Model name or path; by default the model named in the file (lic-dwt and lic-overfit
+    /// streams need no model file).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
     /// Overwrite OUT if it exists.
@@ -41,10 +43,28 @@ pub struct Args {
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     let bytes = read_input(&args.input)?;
-    if lic::format::Container::parse(&bytes)
-        .is_ok_and(|c| c.header.model_id == lic::overfit::MODEL_ID)
-    {
-        return super::overfit::decode(&bytes, &args);
+    // A libtorch-free family decodes without a model file; `--model`, if given, must agree.
+    let named = args.model.as_deref().and_then(Family::from_name);
+    if let Some((f, c)) = super::family::of_stream(&bytes) {
+        if let Some(m) = &args.model {
+            anyhow::ensure!(
+                named == Some(f),
+                "{} is a {} stream; --model {m} cannot decode it",
+                args.input.display(),
+                c.header.model_id
+            );
+        }
+        return f.decode(&bytes, &args);
+    }
+    if let Some(f) = named {
+        let id = lic::format::Container::parse(&bytes)
+            .map(|c| c.header.model_id)
+            .with_context(|| format!("{}", args.input.display()))?;
+        anyhow::bail!(
+            "{} is a {id} stream, not {}; leave out --model to use the model it names",
+            args.input.display(),
+            f.id()
+        );
     }
     let (_, model) = stream_model(&bytes, &args.input, args.model.as_deref())?;
     if let Some(d) = &args.dump_symbols {

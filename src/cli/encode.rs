@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use lic::codec::{self, CodecModel, EncodeOptions};
+use lic::codec::{self, EncodeOptions};
 use lic::io::file::{check_output, write_atomic};
 use lic::io::image::AlphaPolicy;
 
@@ -12,13 +12,17 @@ use super::common::load_model;
 
 const EXAMPLES: &str = "\
 Examples:
-  lic encode kodim01.png kodim01.lic                 # default model, quality 4
-  lic encode photo.jpg photo.lic --quality 2.5       # any quality in the model's range
+  lic encode kodim01.png kodim01.lic                 # default model (lic-dwt), quality 6
+  lic encode photo.jpg photo.lic --quality 8.5       # any quality in the model's range
   lic encode photo.png photo.lic --bpp 0.4           # search the quality for a target rate
   lic encode photo.png photo.lic --psnr 34 --verify  # target PSNR, decode once to verify
-  lic encode photo.png photo.lic --refine 100        # 100 steps on this image's latents first
-  lic encode photo.png photo.lic --dump-symbols photo.sym   # keep what the entropy coder saw
-  lic decode photo.lic out.png --check-symbols photo.sym    # ... and find the first mismatch";
+  lic encode photo.png photo.lic --model elic-small --quality 2.5   # the neural model (libtorch)
+  lic encode photo.png photo.lic -m walloc --refine 100   # 100 steps on this image's latents first
+  lic encode photo.png photo.lic -m elic-small --dump-symbols photo.sym   # what the entropy coder saw
+  lic decode photo.lic out.png --check-symbols photo.sym    # ... and find the first mismatch
+Models: lic-dwt (dwt, the default: wavelet + adaptive range coding, quality 0-16), lic-overfit
+(overfit, fitted per image, quality 0-10), or a libtorch model by name or path (lic-elic-small,
+lic-walloc, NAME.safetensors; quality 1 to its number of levels).";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -27,7 +31,8 @@ pub struct Args {
     pub input: PathBuf,
     /// Output .lic file.
     pub output: PathBuf,
-    /// Continuous quality in the model's range (1 = lowest rate; the default model goes to 6).
+    /// Continuous quality in the model's range, higher is better (lic-dwt: 0 to 16, default 6;
+    /// libtorch models: 1 to their number of levels, default 4; overfit: 0 to 10, default 4).
     #[arg(long, short = 'q', value_name = "Q", conflicts_with_all = ["bpp", "psnr"])]
     pub quality: Option<f64>,
     /// Target bits per pixel (bisection over the quality; reports the reached value).
@@ -36,8 +41,9 @@ pub struct Args {
     /// Target PSNR in dB (bisection over the quality; reports the reached value).
     #[arg(long, value_name = "DB")]
     pub psnr: Option<f64>,
-    /// Model name or path to a .safetensors model file.
-    #[arg(long, short = 'm', default_value = codec::DEFAULT_MODEL)]
+    /// Model: lic-dwt (or dwt), lic-overfit (or overfit), or a libtorch model's name or
+    /// .safetensors path.
+    #[arg(long, short = 'm', default_value = super::family::DEFAULT_MODEL)]
     pub model: String,
     /// Overwrite OUT if it exists.
     #[arg(long)]
@@ -52,7 +58,8 @@ pub struct Args {
     /// λ·distortion before coding (slower encoding, same format and decoder; 50–200 typical).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub refine: usize,
-    /// Decode the result and check it equals the encoder's reconstruction before reporting success.
+    /// Decode the result and check it equals the encoder's reconstruction before reporting success
+    /// (lic-dwt: decode it twice and check both agree and have the input's size).
     #[arg(long)]
     pub verify: bool,
     /// Also write every substream's symbols, table indexes, μ and σ (safetensors) for
@@ -67,9 +74,34 @@ pub struct Args {
     pub time_limit: Option<f64>,
 }
 
+/// What `--bpp` / `--psnr` aim at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Bits per pixel of the file.
+    Bpp,
+    /// PSNR-RGB of the decoded image.
+    Psnr,
+}
+
+/// `--bpp` or `--psnr`, checked to be a positive number.
+pub fn target(args: &Args) -> anyhow::Result<Option<(f64, Target)>> {
+    let t = match (args.bpp, args.psnr) {
+        (Some(b), _) => Some((b, Target::Bpp, "--bpp")),
+        (_, Some(p)) => Some((p, Target::Psnr, "--psnr")),
+        _ => None,
+    };
+    Ok(match t {
+        Some((v, what, name)) => {
+            anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number");
+            Some((v, what))
+        }
+        None => None,
+    })
+}
+
 pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
-    if super::overfit::is_overfit(&args.model) {
-        return super::overfit::encode(&args);
+    if let Some(f) = super::family::Family::from_name(&args.model) {
+        return f.encode(&args);
     }
     for (name, v) in [
         ("--quality", args.quality),
@@ -99,24 +131,16 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         );
     }
     let pixels = img.pixels() as f64;
-    let enc = if args.bpp.is_some() || args.psnr.is_some() {
-        let (target, what) = match (args.bpp, args.psnr) {
-            (Some(b), _) => (b, "bpp"),
-            (_, Some(p)) => (p, "PSNR"),
-            _ => unreachable!(),
-        };
-        let measure = |e: &codec::Encoded| -> f64 {
-            if what == "bpp" {
-                e.bytes.len() as f64 * 8.0 / pixels
-            } else {
-                lic::metrics::psnr_rgb(&img, &e.reconstruction).unwrap_or(0.0)
-            }
-        };
-        let (q, e) = bisect_quality(&img, &model, &mut opts, lo, hi, target, measure)?;
-        eprintln!(
-            "quality {q:.4} reaches {what} {:.4} (target {target})",
-            measure(&e)
-        );
+    let enc = if let Some((value, what)) = target(&args)? {
+        let (q, e) = bisect_quality(lo, hi, (value, what), |q| {
+            let e = codec::encode(&img, &model, &EncodeOptions { quality: q, ..opts })?;
+            let v = match what {
+                Target::Bpp => e.bytes.len() as f64 * 8.0 / pixels,
+                Target::Psnr => lic::metrics::psnr_rgb(&img, &e.reconstruction).unwrap_or(0.0),
+            };
+            Ok((e, v))
+        })?;
+        opts.quality = q;
         e
     } else {
         codec::encode(&img, &model, &opts)
@@ -160,37 +184,38 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bisection over the quality for a target of a metric that grows with the quality.
-fn bisect_quality(
-    img: &lic::io::image::Image,
-    model: &CodecModel,
-    opts: &mut EncodeOptions,
+/// Bisection over the quality for a target of a metric that grows with the quality:
+/// `encode(q)` gives a result and its metric. Reports the reached value on stderr and returns
+/// the best quality and its result.
+pub fn bisect_quality<E>(
     lo: f64,
     hi: f64,
-    target: f64,
-    measure: impl Fn(&codec::Encoded) -> f64,
-) -> anyhow::Result<(f64, codec::Encoded)> {
+    (target, what): (f64, Target),
+    mut encode: impl FnMut(f64) -> anyhow::Result<(E, f64)>,
+) -> anyhow::Result<(f64, E)> {
     let (mut a, mut b) = (lo, hi);
-    let mut best: Option<(f64, codec::Encoded, f64)> = None;
+    let mut best: Option<(f64, E, f64, f64)> = None;
     for _ in 0..10 {
         let q = 0.5 * (a + b);
-        opts.quality = q;
-        let e = codec::encode(img, model, opts)?;
-        let v = measure(&e);
+        let (e, v) = encode(q)?;
         let err = (v - target).abs();
         if v < target {
             a = q;
         } else {
             b = q;
         }
-        if best.as_ref().is_none_or(|(_, _, be)| err < *be) {
-            best = Some((q, e, err));
+        if best.as_ref().is_none_or(|(.., be, _)| err < *be) {
+            best = Some((q, e, err, v));
         }
         if err <= 0.002 * target {
             break;
         }
     }
-    let (q, e, _) = best.expect("at least one encode");
-    opts.quality = q;
+    let (q, e, _, v) = best.expect("at least one encode");
+    let name = match what {
+        Target::Bpp => "bpp",
+        Target::Psnr => "PSNR",
+    };
+    eprintln!("quality {q:.4} reaches {name} {v:.4} (target {target})");
     Ok((q, e))
 }

@@ -16,7 +16,8 @@ use super::eval_video::{VideoOpts, VideoRequest};
 
 const EXAMPLES: &str = "\
 Examples:
-  lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model
+  lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model (lic-dwt)
+  lic eval --dataset datasets/kodak --model dwt --quality 2,4,6,8,10
   lic eval --dataset datasets/kodak --model lic-elic-small --quality 1,2.5,4,6
   lic eval --dataset datasets/kodak --codec jpeg --points 6 -o results/kodak-jpeg.json
   lic eval --dataset datasets/kodak --codec avif --quality 50,38,26 --limit 4
@@ -30,7 +31,8 @@ Tasks: rd (default): bpp, PSNR-RGB, MS-SSIM, times. classify: an ImageNet classi
 agreement with the uncompressed prediction, top-1/top-5 accuracy against DIR/labels.tsv (header
 line, then file<TAB>class_index<TAB>...), KL divergence, 95% intervals, bpp at 80%/90% agreement.
 Codecs: jpeg (4:2:0), jpeg444, webp, avif, avif-s2, jxl, x265 (HEVC intra 4:4:4).
-Quality: lic models 1 to their number of levels (continuous), JPEG/WebP quality 0-100, AVIF quantizer 0-63, JPEG XL distance, x265 QP 0-51.";
+Models: lic-dwt (dwt, the default), lic-overfit (overfit), a libtorch model by name or path.
+Quality: lic-dwt 0-16, lic-overfit 0-10, libtorch models 1 to their number of levels (continuous), JPEG/WebP quality 0-100, AVIF quantizer 0-63, JPEG XL distance, x265 QP 0-51.";
 
 /// What `lic eval` measures.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +69,8 @@ pub struct Args {
     /// Conventional codec to measure (instead of a lic model).
     #[arg(long, value_name = "CODEC", conflicts_with = "model")]
     pub codec: Option<String>,
-    /// lic model name or path (the default model when neither --model nor --codec is given).
+    /// lic model: lic-dwt (dwt; the default when neither --model nor --codec is given),
+    /// lic-overfit (overfit), or a libtorch model's name or path.
     #[arg(long, short = 'm', value_name = "NAME")]
     pub model: Option<String>,
     /// Comma-separated codec qualities (codec-specific scale).
@@ -154,22 +157,18 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         Some(name) => conventional_codec(name).with_context(|| {
             format!("--codec {name} (one of {})", CONVENTIONAL_CODECS.join(", "))
         })?,
-        None if args
-            .model
-            .as_deref()
-            .is_some_and(super::overfit::is_overfit) =>
-        {
-            Box::new(lic::eval::overfit::OverfitCodec {
-                effort: args.effort.into(),
-                time_limit: args.time_limit,
-            })
-        }
         None => {
-            let name = args.model.as_deref().unwrap_or(lic::codec::DEFAULT_MODEL);
-            Box::new(
-                lic::eval::lic::LicCodec::new(super::common::load_model(name)?)
-                    .with_refine(args.refine),
-            )
+            let name = args
+                .model
+                .as_deref()
+                .unwrap_or(super::family::DEFAULT_MODEL);
+            match super::family::Family::from_name(name) {
+                Some(f) => f.eval_codec(&args)?,
+                None => Box::new(
+                    lic::eval::lic::LicCodec::new(super::common::load_model(name)?)
+                        .with_refine(args.refine),
+                ),
+            }
         }
     };
     let qualities = match args.quality {

@@ -8,7 +8,8 @@ use super::common::read_input;
 
 const EXAMPLES: &str = "\
 Examples:
-  lic info kodim01.lic";
+  lic info kodim01.lic
+  lic info kodim01.lic | grep 'model id'";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -23,5 +24,10 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         .with_context(|| format!("{}", args.file.display()))?;
     println!("{}", args.file.display());
     println!("{c}");
+    if let Some(line) =
+        super::family::Family::from_model_id(&c.header.model_id).and_then(|f| f.describe(&c))
+    {
+        println!("{line}");
+    }
     Ok(())
 }

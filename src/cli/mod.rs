@@ -7,9 +7,11 @@ use std::process::ExitCode;
 pub mod bdrate;
 pub mod common;
 pub mod decode;
+pub mod dwt;
 pub mod encode;
 pub mod eval;
 pub mod eval_video;
+pub mod family;
 pub mod info;
 pub mod latents;
 pub mod overfit;
@@ -19,7 +21,8 @@ pub mod video;
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
-  lic encode kodim01.png kodim01.lic --quality 4
+  lic encode kodim01.png kodim01.lic --quality 6          # default model lic-dwt
+  lic encode kodim01.png kodim01.lic -m elic-small -q 4    # the neural model
   lic decode kodim01.lic kodim01.out.png
   lic info kodim01.lic
   lic latents kodim01.png -o kodim01.lat.safetensors

@@ -28,11 +28,6 @@ impl From<EffortArg> for Effort {
     }
 }
 
-/// Whether `--model NAME` selects the overfitted codec.
-pub fn is_overfit(name: &str) -> bool {
-    name == "overfit" || name == overfit::MODEL_ID
-}
-
 /// `lic encode IN OUT --model overfit`.
 pub fn encode(args: &super::encode::Args) -> anyhow::Result<()> {
     anyhow::ensure!(

@@ -242,5 +242,7 @@ impl CodecModel {
     }
 }
 
-/// Name of the model used when none is given.
+/// The libtorch model used when a libtorch model is needed and none is named (`lic train
+/// --export --name`, the codec benches). The command line's default model is the libtorch-free
+/// `lic-dwt` (`crate::dwt`).
 pub const DEFAULT_MODEL: &str = "lic-elic-small";

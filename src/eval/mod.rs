@@ -4,13 +4,15 @@
 //! classifier in `classify` (engine feature); video anchors (x264/x265) and per-frame video
 //! metrics in `video` (engine feature).
 //!
-//! The learned codec plugs into [`run::evaluate`] by implementing [`codec::Codec`].
+//! The lic codecs (`lic`, engine feature; [`dwt`], [`overfit`]) plug into [`run::evaluate`] by
+//! implementing [`codec::Codec`].
 
 pub mod bdrate;
 #[cfg(feature = "engine")]
 pub mod classify;
 pub mod codec;
 pub mod conventional;
+pub mod dwt;
 #[cfg(feature = "engine")]
 pub mod lic;
 pub mod overfit;

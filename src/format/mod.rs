@@ -17,8 +17,10 @@ pub const MAGIC: [u8; 4] = [0x89, b'L', b'I', b'C'];
 /// Current format version. Bump it on any change of the layout, of the entropy coder's tables or
 /// of the meaning of fields. History: 1 — float entropy-parameter networks; 2 — exact integer
 /// entropy-parameter networks (`nn::int`), same layout and tables; 3 — the overfitted model
-/// family `lic-overfit` (its parameter blob and substreams, `docs/format.md`), same container.
-pub const FORMAT_VERSION: u16 = 3;
+/// family `lic-overfit` (its parameter blob and substreams, `docs/format.md`), same container;
+/// 4 — the wavelet family `lic-dwt` (its parameter blob and range-coded substream), same
+/// container.
+pub const FORMAT_VERSION: u16 = 4;
 /// Longest model id, in bytes.
 pub const MAX_MODEL_ID: usize = 64;
 
@@ -111,7 +113,7 @@ pub enum FormatError {
     #[error("not a .lic file (bad magic)")]
     BadMagic,
     /// The version is not understood by this build.
-    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION}; version 1 files used float entropy networks and version 2 files predate lic-overfit: re-encode them from the source image)")]
+    #[error("unsupported .lic format version {found} (this build reads version {FORMAT_VERSION}; version 1 files used float entropy networks, version 2 files predate lic-overfit and version 3 files predate lic-dwt: re-encode them from the source image)")]
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
