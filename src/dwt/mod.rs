@@ -20,7 +20,7 @@ pub mod transform;
 use sha2::{Digest, Sha256};
 
 use crate::coder::CoderError;
-use crate::format::{Container, FormatError, Header, Limits, StreamKind};
+use crate::format::{Container, FormatError, Header, Limits};
 use crate::io::image::Image;
 use code::{Layout, Models, RECON_CLASSES};
 use model::{Counter, Decoder, Encoder, SymbolCoder};
@@ -479,19 +479,14 @@ fn finish(
     let estimated_bits = enc.bits;
     let stream = enc.finish()?;
     let container = Container {
-        header: Header {
-            kind: StreamKind::Image,
-            model_id: MODEL_ID.to_string(),
-            weights_hash: weights_hash(),
-            width,
-            height,
+        header: Header::image(
+            MODEL_ID,
+            weights_hash(),
+            (width, height),
             gray,
-            bit_depth: 8,
             quality,
-            tile_width: 0,
-            tile_height: 0,
-            params: params.to_bytes(),
-        },
+            params.to_bytes(),
+        ),
         substreams: vec![stream],
     };
     Ok(Encoded {

@@ -78,6 +78,24 @@ pub trait Codec: Send + Sync {
     fn default_qualities(&self, points: usize) -> Vec<f64>;
 }
 
+/// Reads a bitstream, decodes it with `decode` and saves the image (the `decode` step of the
+/// libtorch-free families' [`Codec`]s).
+pub fn decode_file<E>(
+    bitstream: &Path,
+    out: &Path,
+    decode: impl FnOnce(&[u8]) -> std::result::Result<Image, E>,
+) -> Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use anyhow::Context;
+    let bytes = std::fs::read(bitstream)
+        .with_context(|| format!("{}: cannot read", bitstream.display()))?;
+    let img = decode(&bytes).with_context(|| format!("decoding {}", bitstream.display()))?;
+    crate::io::image::save(&img, out)?;
+    Ok(())
+}
+
 /// `points` qualities spread evenly over `[lo, hi]` (the middle one for a single point).
 pub fn spread_qualities(lo: f64, hi: f64, points: usize) -> Vec<f64> {
     match points {

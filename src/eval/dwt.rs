@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use super::codec::Codec;
 use crate::dwt::{self, EncodeOptions};
-use crate::io::image::{load, save, LoadOptions};
+use crate::io::image::{load, LoadOptions};
 use crate::util::hex;
 
 /// `lic-dwt` with its default options at each quality.
@@ -54,12 +54,7 @@ impl Codec for DwtCodec {
         Ok(())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        let bytes = std::fs::read(bitstream)
-            .with_context(|| format!("{}: cannot read", bitstream.display()))?;
-        let img = dwt::decode_image(&bytes)
-            .with_context(|| format!("decoding {}", bitstream.display()))?;
-        save(&img, out)?;
-        Ok(())
+        super::codec::decode_file(bitstream, out, dwt::decode_image)
     }
     fn default_qualities(&self, points: usize) -> Vec<f64> {
         // Quality 2 ≈ 0.1 bpp up to 10 ≈ 1.6 bpp on Kodak.

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::codec::Codec;
-use crate::io::image::{load, save, LoadOptions};
+use crate::io::image::{load, LoadOptions};
 use crate::overfit::{self, Effort, EncodeOptions};
 
 /// `lic-overfit` at one effort.
@@ -54,12 +54,7 @@ impl Codec for OverfitCodec {
         Ok(())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
-        let bytes = std::fs::read(bitstream)
-            .with_context(|| format!("{}: cannot read", bitstream.display()))?;
-        let img = overfit::decode_image(&bytes)
-            .with_context(|| format!("decoding {}", bitstream.display()))?;
-        save(&img, out)?;
-        Ok(())
+        super::codec::decode_file(bitstream, out, overfit::decode_image)
     }
     fn default_qualities(&self, points: usize) -> Vec<f64> {
         // Quality 2 ≈ 0.1 bpp up to 7 ≈ 1.2 bpp on Kodak.

@@ -171,6 +171,30 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> FormatError {
 }
 
 impl Header {
+    /// The header of a single-tile 8-bit still image.
+    pub fn image(
+        model_id: &str,
+        weights_hash: [u8; 16],
+        (width, height): (u32, u32),
+        gray: bool,
+        quality: f32,
+        params: Vec<u8>,
+    ) -> Header {
+        Header {
+            kind: StreamKind::Image,
+            model_id: model_id.to_string(),
+            weights_hash,
+            width,
+            height,
+            gray,
+            bit_depth: 8,
+            quality,
+            tile_width: 0,
+            tile_height: 0,
+            params,
+        }
+    }
+
     /// Checks the fields that the layout constrains regardless of limits.
     pub fn validate(&self) -> Result<(), FormatError> {
         if self.model_id.len() > MAX_MODEL_ID {

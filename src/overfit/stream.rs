@@ -16,7 +16,7 @@ use super::laplace;
 use super::model::{Arch, Layout, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
 use super::OverfitError;
 use crate::coder::{encode_chunk, Backend, CdfTable, CoderError, PRECISION};
-use crate::format::{Container, Header, Limits, StreamKind};
+use crate::format::{Container, Header, Limits};
 
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-overfit";
@@ -200,19 +200,14 @@ pub fn write(
     let mut substreams = vec![wstream];
     substreams.extend(latent_streams);
     let c = Container {
-        header: Header {
-            kind: StreamKind::Image,
-            model_id: MODEL_ID.to_string(),
-            weights_hash: hash,
-            width,
-            height,
+        header: Header::image(
+            MODEL_ID,
+            hash,
+            (width, height),
             gray,
-            bit_depth: 8,
             quality,
-            tile_width: 0,
-            tile_height: 0,
-            params: params.to_bytes(),
-        },
+            params.to_bytes(),
+        ),
         substreams,
     };
     Ok(c.to_bytes()?)
