@@ -147,12 +147,13 @@ impl Adaptive {
         }
         let n = self.len();
         let mass = (ONE - n as u32) as u16;
-        for (i, c) in self.cdf.iter_mut().enumerate().take(n).skip(1) {
-            if i <= s {
-                *c -= *c >> rate;
-            } else {
-                *c += (mass - *c) >> rate;
-            }
+        // Boundaries 1..=s move down, s+1..n move up: two branch-free loops that vectorize.
+        let (below, above) = self.cdf[..n].split_at_mut(s + 1);
+        for c in &mut below[1..] {
+            *c -= *c >> rate;
+        }
+        for c in above {
+            *c += (mass - *c) >> rate;
         }
     }
 }
