@@ -3,9 +3,10 @@
 //! Module graph, from the bottom up; a module imports only from its own layer and the layers
 //! below (checked by `tests/module_graph.rs`, which holds the same table):
 //!
-//! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `dwt`, `overfit`: no libtorch
-//!    (containers and their byte reader, entropy coding, image/file I/O, PSNR/MS-SSIM,
-//!    hex/CPU/progress helpers, dataset folders, the wavelet codec, the overfitted codec);
+//! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `family`, `dwt`, `overfit`: no
+//!    libtorch (containers and their byte reader, entropy coding, image/file I/O, PSNR/MS-SSIM,
+//!    hex/CPU/progress helpers, dataset folders, the error type of the libtorch-free
+//!    families, the wavelet codec, the overfitted codec);
 //! 2. `nn` (layers, exact integer layers, weights);
 //! 3. `transforms`, `entropy`;
 //! 4. `zoo` (architectures);
@@ -21,6 +22,7 @@ pub mod coder;
 pub mod datasets;
 pub mod dwt;
 pub mod eval;
+pub mod family;
 pub mod format;
 pub mod io;
 pub mod metrics;

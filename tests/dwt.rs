@@ -231,13 +231,13 @@ fn header_and_parameter_errors_are_typed() {
     m.header.model_id = "lic-overfit".into();
     assert_eq!(
         dwt::decode_container(&m, u64::MAX).err(),
-        Some(DwtError::ModelId("lic-overfit".into()))
+        Some(DwtError::model_id("lic-overfit", lic::dwt::MODEL_ID))
     );
     let mut m = c.clone();
     m.header.weights_hash[3] ^= 1;
     assert!(matches!(
         dwt::decode_container(&m, u64::MAX),
-        Err(DwtError::Params(_))
+        Err(DwtError::Params { .. })
     ));
     assert!(matches!(
         dwt::decode_container(&c, 37 * 33 - 1),
@@ -253,7 +253,7 @@ fn header_and_parameter_errors_are_typed() {
         m.substreams = vec![c.substreams[0].clone(); n];
         assert!(matches!(
             dwt::decode_container(&m, u64::MAX),
-            Err(DwtError::Params(_))
+            Err(DwtError::Params { .. })
         ));
     }
     // The parameter blob: round trip, then every cut, a trailing byte and bad fields.
@@ -283,7 +283,7 @@ fn header_and_parameter_errors_are_typed() {
         let mut b = good.clone();
         b[at..at + v.len()].copy_from_slice(&v);
         assert!(
-            matches!(Params::parse(&b), Err(DwtError::Params(_))),
+            matches!(Params::parse(&b), Err(DwtError::Params { .. })),
             "byte {at} = {v:?}"
         );
     }
@@ -323,7 +323,7 @@ fn bad_options_and_inputs_are_refused() {
         assert!(
             matches!(
                 dwt::encode_image(&img, &EncodeOptions::new(q)),
-                Err(DwtError::Params(_))
+                Err(DwtError::Params { .. })
             ),
             "quality {q}"
         );
@@ -351,7 +351,7 @@ fn bad_options_and_inputs_are_refused() {
     c.header.model_id = "lic-walloc".into();
     assert!(matches!(
         dwt::decode(&c.to_bytes().unwrap(), u64::MAX),
-        Err(DwtError::ModelId(_))
+        Err(DwtError::ModelId { .. })
     ));
 }
 

@@ -3,6 +3,8 @@
 //! test here.
 #[path = "../fuzz/dwt.rs"]
 mod harness;
+#[path = "common/seeds.rs"]
+mod seeds;
 
 use std::path::Path;
 
@@ -35,22 +37,12 @@ fn seed_image(w: u32, h: u32, gray: bool) -> Vec<u8> {
 /// do not panic.
 #[test]
 fn seeds_replay_through_the_harness() {
-    let mut n = 0;
-    for entry in std::fs::read_dir(seed_dir()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(harness::run(&bytes).is_some(), "a seed must decode");
-        assert_eq!(harness::repair_crcs(&bytes).as_deref(), Some(&bytes[..]));
-        for len in (0..bytes.len()).step_by(3) {
-            assert_eq!(harness::run(&bytes[..len]), None, "cut at {len}");
-            harness::run_fuzz(&bytes[..len]);
-        }
-        for bit in (0..bytes.len() * 8).step_by(7) {
-            let mut b = bytes.clone();
-            b[bit / 8] ^= 1 << (bit % 8);
-            harness::run_fuzz(&b);
-        }
-        n += 1;
-    }
+    let h = seeds::Harness {
+        run: harness::run,
+        repair_crcs: harness::repair_crcs,
+        run_fuzz: harness::run_fuzz,
+    };
+    let n = seeds::replay(&seed_dir(), &h, 3, 7);
     assert!(n >= SEEDS.len(), "seed corpus missing");
 }
 

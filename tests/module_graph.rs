@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // No libtorch (built without the `engine` feature; what `fuzz/` uses). `overfit` (the
     // overfitted codec) may be absent.
     &[
-        "format", "coder", "io", "metrics", "util", "datasets", "dwt", "overfit",
+        "format", "coder", "io", "metrics", "util", "datasets", "family", "dwt", "overfit",
     ],
     &["nn"],
     &["transforms", "entropy"],

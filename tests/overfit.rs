@@ -188,7 +188,7 @@ fn header_and_parameter_errors_are_typed() {
     m.header.model_id = "lic-walloc".into();
     assert!(matches!(
         overfit::decode_container(&m, u64::MAX),
-        Err(OverfitError::ModelId(_))
+        Err(OverfitError::ModelId { .. })
     ));
     let mut m = c.clone();
     m.substreams.pop();
@@ -207,7 +207,7 @@ fn header_and_parameter_errors_are_typed() {
         let mut b = good.clone();
         b[i] = v;
         assert!(
-            matches!(Params::parse(&b), Err(OverfitError::Params(_))),
+            matches!(Params::parse(&b), Err(OverfitError::Params { .. })),
             "byte {i} = {v}"
         );
     }

@@ -1,4 +1,4 @@
-//! `lic encode/decode --model dwt`: the wavelet codec (`lic-dwt`, the default), no model file.
+//! `lic encode --model dwt`: the wavelet codec (`lic-dwt`, the default), no model file.
 
 use std::time::Instant;
 
@@ -94,16 +94,4 @@ pub fn encode(args: &super::encode::Args) -> anyhow::Result<()> {
         if args.verify { ", verified" } else { "" }
     );
     Ok(())
-}
-
-/// `lic decode` of a `lic-dwt` stream.
-pub fn decode(bytes: &[u8], args: &super::decode::Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.check_symbols.is_none() && args.dump_symbols.is_none(),
-        "--check-symbols and --dump-symbols are not available for {} streams",
-        dwt::MODEL_ID
-    );
-    let img =
-        dwt::decode_image(bytes).with_context(|| format!("decoding {}", args.input.display()))?;
-    super::common::save_decoded(&img, &args.output)
 }

@@ -3,7 +3,9 @@
 //! `lic decode`, and `lic info` prints its parameters. No model file is loaded for them. Any
 //! other model name is a libtorch model (`lic::codec`, found by `CodecModel::find`).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+use lic::io::image::Image;
 
 use lic::eval::Codec;
 use lic::format::Container;
@@ -60,12 +62,25 @@ impl Family {
         }
     }
 
+    /// The family's decoder: a whole `.lic` file to pixels.
+    pub fn decode_image(self, bytes: &[u8]) -> Result<Image> {
+        Ok(match self {
+            Family::Dwt => lic::dwt::decode_image(bytes)?,
+            Family::Overfit => lic::overfit::decode_image(bytes)?,
+        })
+    }
+
     /// `lic decode` of a stream of this family (`bytes` is the whole file).
     pub fn decode(self, bytes: &[u8], args: &super::decode::Args) -> Result<()> {
-        match self {
-            Family::Dwt => super::dwt::decode(bytes, args),
-            Family::Overfit => super::overfit::decode(bytes, args),
-        }
+        anyhow::ensure!(
+            args.check_symbols.is_none() && args.dump_symbols.is_none(),
+            "--check-symbols and --dump-symbols are not available for {} streams",
+            self.id()
+        );
+        let img = self
+            .decode_image(bytes)
+            .with_context(|| format!("decoding {}", args.input.display()))?;
+        super::common::save_decoded(&img, &args.output)
     }
 
     /// The evaluation codec of `lic eval --model NAME`.

@@ -1,4 +1,4 @@
-//! `lic encode/decode --model overfit`: the overfitted codec (`lic-overfit`), no model file.
+//! `lic encode --model overfit`: the overfitted codec (`lic-overfit`), no model file.
 
 use std::time::Instant;
 
@@ -100,15 +100,4 @@ pub fn encode(args: &super::encode::Args) -> anyhow::Result<()> {
         if args.verify { ", verified" } else { "" }
     );
     Ok(())
-}
-
-/// `lic decode` of a `lic-overfit` stream.
-pub fn decode(bytes: &[u8], args: &super::decode::Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.check_symbols.is_none() && args.dump_symbols.is_none(),
-        "--check-symbols and --dump-symbols are not available for lic-overfit streams"
-    );
-    let img = overfit::decode_image(bytes)
-        .with_context(|| format!("decoding {}", args.input.display()))?;
-    super::common::save_decoded(&img, &args.output)
 }

@@ -20,7 +20,7 @@ pub mod transform;
 use sha2::{Digest, Sha256};
 
 use crate::coder::CoderError;
-use crate::format::{Container, FormatError, Header, Limits};
+use crate::format::{Container, Header, Limits};
 use crate::io::image::Image;
 use code::{Layout, Models, RECON_CLASSES};
 use model::{Counter, Decoder, Encoder, SymbolCoder};
@@ -39,35 +39,11 @@ pub const DEFAULT_QUALITY: f32 = 6.0;
 /// Reconstruction offsets are stored in units of `1 / OFFSET_SCALE` of a step.
 const OFFSET_SCALE: f32 = 64.0;
 
-/// Errors of the `lic-dwt` codec.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DwtError {
-    /// The container is malformed.
-    #[error(transparent)]
-    Format(#[from] FormatError),
-    /// The entropy-coded data is malformed.
-    #[error("entropy-coded data: {0}")]
-    Coder(#[from] CoderError),
-    /// The file is of another model.
-    #[error("model id {0:?} is not {MODEL_ID}")]
-    ModelId(String),
-    /// Invalid parameters or options.
-    #[error("invalid lic-dwt parameters: {0}")]
-    Params(String),
-    /// The image is larger than the decoder accepts.
-    #[error("image {width}x{height} exceeds the decoder's limit of {limit} pixels")]
-    TooLarge {
-        /// Width.
-        width: u32,
-        /// Height.
-        height: u32,
-        /// Pixel limit.
-        limit: u64,
-    },
-}
+/// Errors of the `lic-dwt` codec: the libtorch-free families' shared error type.
+pub type DwtError = crate::family::FamilyError;
 
 fn bad(msg: impl Into<String>) -> DwtError {
-    DwtError::Params(msg.into())
+    DwtError::params(MODEL_ID, msg)
 }
 
 /// Encoder settings.
@@ -603,7 +579,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, DwtError> {
 pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtError> {
     let hd = &c.header;
     if hd.model_id != MODEL_ID {
-        return Err(DwtError::ModelId(hd.model_id.clone()));
+        return Err(DwtError::model_id(&hd.model_id, MODEL_ID));
     }
     if hd.weights_hash != weights_hash() {
         return Err(bad("the header's design hash is not lic-dwt's"));

@@ -18,59 +18,8 @@ pub mod train;
 pub use stream::{decode, decode_container, Decoded, DEFAULT_MAX_PIXELS, MODEL_ID};
 pub use train::{encode, Effort, EncodeOptions, Encoded, Progress};
 
-use crate::coder::CoderError;
-use crate::format::FormatError;
-
-/// Errors of the overfit codec.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OverfitError {
-    /// The container is malformed.
-    #[error(transparent)]
-    Format(#[from] FormatError),
-    /// An entropy-coded substream is malformed.
-    #[error("entropy-coded data: {0}")]
-    Coder(#[from] CoderError),
-    /// The file is of another model.
-    #[error("model id {0:?} is not {MODEL_ID}")]
-    ModelId(String),
-    /// The parameter blob or the options are invalid.
-    #[error("invalid lic-overfit parameters: {0}")]
-    Params(String),
-    /// Wrong number of substreams.
-    #[error("{found} substreams, lic-overfit with these parameters has {expected}")]
-    Substreams {
-        /// In the file.
-        found: usize,
-        /// Expected.
-        expected: usize,
-    },
-    /// The weights substream does not match the header's hash.
-    #[error("weights substream does not match the header's weights hash")]
-    WeightsHash,
-    /// A decoded weight is out of range.
-    #[error("decoded weight {0} out of range")]
-    WeightOutOfRange(i32),
-    /// A decoded latent is out of range.
-    #[error("decoded latent out of range at level {level}, ({x}, {y})")]
-    LatentOutOfRange {
-        /// Level.
-        level: usize,
-        /// Column.
-        x: usize,
-        /// Row.
-        y: usize,
-    },
-    /// The image is larger than the decoder accepts.
-    #[error("image {width}x{height} exceeds the decoder's limit of {limit} pixels")]
-    TooLarge {
-        /// Width.
-        width: u32,
-        /// Height.
-        height: u32,
-        /// Pixel limit.
-        limit: u64,
-    },
-}
+/// Errors of the overfit codec: the libtorch-free families' shared error type.
+pub type OverfitError = crate::family::FamilyError;
 
 /// Encodes an image (see [`train::encode`]).
 pub fn encode_image(

@@ -37,7 +37,7 @@ pub struct Params {
 }
 
 fn bad(msg: impl Into<String>) -> OverfitError {
-    OverfitError::Params(msg.into())
+    OverfitError::params(MODEL_ID, msg)
 }
 
 impl Params {
@@ -310,7 +310,7 @@ pub struct Decoded {
 pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, OverfitError> {
     let h = &c.header;
     if h.model_id != MODEL_ID {
-        return Err(OverfitError::ModelId(h.model_id.clone()));
+        return Err(OverfitError::model_id(&h.model_id, MODEL_ID));
     }
     if h.tile_width != 0 {
         return Err(bad("tiling is not used by lic-overfit"));
@@ -328,6 +328,7 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, Overf
     let expected = 1 + arch.levels;
     if c.substreams.len() != expected {
         return Err(OverfitError::Substreams {
+            model: MODEL_ID,
             found: c.substreams.len(),
             expected,
         });

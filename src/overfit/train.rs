@@ -192,13 +192,15 @@ pub fn encode(
     opts: &EncodeOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Encoded, OverfitError> {
-    opts.arch.check().map_err(OverfitError::Params)?;
+    opts.arch
+        .check()
+        .map_err(|m| OverfitError::params(super::MODEL_ID, m))?;
     let (w, h) = (width as usize, height as usize);
     if rgb.len() != 3 * w * h || w == 0 || h == 0 {
-        return Err(OverfitError::Params(format!(
-            "{}-byte image buffer for {width}x{height}",
-            rgb.len()
-        )));
+        return Err(OverfitError::params(
+            super::MODEL_ID,
+            format!("{}-byte image buffer for {width}x{height}", rgb.len()),
+        ));
     }
     let lam = lambda(opts.quality);
     let model = Model::new(opts.arch.clone(), w, h, rgb);
