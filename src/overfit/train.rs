@@ -2,7 +2,8 @@
 //!
 //! Adam on `MSE + λ · bpp` with a cosine learning-rate schedule, in two phases: latents with
 //! additive uniform noise `U(−½, ½)` (rate and distortion both see the noisy values), then
-//! straight-through rounding (forward `round(y)`, identity gradient) at a lower learning rate.
+//! straight-through rounding (forward `round(y)`, identity gradient) at 1/100 of the learning
+//! rate, Adam's moments carried over ([`ROUND_LR_SCALE`]).
 //! Finally the weights are quantized, searching per network for the fraction bits that give
 //! the lowest `D + λ R` measured with the exact integer decoder, and the latents are coded with
 //! the integer ARM, so the reconstruction returned is the decoder's, bit for bit.
@@ -72,9 +73,12 @@ pub struct EncodeOptions {
     pub iterations: Option<(usize, usize)>,
     /// Seed of the initialization and the noise.
     pub seed: u64,
-    /// Peak learning rate of the networks (noise phase; the rounding phase uses a quarter).
+    /// Peak learning rate of the networks (noise phase; the rounding phase uses
+    /// [`ROUND_LR_SCALE`] of it).
     pub lr: f32,
-    /// Peak learning rate of the latents.
+    /// Peak learning rate of the latents (default 0.1: on a 256² crop of kodim23, quality 4,
+    /// 1200 iterations, 0.01 gave 26.7 dB, 0.1 33.05 dB at 0.27 bpp of latents; 0.2 and 0.4
+    /// moved along the same RD curve).
     pub latent_lr: f32,
 }
 
@@ -88,10 +92,17 @@ impl Default for EncodeOptions {
             iterations: None,
             seed: 1,
             lr: 1e-2,
-            latent_lr: 4e-2,
+            latent_lr: 0.1,
         }
     }
 }
+
+/// Learning-rate factor of the straight-through phase. Adam's moments carry over from the
+/// noise phase. Measured on a 256² crop of kodim23 at quality 4, 2000 iterations (1/6 of them
+/// in this phase): factor 0.25 with the moments reset gave 0.640 bpp / 32.81 dB, with the
+/// training rate climbing from 0.35 to 0.60 bpp in this phase. Factor 0.01 gave 0.437 bpp /
+/// 32.98 dB, and 0.426 bpp / 33.00 dB without the reset. Factor 0.002 gave 0.430 / 32.80.
+const ROUND_LR_SCALE: f32 = 0.01;
 
 /// Range of the quality parameter.
 pub const QUALITY_RANGE: (f32, f32) = (0.0, 10.0);
@@ -152,12 +163,6 @@ impl Adam {
             v: vec![0.0; n],
             t: 0,
         }
-    }
-
-    fn reset(&mut self) {
-        self.m.fill(0.0);
-        self.v.fill(0.0);
-        self.t = 0;
     }
 
     fn step(&mut self, x: &mut [f32], g: &[f32], lr: f32) {
@@ -236,10 +241,6 @@ pub fn encode(
     let pixels = model.pixels() as f64;
     while it < n1 + n2 {
         let noise = it < n1;
-        if it == n1 {
-            adam_p.reset();
-            adam_l.reset();
-        }
         if noise {
             for (q, &y) in lat_hat.iter_mut().zip(&lat) {
                 *q = y + uniform();
@@ -253,7 +254,7 @@ pub fn encode(
         let (t, n, scale) = if noise {
             (it, n1, 1.0)
         } else {
-            (it - n1, n2, 0.25)
+            (it - n1, n2, ROUND_LR_SCALE)
         };
         let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
         let f = scale * cos.max(0.01);

@@ -1,0 +1,80 @@
+//! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
+//! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS.
+use lic::io::image::{load, LoadOptions};
+use lic::overfit::{self, EncodeOptions};
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let mut img = load(std::path::Path::new(&a[1]), &LoadOptions::default())
+        .unwrap()
+        .image;
+    let q: f32 = a[2].parse().unwrap();
+    let iters: usize = a[3].parse().unwrap();
+    if let Some(c) = a.get(4) {
+        let c: u32 = c.parse().unwrap();
+        let (w, h) = (c.min(img.width), c.min(img.height));
+        let mut d = Vec::with_capacity((3 * w * h) as usize);
+        for y in 0..h {
+            let r = (y * img.width * 3) as usize;
+            d.extend_from_slice(&img.data[r..r + (3 * w) as usize]);
+        }
+        img = lic::io::image::Image::new(w, h, d);
+    }
+    let env = |k: &str, d: f32| std::env::var(k).ok().map_or(d, |v| v.parse().unwrap());
+    let mut opts = EncodeOptions {
+        quality: q,
+        ..EncodeOptions::default()
+    };
+    let r = (env("OF_ROUND", 1.0 / 6.0) * iters as f32) as usize;
+    opts.iterations = Some((iters - r, r));
+    opts.lr = env("OF_LR", opts.lr);
+    opts.latent_lr = env("OF_LATENT_LR", opts.latent_lr);
+    opts.seed = env("OF_SEED", 1.0) as u64;
+    if let Ok(v) = std::env::var("OF_SYN") {
+        opts.arch.syn_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
+    }
+    if let Ok(v) = std::env::var("OF_ARM") {
+        opts.arch.arm_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
+    }
+    if let Ok(v) = std::env::var("OF_CTX") {
+        opts.arch.ctx = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("OF_LEVELS") {
+        opts.arch.levels = v.parse().unwrap();
+    }
+    let t = std::time::Instant::now();
+    let e = overfit::encode_image(&img, &opts, &mut |p| {
+        if p.iteration
+            % std::env::var("OF_EVERY")
+                .ok()
+                .map_or(100, |v| v.parse().unwrap())
+            == 0
+        {
+            eprintln!(
+                "{:6} {:5} bpp {:.4} psnr {:.2}",
+                p.iteration, p.phase, p.bpp, p.psnr
+            );
+        }
+    })
+    .unwrap();
+    let px = f64::from(img.width * img.height);
+    let mse = img
+        .data
+        .iter()
+        .zip(&e.rgb)
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+        .sum::<f64>()
+        / img.data.len() as f64;
+    println!(
+        "final {}x{} q {q}: {:.4} bpp (weights {:.4}), {:.2} dB, {} it, {:.1} ms/it, {:.1} s",
+        img.width,
+        img.height,
+        e.bytes.len() as f64 * 8.0 / px,
+        e.weight_bits / px,
+        10.0 * (255.0f64 * 255.0 / mse).log10(),
+        e.iterations,
+        e.ms_per_iteration,
+        t.elapsed().as_secs_f64()
+    );
+}
