@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS.
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_ROUND (share of phase 2), OF_SOFT (`T0,T1` or `none`).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -31,6 +31,10 @@ fn main() {
     opts.lr = env("OF_LR", opts.lr);
     opts.latent_lr = env("OF_LATENT_LR", opts.latent_lr);
     opts.seed = env("OF_SEED", 1.0) as u64;
+    if let Ok(v) = std::env::var("OF_SOFT") {
+        let t: Vec<f32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+        opts.soft_rounding = (t.len() == 2).then(|| (t[0], t[1]));
+    }
     if let Ok(v) = std::env::var("OF_SYN") {
         opts.arch.syn_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
     }

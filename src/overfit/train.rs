@@ -1,7 +1,8 @@
 //! The encoder: fit latents and networks to one image, quantize, write the bitstream.
 //!
-//! Adam on `MSE + λ · bpp` with a cosine learning-rate schedule, in two phases: latents with
-//! additive uniform noise `U(−½, ½)` (rate and distortion both see the noisy values), then
+//! Adam on `MSE + λ · bpp` with a cosine learning-rate schedule, in two phases: latents
+//! soft-rounded with uniform noise `U(−½, ½)` at a falling temperature
+//! ([`EncodeOptions::soft_rounding`]; rate and distortion both see the noisy values), then
 //! straight-through rounding (forward `round(y)`, identity gradient) at 1/100 of the learning
 //! rate, Adam's moments carried over ([`ROUND_LR_SCALE`]).
 //! Finally the weights are quantized, searching per network for the fraction bits that give
@@ -76,6 +77,12 @@ pub struct EncodeOptions {
     /// Peak learning rate of the networks (noise phase; the rounding phase uses
     /// [`ROUND_LR_SCALE`] of it).
     pub lr: f32,
+    /// Soft rounding in the noise phase: the latents enter as `s_T(s_T(y) + u)`, `u` uniform,
+    /// with the temperature `T` going linearly from the first value to the second; `None`:
+    /// plain additive noise `y + u`. Default `(0.3, 0.1)`: on a 256² crop of kodim23,
+    /// quality 4, 1200 iterations, 0.399 bpp (weights 0.149) at 33.84 dB against 0.419
+    /// (0.146) at 33.05 dB with plain noise (one run each).
+    pub soft_rounding: Option<(f32, f32)>,
     /// Peak learning rate of the latents (default 0.1: on a 256² crop of kodim23, quality 4,
     /// 1200 iterations, 0.01 gave 26.7 dB, 0.1 33.05 dB at 0.27 bpp of latents; 0.2 and 0.4
     /// moved along the same RD curve).
@@ -93,6 +100,7 @@ impl Default for EncodeOptions {
             seed: 1,
             lr: 1e-2,
             latent_lr: 0.1,
+            soft_rounding: Some((0.3, 0.1)),
         }
     }
 }
@@ -180,6 +188,15 @@ impl Adam {
     }
 }
 
+/// Soft rounding `s_T(y) = ⌊y⌋ + ½ + tanh(r / T) / (2 tanh(1 / 2T))`, `r = y − ⌊y⌋ − ½`
+/// (identity as `T → ∞`, rounding as `T → 0`), and its derivative.
+fn soft_round(y: f32, t: f32) -> (f32, f32) {
+    let fl = y.floor();
+    let d = 2.0 * (0.5 / t).tanh();
+    let th = ((y - fl - 0.5) / t).tanh();
+    (fl + 0.5 + th / d, (1.0 - th * th) / (t * d))
+}
+
 fn psnr(mse: f64) -> f64 {
     if mse <= 0.0 {
         99.0
@@ -217,6 +234,8 @@ pub fn encode(
     let mut adam_p = Adam::new(p.len());
     let mut adam_l = Adam::new(lat.len());
     let mut scratch = model.scratch();
+    let soft = opts.soft_rounding;
+    let mut dhat = vec![1.0f32; if soft.is_some() { lat.len() } else { 0 }];
     let (mut n1, mut n2) = opts.iterations.unwrap_or(opts.effort.iterations());
     let mut rng = opts.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
     let mut uniform = move || {
@@ -241,7 +260,15 @@ pub fn encode(
     let pixels = model.pixels() as f64;
     while it < n1 + n2 {
         let noise = it < n1;
-        if noise {
+        if let (true, Some((t0, t1))) = (noise, soft) {
+            let t = t0 + (t1 - t0) * it as f32 / n1.max(1) as f32;
+            for ((q, d), &y) in lat_hat.iter_mut().zip(&mut dhat).zip(&lat) {
+                let (s1, d1) = soft_round(y, t);
+                let (s2, d2) = soft_round(s1 + uniform(), t);
+                *q = s2;
+                *d = d1 * d2;
+            }
+        } else if noise {
             for (q, &y) in lat_hat.iter_mut().zip(&lat) {
                 *q = y + uniform();
             }
@@ -251,6 +278,11 @@ pub fn encode(
             }
         }
         last = model.step(&p, &lat_hat, lam, &mut gp, &mut gl, &mut scratch);
+        if noise && soft.is_some() {
+            for (g, d) in gl.iter_mut().zip(&dhat) {
+                *g *= d;
+            }
+        }
         let (t, n, scale) = if noise {
             (it, n1, 1.0)
         } else {
