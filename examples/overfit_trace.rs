@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_ROUND (share of phase 2), OF_SOFT (`T0,T1` or `none`).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -47,14 +47,10 @@ fn main() {
     if let Ok(v) = std::env::var("OF_LEVELS") {
         opts.arch.levels = v.parse().unwrap();
     }
+    let every = env("OF_EVERY", 100.0).max(1.0) as usize;
     let t = std::time::Instant::now();
     let e = overfit::encode_image(&img, &opts, &mut |p| {
-        if p.iteration
-            % std::env::var("OF_EVERY")
-                .ok()
-                .map_or(100, |v| v.parse().unwrap())
-            == 0
-        {
+        if p.iteration % every == 0 {
             eprintln!(
                 "{:6} {:5} bpp {:.4} psnr {:.2}",
                 p.iteration, p.phase, p.bpp, p.psnr
@@ -63,20 +59,15 @@ fn main() {
     })
     .unwrap();
     let px = f64::from(img.width * img.height);
-    let mse = img
-        .data
-        .iter()
-        .zip(&e.rgb)
-        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
-        .sum::<f64>()
-        / img.data.len() as f64;
+    let out = lic::io::image::Image::new(img.width, img.height, e.rgb.clone());
+    let psnr = lic::metrics::psnr_rgb(&img, &out).unwrap();
     println!(
         "final {}x{} q {q}: {:.4} bpp (weights {:.4}), {:.2} dB, {} it, {:.1} ms/it, {:.1} s",
         img.width,
         img.height,
         e.bytes.len() as f64 * 8.0 / px,
         e.weight_bits / px,
-        10.0 * (255.0f64 * 255.0 / mse).log10(),
+        psnr,
         e.iterations,
         e.ms_per_iteration,
         t.elapsed().as_secs_f64()

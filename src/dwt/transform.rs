@@ -248,10 +248,10 @@ pub fn forward(plane: &mut [f32], w: usize, h: usize, levels: usize) {
 pub fn inverse(plane: &mut [f32], w: usize, h: usize, levels: usize) {
     assert_eq!(plane.len(), w * h);
     let dims = level_dims(w, h, levels);
-    let mut line = Vec::new();
+    let mut cols = Vec::new();
     let mut tmp = Vec::new();
     for &(rw, rh) in dims[..levels].iter().rev() {
-        inverse_cols(plane, w, rw, rh, &mut line);
+        inverse_cols(plane, w, rw, rh, &mut cols);
         for y in 0..rh {
             inverse_1d(&mut plane[y * w..y * w + rw], &mut tmp);
         }
