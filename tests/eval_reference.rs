@@ -51,7 +51,7 @@ fn pattern(w: u32, h: u32, seed: u64) -> Image {
                 let bot = at(gx, gy + 1) * (16 - fx) + at(gx + 1, gy + 1) * fx;
                 let smooth = (top * (16 - fy) + bot * fy) / 256;
                 // Fine structure: diagonal stripes and a checkerboard of different periods.
-                let stripes = if ((x + 2 * y + 7 * c as u32) / 5) % 2 == 0 {
+                let stripes = if ((x + 2 * y + 7 * c as u32) / 5).is_multiple_of(2) {
                     18
                 } else {
                     -18

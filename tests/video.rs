@@ -106,7 +106,7 @@ fn round_trip_equals_the_encoders_reconstruction_for_odd_sizes() {
         let (header, reader) = parse_video(&bytes, &video_limits()).unwrap();
         let kinds: Vec<FrameKind> = reader.map(|c| c.unwrap().kind).collect();
         for (k, kind) in kinds.iter().enumerate() {
-            let want = if k as u32 % gop == 0 {
+            let want = if (k as u32).is_multiple_of(gop) {
                 FrameKind::Intra
             } else {
                 FrameKind::Inter

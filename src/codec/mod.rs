@@ -617,7 +617,7 @@ fn encode_impl(
 ) -> Result<Encoded, CodecError> {
     let t0 = Instant::now();
     check_quality(model, opts.quality)?;
-    if opts.tile == 0 || opts.tile % 64 != 0 {
+    if opts.tile == 0 || !opts.tile.is_multiple_of(64) {
         return Err(CodecError::Tile(opts.tile));
     }
     let q32 = opts.quality as f32;
@@ -836,7 +836,7 @@ pub fn encode_latents(
     opts: &EncodeOptions,
 ) -> Result<Latents, CodecError> {
     check_quality(model, opts.quality)?;
-    if opts.tile == 0 || opts.tile % 64 != 0 {
+    if opts.tile == 0 || !opts.tile.is_multiple_of(64) {
         return Err(CodecError::Tile(opts.tile));
     }
     let q = opts.quality as f32 as f64;

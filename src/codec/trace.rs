@@ -33,7 +33,7 @@ impl TraceRecord {
     pub fn position(&self, k: usize) -> (u32, u32, u32) {
         let [c, h, w] = self.shape;
         let coded = |r: u32, col: u32| match self.pass {
-            0 => (r + col) % 2 == 0,
+            0 => (r + col).is_multiple_of(2),
             1 => (r + col) % 2 == 1,
             _ => true,
         };

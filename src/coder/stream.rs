@@ -112,7 +112,7 @@ fn words_to_bytes(words: Vec<u32>) -> Vec<u8> {
 }
 
 fn bytes_to_words(bytes: &[u8]) -> Result<Vec<u32>, CoderError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(CoderError::MisalignedStream(bytes.len()));
     }
     Ok(bytes

@@ -260,7 +260,7 @@ pub struct Decoder {
 impl Decoder {
     /// Starts decoding `bytes` (a whole number of 32-bit words).
     pub fn new(bytes: &[u8]) -> Result<Self, CoderError> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(CoderError::MisalignedStream(bytes.len()));
         }
         let words: Vec<u32> = bytes

@@ -14,6 +14,7 @@ pub mod model;
 pub mod simd;
 pub mod stream;
 pub mod train;
+pub mod vmath;
 
 pub use stream::{decode, decode_container, Decoded, DEFAULT_MAX_PIXELS, MODEL_ID};
 pub use train::{encode, Effort, EncodeOptions, Encoded, Progress};

@@ -314,26 +314,42 @@ pub fn levels(width: usize, height: usize, count: usize) -> Vec<Level> {
 // ---------------------------------------------------------------------------------------------
 // Block MLP kernels.
 
+/// Outputs (or inputs) handled together by the dense kernels: each vector of the other side
+/// loaded once serves `R · NB` FMAs.
+const R: usize = 2;
+
 #[inline(always)]
 fn dense_fwd<S: Simd>(p: &[f32], d: &Dense, x: &[Unit], y: &mut [Unit], relu: bool) {
     let w = &p[d.w..d.w + d.fan_in * d.fan_out];
     let b = &p[d.b..d.b + d.fan_out];
+    let x = &x[..d.fan_in];
     // SAFETY (all `S::` calls): kernels run only in the variant whose features `S` needs.
     unsafe {
-        for o in 0..d.fan_out {
-            let bv = S::splat(b[o]);
-            let mut acc = [bv; NB];
-            let wr = &w[o * d.fan_in..(o + 1) * d.fan_in];
-            for (xi, &wi) in x[..d.fan_in].iter().zip(wr) {
-                let wv = S::splat(wi);
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = S::fma(wv, S::load(sub(xi, j)), *a);
+        let mut o = 0;
+        while o < d.fan_out {
+            let r = R.min(d.fan_out - o);
+            let mut acc: [[S::V; NB]; R] =
+                std::array::from_fn(|k| [S::splat(b[(o + k).min(d.fan_out - 1)]); NB]);
+            let rows: [&[f32]; R] = std::array::from_fn(|k| {
+                let oo = (o + k).min(d.fan_out - 1);
+                &w[oo * d.fan_in..(oo + 1) * d.fan_in]
+            });
+            for (i, xi) in x.iter().enumerate() {
+                let xv: [S::V; NB] = std::array::from_fn(|j| S::load(sub(xi, j)));
+                for (k, a) in acc.iter_mut().enumerate() {
+                    let wv = S::splat(rows[k][i]);
+                    for (j, a) in a.iter_mut().enumerate() {
+                        *a = S::fma(wv, xv[j], *a);
+                    }
                 }
             }
-            for (j, a) in acc.iter().enumerate() {
-                let v = if relu { S::relu(*a) } else { *a };
-                S::store(sub_mut(&mut y[o], j), v);
+            for (k, a) in acc.iter().enumerate().take(r) {
+                for (j, a) in a.iter().enumerate() {
+                    let v = if relu { S::relu(*a) } else { *a };
+                    S::store(sub_mut(&mut y[o + k], j), v);
+                }
             }
+            o += r;
         }
     }
 }
@@ -350,40 +366,51 @@ fn dense_bwd<S: Simd>(
     g: &mut [Lane],
     dx: Option<&mut [Unit]>,
 ) {
+    let x = &x[..d.fan_in];
     // SAFETY (all `S::` calls): as in `dense_fwd`.
     unsafe {
-        let one = S::splat(1.0);
         for o in 0..d.fan_out {
             let dyo: [S::V; NB] = std::array::from_fn(|j| S::load(sub(&dy[o], j)));
             let gb = &mut g[d.b + o];
-            let mut acc = S::load(gb);
-            for v in &dyo {
-                acc = S::fma(*v, one, acc);
-            }
-            S::store(gb, acc);
+            // Two chains, so that the four FMAs of a weight are not one dependency chain.
+            let s0 = S::fma(dyo[1], S::splat(1.0), dyo[0]);
+            let s1 = S::fma(dyo[3], S::splat(1.0), dyo[2]);
+            S::store(
+                gb,
+                S::fma(s1, S::splat(1.0), S::fma(s0, S::splat(1.0), S::load(gb))),
+            );
             let gw = &mut g[d.w + o * d.fan_in..d.w + (o + 1) * d.fan_in];
-            for (gwi, xi) in gw.iter_mut().zip(&x[..d.fan_in]) {
-                let mut acc = S::load(gwi);
-                for (j, v) in dyo.iter().enumerate() {
-                    acc = S::fma(*v, S::load(sub(xi, j)), acc);
-                }
-                S::store(gwi, acc);
+            for (gwi, xi) in gw.iter_mut().zip(x) {
+                let a0 = S::fma(dyo[0], S::load(sub(xi, 0)), S::load(gwi));
+                let a1 = S::fma(dyo[1], S::load(sub(xi, 1)), S::splat(0.0));
+                let a0 = S::fma(dyo[2], S::load(sub(xi, 2)), a0);
+                let a1 = S::fma(dyo[3], S::load(sub(xi, 3)), a1);
+                S::store(gwi, S::fma(a1, S::splat(1.0), a0));
             }
         }
         if let Some(dx) = dx {
             let w = &p[d.w..d.w + d.fan_in * d.fan_out];
-            for (i, dxi) in dx[..d.fan_in].iter_mut().enumerate() {
+            let mut i = 0;
+            while i < d.fan_in {
+                let r = R.min(d.fan_in - i);
                 let z = S::splat(0.0);
-                let mut acc = [z; NB];
+                let mut acc = [[z; NB]; R];
                 for o in 0..d.fan_out {
-                    let wv = S::splat(w[o * d.fan_in + i]);
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        *a = S::fma(wv, S::load(sub(&dy[o], j)), *a);
+                    let dv: [S::V; NB] = std::array::from_fn(|j| S::load(sub(&dy[o], j)));
+                    let wr = &w[o * d.fan_in..(o + 1) * d.fan_in];
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        let wv = S::splat(wr[(i + k).min(d.fan_in - 1)]);
+                        for (j, a) in a.iter_mut().enumerate() {
+                            *a = S::fma(wv, dv[j], *a);
+                        }
                     }
                 }
-                for (j, a) in acc.iter().enumerate() {
-                    S::store(sub_mut(dxi, j), *a);
+                for (k, a) in acc.iter().enumerate().take(r) {
+                    for (j, a) in a.iter().enumerate() {
+                        S::store(sub_mut(&mut dx[i + k], j), *a);
+                    }
                 }
+                i += r;
             }
         }
     }
@@ -463,6 +490,15 @@ fn widest(layers: &[Dense]) -> usize {
         .unwrap_or(1)
 }
 
+multiversion! {
+    /// `dst += a · src` (equal lengths).
+    fn axpy(dst: &mut [f32], src: &[f32], a: f32) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d += a * s;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The model of one image.
 
@@ -508,6 +544,7 @@ pub struct Scratch {
     dx0: Vec<f32>,
     dout: Vec<f32>,
     du: Vec<f32>,
+    up: Vec<f32>,
     dctx: Vec<f32>,
     tmp_rows: Vec<f32>,
     /// Accumulated seconds: ARM pass, synthesis pass (forward, backward, upsampling).
@@ -555,6 +592,7 @@ impl Model {
             dx0: vec![0.0; 3 * n],
             dout: vec![0.0; 3 * n],
             du: vec![0.0; self.arch.levels * n],
+            up: vec![0.0; self.arch.levels * n],
             dctx: vec![0.0; self.arch.ctx * self.latents],
             tmp_rows: vec![0.0; max_level * self.width],
             timing: [0.0; 2],
@@ -699,8 +737,9 @@ impl Model {
                     } else {
                         (0, w.saturating_sub((-dx) as usize))
                     };
-                    for x in lo..hi {
-                        row[x] += src[(x as i32 - dx) as usize];
+                    if lo < hi {
+                        let from = (lo as i32 - dx) as usize;
+                        axpy(&mut row[lo..hi], &src[from..from + hi - lo], 1.0);
                     }
                 }
             });
@@ -722,6 +761,8 @@ impl Model {
         let rows = rows_per_task(h, w, self.task_values);
         let conv = self.layout.conv;
         let dscale = 2.0 / n;
+        self.upsample(lat, &mut s.up);
+        let up = &s.up;
         // Pass 1: the MLP (and, without a convolution, the loss).
         let sse1: f64 =
             s.x0.par_chunks_mut(rows * 3 * w)
@@ -733,7 +774,7 @@ impl Model {
                     syn_fwd_rows(
                         self,
                         p,
-                        lat,
+                        up,
                         y0,
                         x0,
                         if conv.is_none() {
@@ -798,7 +839,7 @@ impl Model {
                 .enumerate()
                 .map(|(t, du)| {
                     let mut g = vec![[0.0f32; 16]; self.layout.len];
-                    syn_bwd_rows(self, p, lat, t * rows, dx0, du, &mut g);
+                    syn_bwd_rows(self, p, up, t * rows, dx0, du, &mut g);
                     let mut out = vec![0.0f32; self.layout.len];
                     reduce_lanes(&g, &mut out);
                     out
@@ -822,10 +863,7 @@ impl Model {
             let gl_l = &mut gl[lv.off..lv.off + lv.w * lv.h];
             if l == 0 {
                 gl_l.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-                    let src = &du[(y * nl) * w..(y * nl + 1) * w];
-                    for (g, d) in row.iter_mut().zip(src) {
-                        *g += d;
-                    }
+                    axpy(row, &du[(y * nl) * w..(y * nl + 1) * w], 1.0);
                 });
                 continue;
             }
@@ -833,10 +871,11 @@ impl Model {
             tmp.par_chunks_mut(w).enumerate().for_each(|(r, trow)| {
                 trow.fill(0.0);
                 for &(y, f) in &lv.back_rows[r] {
-                    let src = &du[(y as usize * nl + l) * w..(y as usize * nl + l + 1) * w];
-                    for (t, d) in trow.iter_mut().zip(src) {
-                        *t += f * d;
-                    }
+                    axpy(
+                        trow,
+                        &du[(y as usize * nl + l) * w..(y as usize * nl + l + 1) * w],
+                        f,
+                    );
                 }
             });
             let tmp = &s.tmp_rows[..lv.h * w];
@@ -854,16 +893,28 @@ impl Model {
         sse / f64::from(n)
     }
 
+    /// Every level upsampled to full resolution, `[row][level][x]`.
+    fn upsample(&self, lat: &[f32], up: &mut [f32]) {
+        let (w, nl) = (self.width, self.arch.levels);
+        let rows = rows_per_task(self.height, w * nl, self.task_values);
+        let widest = self.levels.iter().map(|l| l.w).max().unwrap_or(1);
+        up.par_chunks_mut(rows * nl * w)
+            .enumerate()
+            .for_each(|(t, c)| upsample_rows(self, lat, t * rows, c, &mut vec![0.0; widest]));
+    }
+
     /// Forward only: the float reconstruction (rows of `[R…, G…, B…]`, unclamped) at latent
     /// values `lat`.
     pub fn reconstruct(&self, p: &[f32], lat: &[f32]) -> Vec<f32> {
         let w = self.width;
         let rows = rows_per_task(self.height, w, self.task_values);
         let mut x0 = vec![0.0; 3 * w * self.height];
+        let mut up = vec![0.0; self.arch.levels * self.pixels()];
+        self.upsample(lat, &mut up);
         x0.par_chunks_mut(rows * 3 * w)
             .enumerate()
             .for_each(|(t, c)| {
-                syn_fwd_rows(self, p, lat, t * rows, c, None);
+                syn_fwd_rows(self, p, &up, t * rows, c, None);
             });
         if let Some((cw, cb)) = self.layout.conv {
             let mut out = vec![0.0; x0.len()];
@@ -887,31 +938,45 @@ fn rows_per_task(h: usize, w: usize, values: usize) -> usize {
     (values / w.max(1)).clamp(1, h.max(1))
 }
 
-/// Upsampled latents of pixels `x..x+B` of row `y` into `inp[l]`.
+/// Upsampled latents of pixels `x..x+n` of row `y` into `inp[l]` (zero past `n`), from the
+/// planes of [`upsample_rows`].
 #[inline(always)]
-fn gather_inputs(m: &Model, lat: &[f32], y: usize, x: usize, n: usize, inp: &mut [Unit]) {
-    for (l, lv) in m.levels.iter().enumerate() {
-        let grid = &lat[lv.off..lv.off + lv.w * lv.h];
-        let dst = &mut inp[l];
-        if l == 0 {
-            let row = &grid[y * lv.w + x..y * lv.w + x + n];
-            dst[..n].copy_from_slice(row);
-            dst[n..].fill(0.0);
-            continue;
-        }
-        let ty = lv.yt[y];
-        let fy = lv.yf[y];
-        let r0 = &grid[ty.i0 as usize * lv.w..(ty.i0 as usize + 1) * lv.w];
-        let r1 = &grid[ty.i1 as usize * lv.w..(ty.i1 as usize + 1) * lv.w];
+fn gather_inputs(m: &Model, up: &[f32], y: usize, x: usize, n: usize, inp: &mut [Unit]) {
+    let (w, nl) = (m.width, m.arch.levels);
+    for (l, dst) in inp[..nl].iter_mut().enumerate() {
+        let at = (y * nl + l) * w + x;
+        dst[..n].copy_from_slice(&up[at..at + n]);
         dst[n..].fill(0.0);
-        for ((d, t), &fx) in dst[..n]
-            .iter_mut()
-            .zip(&lv.xt[x..x + n])
-            .zip(&lv.xf[x..x + n])
-        {
-            let a = r0[t.i0 as usize] + fx * (r0[t.i1 as usize] - r0[t.i0 as usize]);
-            let b = r1[t.i0 as usize] + fx * (r1[t.i1 as usize] - r1[t.i0 as usize]);
-            *d = a + fy * (b - a);
+    }
+}
+
+multiversion! {
+    /// Bilinear upsampling of every level for the rows starting at `y0` into `up`
+    /// (`[row][level][x]`, as many rows as it holds): vertical blend of two grid rows into
+    /// `tmp`, then the horizontal taps.
+    fn upsample_rows(m: &Model, lat: &[f32], y0: usize, up: &mut [f32], tmp: &mut [f32]) {
+        let (w, nl) = (m.width, m.arch.levels);
+        for (r, out) in up.chunks_mut(nl * w).enumerate() {
+            let y = y0 + r;
+            for (l, (lv, dst)) in m.levels.iter().zip(out.chunks_mut(w)).enumerate() {
+                let grid = &lat[lv.off..lv.off + lv.w * lv.h];
+                if l == 0 {
+                    dst.copy_from_slice(&grid[y * w..(y + 1) * w]);
+                    continue;
+                }
+                let ty = lv.yt[y];
+                let fy = lv.yf[y];
+                let r0 = &grid[ty.i0 as usize * lv.w..(ty.i0 as usize + 1) * lv.w];
+                let r1 = &grid[ty.i1 as usize * lv.w..(ty.i1 as usize + 1) * lv.w];
+                let t = &mut tmp[..lv.w];
+                for ((t, &a), &b) in t.iter_mut().zip(r0).zip(r1) {
+                    *t = a + fy * (b - a);
+                }
+                for ((d, tp), &fx) in dst.iter_mut().zip(&lv.xt).zip(&lv.xf) {
+                    let (a, b) = (t[tp.i0 as usize], t[tp.i1 as usize]);
+                    *d = a + fx * (b - a);
+                }
+            }
         }
     }
 }
@@ -919,7 +984,7 @@ fn gather_inputs(m: &Model, lat: &[f32], y: usize, x: usize, n: usize, inp: &mut
 multiversion! {
     /// MLP forward of the rows starting at `y0` (as many as `x0` holds); with `loss`, also the
     /// output gradient `(target, dout, scale)` and the SSE.
-    fn syn_fwd_rows(m: &Model, p: &[f32], lat: &[f32], y0: usize, x0: &mut [f32], loss: Option<(&[f32], &mut [f32], f32)>) -> f64 {
+    fn syn_fwd_rows(m: &Model, p: &[f32], up: &[f32], y0: usize, x0: &mut [f32], loss: Option<(&[f32], &mut [f32], f32)>) -> f64 {
         let w = m.width;
         let layers = &m.layout.syn;
         let mut a = Acts::new(m.arch.levels, layers);
@@ -931,20 +996,21 @@ multiversion! {
             let mut x = 0;
             while x < w {
                 let n = B.min(w - x);
-                gather_inputs(m, lat, y, x, n, &mut a.bufs[0]);
+                gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
                 mlp_fwd::<S>(p, layers, &mut a);
                 let out = &a.bufs[layers.len()];
                 for (c, oc) in out.iter().enumerate().take(3) {
                     let base = r * 3 * w + c * w + x;
                     x0[base..base + n].copy_from_slice(&oc[..n]);
                     if let Some((tgt, dout, scale)) = loss.as_mut() {
-                        let mut e2 = 0.0f32;
-                        for k in 0..n {
-                            let e = oc[k] - tgt[base + k];
-                            e2 += e * e;
-                            dout[base + k] = *scale * e;
+                        let mut e2 = [0.0f32; B];
+                        let lanes = dout[base..base + n].iter_mut().zip(&oc[..n]).zip(&tgt[base..base + n]);
+                        for (k, ((d, &o), &t)) in lanes.enumerate() {
+                            let e = o - t;
+                            e2[k] = e * e;
+                            *d = *scale * e;
                         }
-                        sse += f64::from(e2);
+                        sse += f64::from(e2.iter().sum::<f32>());
                     }
                 }
                 x += B;
@@ -957,7 +1023,7 @@ multiversion! {
 multiversion! {
     /// MLP backward of the rows starting at `y0` given `dx0` (whole image); writes the
     /// upsampled-latent gradients `du` of those rows (`[row][level][x]`).
-    fn syn_bwd_rows(m: &Model, p: &[f32], lat: &[f32], y0: usize, dx0: &[f32], du: &mut [f32], g: &mut [Lane]) {
+    fn syn_bwd_rows(m: &Model, p: &[f32], up: &[f32], y0: usize, dx0: &[f32], du: &mut [f32], g: &mut [Lane]) {
         let w = m.width;
         let nl = m.arch.levels;
         let layers = &m.layout.syn;
@@ -972,7 +1038,7 @@ multiversion! {
             let mut x = 0;
             while x < w {
                 let n = B.min(w - x);
-                gather_inputs(m, lat, y, x, n, &mut a.bufs[0]);
+                gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
                 mlp_fwd::<S>(p, layers, &mut a);
                 for (c, d) in dout.iter_mut().enumerate() {
                     let base = y * 3 * w + c * w + x;
@@ -1000,6 +1066,7 @@ multiversion! {
         let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
         let mut din = vec![[0.0f32; B]; ctx];
         let mut dout = [[0.0f32; B]; 2];
+        let (mut me, mut own, mut lane_bits) = ([0.0f32; B], [0.0f32; B], [0.0f32; B]);
         let rows = gs.len() / w;
         let mut bits = 0.0f64;
         let nl = layers.len();
@@ -1029,21 +1096,22 @@ multiversion! {
                 }
                 mlp_fwd::<S>(p, layers, &mut a);
                 let out = &a.bufs[nl];
-                let me = &grid[y * w + x..y * w + x + n];
-                let mut b = 0.0f32;
+                // Straight-line over all B lanes (so that it vectorizes), the lanes past `n`
+                // masked to zero.
+                me[..n].copy_from_slice(&grid[y * w + x..y * w + x + n]);
+                me[n..].fill(0.0);
+                let (mu, ls): (&Unit, &Unit) = (&out[0], &out[1]);
+                let [d0, d1] = &mut dout;
                 for k in 0..B {
-                    if k < n {
-                        let (bt, ddx, dls) = laplace::rate(me[k] - out[0][k], out[1][k]);
-                        b += bt;
-                        gs[r * w + x + k] = rate_w * ddx;
-                        dout[0][k] = -rate_w * ddx;
-                        dout[1][k] = rate_w * dls;
-                    } else {
-                        dout[0][k] = 0.0;
-                        dout[1][k] = 0.0;
-                    }
+                    let (bt, ddx, dls) = laplace::rate(me[k] - mu[k], ls[k]);
+                    let valid = if k < n { rate_w } else { 0.0 };
+                    lane_bits[k] = if k < n { bt } else { 0.0 };
+                    own[k] = valid * ddx;
+                    d0[k] = -valid * ddx;
+                    d1[k] = valid * dls;
                 }
-                bits += f64::from(b);
+                gs[r * w + x..r * w + x + n].copy_from_slice(&own[..n]);
+                bits += f64::from(lane_bits.iter().sum::<f32>());
                 mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
                 // `dc` of this task is planar: `[ctx][rows · w]`.
                 let plane = rows * w;
@@ -1124,12 +1192,13 @@ fn conv_rows_impl(
                     }
                     let src = &x0[yy as usize * 3 * w + ci * w..yy as usize * 3 * w + (ci + 1) * w];
                     for kx in 0..3 {
-                        let wt = cw[((co * 3 + ci) * 3 + ky) * 3 + kx];
-                        // out[x] += wt * src[x + kx - 1]
-                        let (lo, hi) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
-                        for x in lo..hi {
-                            acc[x] += wt * src[x + kx - 1];
-                        }
+                        // out[x] += wt · src[x + kx − 1]
+                        axpy_shifted(
+                            &mut acc,
+                            src,
+                            cw[((co * 3 + ci) * 3 + ky) * 3 + kx],
+                            kx as isize - 1,
+                        );
                     }
                 }
             }
@@ -1139,14 +1208,16 @@ fn conv_rows_impl(
             }
             let d = &mut dout[r * 3 * w + co * w..r * 3 * w + (co + 1) * w];
             let t = &tgt[base..base + w];
-            let mut e2 = 0.0f32;
-            for x in 0..w {
-                let e = acc[x] - t[x];
-                e2 += e * e;
-                d[x] = scale * e;
+            let mut e2 = [0.0f32; 16];
+            for ((dc, ac), tc) in d.chunks_mut(16).zip(acc.chunks(16)).zip(t.chunks(16)) {
+                for (k, ((d, &a), &t)) in dc.iter_mut().zip(ac).zip(tc).enumerate() {
+                    let e = a - t;
+                    e2[k] += e * e;
+                    *d = scale * e;
+                }
             }
-            sse += f64::from(e2);
-            g[81 + co] += d.iter().sum::<f32>();
+            sse += f64::from(e2.iter().sum::<f32>());
+            g[81 + co] += sum16(d);
             for ci in 0..3 {
                 for ky in 0..3 {
                     let yy = y as isize + ky as isize - 1;
@@ -1155,27 +1226,68 @@ fn conv_rows_impl(
                     }
                     let src = &x0[yy as usize * 3 * w + ci * w..yy as usize * 3 * w + (ci + 1) * w];
                     for kx in 0..3 {
-                        let (lo, hi) = (1usize.saturating_sub(kx), (w + 1 - kx).min(w));
-                        let mut lanes = [0.0f32; B];
-                        let mut x = lo;
-                        while x + B <= hi {
-                            for k in 0..B {
-                                lanes[k] += d[x + k] * src[x + k + kx - 1];
-                            }
-                            x += B;
-                        }
-                        let mut s: f32 = lanes.iter().sum();
-                        while x < hi {
-                            s += d[x] * src[x + kx - 1];
-                            x += 1;
-                        }
-                        g[((co * 3 + ci) * 3 + ky) * 3 + kx] += s;
+                        // Σ_x d[x] · src[x + kx − 1]
+                        g[((co * 3 + ci) * 3 + ky) * 3 + kx] +=
+                            dot_shifted(d, src, kx as isize - 1);
                     }
                 }
             }
         }
     }
     sse
+}
+
+/// `acc[x] += wt · src[x + s]` where `x + s` is inside the row (`s` in −1..=1).
+#[inline(always)]
+fn axpy_shifted(acc: &mut [f32], src: &[f32], wt: f32, s: isize) {
+    let n = acc.len();
+    let (a, b) = match s {
+        -1 => (&mut acc[1..], &src[..n - 1]),
+        0 => (&mut acc[..], &src[..n]),
+        _ => (&mut acc[..n - 1], &src[1..n]),
+    };
+    for (a, &b) in a.iter_mut().zip(b) {
+        *a += wt * b;
+    }
+}
+
+/// `Σ_x d[x] · src[x + s]` over `x + s` inside the row (`s` in −1..=1), in 16 lanes.
+#[inline(always)]
+fn dot_shifted(d: &[f32], src: &[f32], s: isize) -> f32 {
+    let n = d.len();
+    let (a, b) = match s {
+        -1 => (&d[1..], &src[..n - 1]),
+        0 => (d, &src[..n]),
+        _ => (&d[..n - 1], &src[1..n]),
+    };
+    let mut lanes = [0.0f32; 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for k in 0..16 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `Σ d` in 16 lanes.
+#[inline(always)]
+fn sum16(d: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let c = d.chunks_exact(16);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for k in 0..16 {
+            lanes[k] += x[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 multiversion! {
@@ -1193,13 +1305,8 @@ multiversion! {
                     }
                     let src = &dout[yy as usize * 3 * w + co * w..yy as usize * 3 * w + (co + 1) * w];
                     for kx in 0..3 {
-                        let wt = cw[((co * 3 + ci) * 3 + ky) * 3 + kx];
-                        // out[x'] used x0[x' + kx - 1]; so dx0[x] += wt * dout[x - kx + 1]
-                        let lo = kx.saturating_sub(1);
-                        let hi = (w + kx).saturating_sub(1).min(w);
-                        for x in lo..hi {
-                            dst[x] = S::madd(wt, src[x + 1 - kx], dst[x]);
-                        }
+                        // out[x'] used x0[x' + kx − 1]; so dx0[x] += wt · dout[x − kx + 1]
+                        axpy_shifted(dst, src, cw[((co * 3 + ci) * 3 + ky) * 3 + kx], 1 - kx as isize);
                     }
                 }
             }

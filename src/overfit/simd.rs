@@ -206,34 +206,33 @@ mod x86 {
         }
     }
 
-    // The AVX-512 variant runs the same 256-bit code, compiled with AVX-512F/VL enabled
-    // (EVEX encoding, 32 registers): the 512-bit intrinsics are stable only from Rust 1.89,
-    // above this crate's MSRV.
+    // The AVX-512 variant: one 512-bit register per 16-lane block (Zen 5 and recent Intel cores
+    // execute these at full width, twice the FMA throughput of the AVX2 pair).
     impl Simd for Avx512 {
-        type V = <Avx2 as Simd>::V;
+        type V = __m512;
         #[inline(always)]
         fn madd(a: f32, b: f32, c: f32) -> f32 {
             a.mul_add(b, c)
         }
         #[inline(always)]
         unsafe fn load(p: &Lane) -> Self::V {
-            Avx2::load(p)
+            _mm512_loadu_ps(p.as_ptr())
         }
         #[inline(always)]
         unsafe fn store(p: &mut Lane, v: Self::V) {
-            Avx2::store(p, v)
+            _mm512_storeu_ps(p.as_mut_ptr(), v)
         }
         #[inline(always)]
         unsafe fn splat(x: f32) -> Self::V {
-            Avx2::splat(x)
+            _mm512_set1_ps(x)
         }
         #[inline(always)]
         unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
-            Avx2::fma(a, b, c)
+            _mm512_fmadd_ps(a, b, c)
         }
         #[inline(always)]
         unsafe fn relu(a: Self::V) -> Self::V {
-            Avx2::relu(a)
+            _mm512_max_ps(a, _mm512_setzero_ps())
         }
     }
 }

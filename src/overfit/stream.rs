@@ -228,7 +228,7 @@ struct Reader {
 
 impl Reader {
     fn new(bytes: &[u8], symbols: usize) -> Result<Self, CoderError> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(CoderError::MisalignedStream(bytes.len()));
         }
         if symbols == 0 {

@@ -10,9 +10,13 @@
 //! the integer ARM, so the reconstruction returned is the decoder's, bit for bit.
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use super::fixed::{QNet, QTensor};
 use super::model::{Arch, Model, Stats};
+use super::simd::multiversion;
 use super::stream;
+use super::vmath;
 use super::OverfitError;
 
 /// How long to fit.
@@ -164,6 +168,9 @@ struct Adam {
     t: i32,
 }
 
+/// Values per rayon task of the per-latent loops.
+const CHUNK: usize = 8192;
+
 impl Adam {
     fn new(n: usize) -> Self {
         Self {
@@ -173,28 +180,108 @@ impl Adam {
         }
     }
 
-    fn step(&mut self, x: &mut [f32], g: &[f32], lr: f32) {
+    /// One Adam step on `x` with gradient `g`, the result clamped to `±bound`.
+    fn step(&mut self, x: &mut [f32], g: &[f32], lr: f32, bound: f32) {
         const B1: f32 = 0.9;
         const B2: f32 = 0.999;
         self.t += 1;
         let c1 = 1.0 - B1.powi(self.t);
         let c2 = 1.0 - B2.powi(self.t);
         let a = lr * c2.sqrt() / c1;
-        for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(self.m.iter_mut().zip(&mut self.v)) {
+        let eps = 1e-8 * c2.sqrt();
+        x.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(
+                self.m
+                    .par_chunks_mut(CHUNK)
+                    .zip(self.v.par_chunks_mut(CHUNK)),
+            )
+            .for_each(|((x, g), (m, v))| adam_chunk(x, g, m, v, a, eps, bound));
+    }
+}
+
+multiversion! {
+    fn adam_chunk(x: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], a: f32, eps: f32, bound: f32) {
+        const B1: f32 = 0.9;
+        const B2: f32 = 0.999;
+        for ((x, g), (m, v)) in x.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
             *m = B1 * *m + (1.0 - B1) * g;
             *v = B2 * *v + (1.0 - B2) * g * g;
-            *x -= a * *m / (v.sqrt() + 1e-8 * c2.sqrt());
+            *x = (*x - a * *m / (v.sqrt() + eps)).clamp(-bound, bound);
         }
     }
 }
 
 /// Soft rounding `s_T(y) = ⌊y⌋ + ½ + tanh(r / T) / (2 tanh(1 / 2T))`, `r = y − ⌊y⌋ − ½`
-/// (identity as `T → ∞`, rounding as `T → 0`), and its derivative.
-fn soft_round(y: f32, t: f32) -> (f32, f32) {
+/// (identity as `T → ∞`, rounding as `T → 0`), and its derivative; `inv_t = 1/T`,
+/// `c = 1 / (2 tanh(1 / 2T))`.
+#[inline(always)]
+fn soft_round(y: f32, inv_t: f32, c: f32) -> (f32, f32) {
     let fl = y.floor();
-    let d = 2.0 * (0.5 / t).tanh();
-    let th = ((y - fl - 0.5) / t).tanh();
-    (fl + 0.5 + th / d, (1.0 - th * th) / (t * d))
+    let th = vmath::tanh((y - fl - 0.5) * inv_t);
+    (fl + 0.5 + th * c, (1.0 - th * th) * inv_t * c)
+}
+
+/// Counter-based uniform noise in `[−½, ½)` for value `i` under `key` (a 32-bit integer hash,
+/// so that the per-latent loop vectorizes and splits over threads).
+#[inline(always)]
+fn noise(key: u32, i: u32) -> f32 {
+    ((hash32(i.wrapping_mul(0x9E37_79B9) ^ key) >> 8) as i32) as f32 * (1.0 / 16_777_216.0) - 0.5
+}
+
+/// A 32-bit integer mix (xorshift-multiply).
+#[inline(always)]
+fn hash32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x7feb_352d);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x846c_a68b);
+    h ^ (h >> 16)
+}
+
+/// How the training sees the latents in one iteration.
+#[derive(Clone, Copy)]
+enum Perturb {
+    /// `s_T(s_T(y) + u)` with `(1/T, 1 / (2 tanh(1/2T)))`.
+    Soft(f32, f32),
+    /// `y + u`.
+    Noise,
+    /// `round(y)` (straight-through).
+    Round,
+}
+
+multiversion! {
+    /// `hat` (and for soft rounding its derivative `dhat`) of the latents `lat` starting at
+    /// index `base`.
+    fn perturb_chunk(lat: &[f32], hat: &mut [f32], dhat: &mut [f32], mode: Perturb, key: u32, base: u32) {
+        match mode {
+            Perturb::Soft(inv_t, c) => {
+                for (i, ((q, d), &y)) in hat.iter_mut().zip(dhat.iter_mut()).zip(lat).enumerate() {
+                    let (s1, d1) = soft_round(y, inv_t, c);
+                    let (s2, d2) = soft_round(s1 + noise(key, base + i as u32), inv_t, c);
+                    *q = s2;
+                    *d = d1 * d2;
+                }
+            }
+            Perturb::Noise => {
+                for (i, (q, &y)) in hat.iter_mut().zip(lat).enumerate() {
+                    *q = y + noise(key, base + i as u32);
+                }
+            }
+            Perturb::Round => {
+                for (q, &y) in hat.iter_mut().zip(lat) {
+                    *q = y.round();
+                }
+            }
+        }
+    }
+}
+
+fn perturb(lat: &[f32], hat: &mut [f32], dhat: &mut [f32], mode: Perturb, key: u32) {
+    lat.par_chunks(CHUNK)
+        .zip(hat.par_chunks_mut(CHUNK).zip(dhat.par_chunks_mut(CHUNK)))
+        .enumerate()
+        .for_each(|(t, (l, (h, d)))| perturb_chunk(l, h, d, mode, key, (t * CHUNK) as u32));
 }
 
 fn psnr(mse: f64) -> f64 {
@@ -235,15 +322,9 @@ pub fn encode(
     let mut adam_l = Adam::new(lat.len());
     let mut scratch = model.scratch();
     let soft = opts.soft_rounding;
-    let mut dhat = vec![1.0f32; if soft.is_some() { lat.len() } else { 0 }];
+    let mut dhat = vec![1.0f32; lat.len()];
     let (mut n1, mut n2) = opts.iterations.unwrap_or(opts.effort.iterations());
-    let mut rng = opts.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
-    let mut uniform = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let seed_key = (opts.seed ^ (opts.seed >> 32)) as u32;
     // The fitting gets most of the budget; the quantization search and coding the rest.
     let share = if opts.effort == Effort::Fast {
         0.7
@@ -259,42 +340,32 @@ pub fn encode(
     let mut last = Stats::default();
     let pixels = model.pixels() as f64;
     while it < n1 + n2 {
-        let noise = it < n1;
-        if let (true, Some((t0, t1))) = (noise, soft) {
-            let t = t0 + (t1 - t0) * it as f32 / n1.max(1) as f32;
-            for ((q, d), &y) in lat_hat.iter_mut().zip(&mut dhat).zip(&lat) {
-                let (s1, d1) = soft_round(y, t);
-                let (s2, d2) = soft_round(s1 + uniform(), t);
-                *q = s2;
-                *d = d1 * d2;
+        let noise_phase = it < n1;
+        let mode = match (noise_phase, soft) {
+            (true, Some((t0, t1))) => {
+                let t = t0 + (t1 - t0) * it as f32 / n1.max(1) as f32;
+                Perturb::Soft(1.0 / t, 0.5 / (0.5 / t).tanh())
             }
-        } else if noise {
-            for (q, &y) in lat_hat.iter_mut().zip(&lat) {
-                *q = y + uniform();
-            }
-        } else {
-            for (q, &y) in lat_hat.iter_mut().zip(&lat) {
-                *q = y.round();
-            }
-        }
+            (true, None) => Perturb::Noise,
+            (false, _) => Perturb::Round,
+        };
+        let key = hash32(seed_key ^ hash32(it as u32 ^ 0x5bd1_e995));
+        perturb(&lat, &mut lat_hat, &mut dhat, mode, key);
         last = model.step(&p, &lat_hat, lam, &mut gp, &mut gl, &mut scratch);
-        if noise && soft.is_some() {
-            for (g, d) in gl.iter_mut().zip(&dhat) {
-                *g *= d;
-            }
+        if let Perturb::Soft(..) = mode {
+            gl.par_chunks_mut(CHUNK)
+                .zip(dhat.par_chunks(CHUNK))
+                .for_each(|(g, d)| g.iter_mut().zip(d).for_each(|(g, d)| *g *= d));
         }
-        let (t, n, scale) = if noise {
+        let (t, n, scale) = if noise_phase {
             (it, n1, 1.0)
         } else {
             (it - n1, n2, ROUND_LR_SCALE)
         };
         let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
         let f = scale * cos.max(0.01);
-        adam_p.step(&mut p, &gp, opts.lr * f);
-        adam_l.step(&mut lat, &gl, opts.latent_lr * f);
-        for y in lat.iter_mut() {
-            *y = y.clamp(-16000.0, 16000.0);
-        }
+        adam_p.step(&mut p, &gp, opts.lr * f, f32::MAX);
+        adam_l.step(&mut lat, &gl, opts.latent_lr * f, 16000.0);
         it += 1;
         if let (Some(limit), true) = (budget, it % 20 == 0 && it < n1) {
             // Fit the rest of the schedule into the budget (re-estimated every 20 iterations,
@@ -313,7 +384,7 @@ pub fn encode(
                 total: n1 + n2,
                 bpp: last.bits / pixels,
                 psnr: psnr(last.mse),
-                phase: if noise { "noise" } else { "round" },
+                phase: if noise_phase { "noise" } else { "round" },
             });
         }
     }

@@ -399,7 +399,8 @@ pub fn run(
             bail!("loss diverged at step {} (loss {})", l.step, l.loss);
         }
         acc.push(l);
-        if trainer.step % trainer.opts.log_every == 0 || trainer.step == trainer.opts.steps {
+        if trainer.step.is_multiple_of(trainer.opts.log_every) || trainer.step == trainer.opts.steps
+        {
             let n = acc.len() as f64;
             let mean = |f: fn(&StepLog) -> f64| acc.iter().map(f).sum::<f64>() / n;
             let last = acc.last().expect("non-empty");
@@ -419,13 +420,13 @@ pub fn run(
             acc.clear();
         }
         if let Some(v) = validation {
-            if trainer.step % v.every == 0 {
+            if trainer.step.is_multiple_of(v.every) {
                 let r = v.run(&trainer, &out.join("validation-model.safetensors"))?;
                 dir.log(&r)?;
                 v.report(&r);
             }
         }
-        if trainer.step % trainer.opts.checkpoint_every == 0 {
+        if trainer.step.is_multiple_of(trainer.opts.checkpoint_every) {
             save(&mut trainer, &dir)?;
         }
     }

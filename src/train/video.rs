@@ -499,7 +499,8 @@ pub fn run(
             bail!("loss diverged at step {} (bpp {})", l.step, l.bpp);
         }
         acc.push(l);
-        if trainer.step % trainer.opts.log_every == 0 || trainer.step == trainer.opts.steps {
+        if trainer.step.is_multiple_of(trainer.opts.log_every) || trainer.step == trainer.opts.steps
+        {
             let n = acc.len() as f64;
             let mean = |f: fn(&VideoStepLog) -> f64| acc.iter().map(f).sum::<f64>() / n;
             let last = acc.last().expect("non-empty");
@@ -515,7 +516,7 @@ pub fn run(
             on_log(&avg);
             acc.clear();
         }
-        if trainer.step % trainer.opts.checkpoint_every == 0 {
+        if trainer.step.is_multiple_of(trainer.opts.checkpoint_every) {
             save(&mut trainer, &dir)?;
         }
     }

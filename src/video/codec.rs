@@ -281,7 +281,7 @@ impl<'a> VideoEncoder<'a> {
             });
         }
         let index = self.index;
-        let kind = if index % self.gop == 0 {
+        let kind = if index.is_multiple_of(self.gop) {
             FrameKind::Intra
         } else {
             FrameKind::Inter
