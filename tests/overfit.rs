@@ -90,6 +90,19 @@ fn decoded_pixels_do_not_depend_on_the_thread_count() {
     }
 }
 
+#[test]
+fn decoded_pixels_do_not_depend_on_the_instruction_set() {
+    // The decoder's kernels are compiled per ISA (AVX-512, AVX2, baseline); integer arithmetic
+    // must make them agree exactly. Width 70: four 16-pixel blocks and a partial one.
+    let e = encode(70, 33, 3.0, (60, 20));
+    for isa in overfit::simd::available() {
+        overfit::simd::set_isa(Some(isa));
+        let d = overfit::decode(&e.bytes, u64::MAX);
+        overfit::simd::set_isa(None);
+        assert_eq!(d.unwrap().rgb, e.rgb, "{isa:?}");
+    }
+}
+
 fn golden_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden/overfit-synthetic-45x29-q5.lic")

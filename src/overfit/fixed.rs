@@ -1,15 +1,18 @@
 //! The exact integer decoder networks: quantized weights, the integer ARM that selects the
 //! coding tables and the fixed-point upsampling and synthesis.
 //!
-//! Activations are `i64` fixed point with [`ACT_FRAC`] fraction bits, clamped to
-//! `±ACT_CLAMP` after every layer; a tensor's weights are integers over `2^frac`. Every sum is
-//! an exact integer (|activation| ≤ 2^24, |weight| < 2^15, fan-in ≤ 64: below 2^46), rescaled
-//! with round-half-up arithmetic shifts, so the result is the same on every machine, thread
-//! count and instruction set. The encoder uses these same functions to write the bitstream.
+//! Activations are fixed point with [`ACT_FRAC`] fraction bits, clamped to `±ACT_CLAMP` after
+//! every layer (so they are held as `i32`; the upsampled latents are below 2^27); a tensor's
+//! weights are integers over `2^frac`. Every sum is an exact `i64` integer (|activation| ≤ 2^27,
+//! |weight| < 2^15, fan-in ≤ 64: below 2^48), rescaled with round-half-up arithmetic shifts, so
+//! the result is the same on every machine, thread count and instruction set; the kernels are
+//! compiled per ISA ([`super::simd::multiversion`]) only so that the `i32 × i32 → i64` products
+//! vectorize. The encoder uses these same functions to write the bitstream.
 use rayon::prelude::*;
 
 use super::laplace;
 use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS};
+use super::simd::multiversion;
 
 /// Fraction bits of activations.
 pub const ACT_FRAC: u32 = 12;
@@ -69,7 +72,8 @@ fn shift_round(v: i64, s: u32) -> i64 {
 struct QDense {
     fan_in: usize,
     fan_out: usize,
-    w: Vec<i64>,
+    /// Weights (below 2^15 in magnitude).
+    w: Vec<i32>,
     wf: u32,
     b: Vec<i64>,
     bf: u32,
@@ -80,32 +84,192 @@ impl QDense {
         Self {
             fan_in: d.fan_in,
             fan_out: d.fan_out,
-            w: w.values.iter().map(|&v| i64::from(v)).collect(),
+            w: w.values.clone(),
             wf: u32::from(w.frac),
             b: b.values.iter().map(|&v| i64::from(v)).collect(),
             bf: u32::from(b.frac),
         }
     }
 
-    /// `out = act(W x + b)` in activation units.
+    /// `out = act(W x + b)` in activation units (`i32` activations, `i64` sums).
     #[inline(always)]
-    fn apply(&self, x: &[i64], out: &mut [i64], relu: bool) {
+    fn apply(&self, x: &[i32], out: &mut [i32], relu: bool) {
         let f = (ACT_FRAC + self.wf).max(self.bf);
         let (sa, sb) = (f - ACT_FRAC - self.wf, f - self.bf);
+        let x = &x[..self.fan_in];
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
             let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
-            let mut acc = 0i64;
-            for (w, a) in wr.iter().zip(x) {
-                acc += w * a;
-            }
+            let acc: i64 = wr
+                .iter()
+                .zip(x)
+                .map(|(&w, &a)| i64::from(w) * i64::from(a))
+                .sum();
             let v = shift_round((acc << sa) + (self.b[o] << sb), f - ACT_FRAC);
             let v = v.clamp(-ACT_CLAMP, ACT_CLAMP);
-            *y = if relu { v.max(0) } else { v };
+            *y = (if relu { v.max(0) } else { v }) as i32;
         }
     }
 }
 
-fn mlp(layers: &[QDense], x: &mut [i64], y: &mut [i64]) -> usize {
+/// Pixels per block of the blocked synthesis.
+const K: usize = 16;
+/// One activation of `K` pixels. Activations are clamped to `±2^24` and the upsampled latents
+/// are below `2^27`, so `i32` holds them; products and sums are `i64`.
+type Block = [i32; K];
+
+impl QDense {
+    /// [`QDense::apply`] on a block of `K` pixels: the same integer arithmetic, laid out so that
+    /// the products vectorize (`i32 × i32 → i64`).
+    #[inline(always)]
+    fn apply_block(&self, x: &[Block], out: &mut [Block], relu: bool) {
+        let f = (ACT_FRAC + self.wf).max(self.bf);
+        let (sa, sb, sr) = (f - ACT_FRAC - self.wf, f - self.bf, f - ACT_FRAC);
+        for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
+            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
+            let mut acc = [0i64; K];
+            for (&w, xi) in wr.iter().zip(x) {
+                let w = i64::from(w);
+                for (a, &v) in acc.iter_mut().zip(xi) {
+                    *a += w * i64::from(v);
+                }
+            }
+            let bias = self.b[o] << sb;
+            for (y, &a) in y.iter_mut().zip(&acc) {
+                let v = shift_round((a << sa) + bias, sr).clamp(-ACT_CLAMP, ACT_CLAMP);
+                *y = (if relu { v.max(0) } else { v }) as i32;
+            }
+        }
+    }
+}
+
+/// [`mlp`] on blocks; returns 0 if the output is in `x`, 1 if in `y`.
+#[inline(always)]
+fn mlp_block(layers: &[QDense], x: &mut [Block], y: &mut [Block]) -> usize {
+    let n = layers.len();
+    let mut side = 0;
+    for (i, d) in layers.iter().enumerate() {
+        let relu = i + 1 < n;
+        if side == 0 {
+            d.apply_block(x, y, relu);
+        } else {
+            d.apply_block(y, x, relu);
+        }
+        side ^= 1;
+    }
+    side
+}
+
+/// Geometry of one level for the synthesis: grid width, horizontal and vertical taps.
+type Geo = (usize, Vec<Tap>, Vec<Tap>);
+
+/// The upsampled latent of level `l` at output `(x, y)` in activation units (exact bilinear
+/// interpolation with `2l + 2` fraction bits, then rescaled).
+#[inline(always)]
+fn upsampled(g: &[i32], geo: &Geo, l: usize, x: usize, y: usize) -> i32 {
+    let (gw, xt, yt) = geo;
+    let (tx, ty) = (xt[x], yt[y]);
+    let d = 1i64 << (l + 1);
+    let (fx, fy) = (i64::from(tx.f), i64::from(ty.f));
+    let at = |r: u32, c: u32| i64::from(g[r as usize * gw + c as usize]);
+    let top = at(ty.i0, tx.i0) * (d - fx) + at(ty.i0, tx.i1) * fx;
+    let bot = at(ty.i1, tx.i0) * (d - fx) + at(ty.i1, tx.i1) * fx;
+    let v = top * (d - fy) + bot * fy; // 2l + 2 fraction bits
+    let fb = 2 * l as u32 + 2;
+    let a = if fb <= ACT_FRAC {
+        v << (ACT_FRAC - fb)
+    } else {
+        shift_round(v, fb - ACT_FRAC)
+    };
+    a as i32
+}
+
+multiversion! {
+    /// The synthesis MLP of output row `y` into `row` (`[R…, G…, B…]`), `K` pixels at a time.
+    fn synthesis_row(net: &QNet, grids: &[Vec<i32>], geo: &[Geo], y: usize, width: usize, row: &mut [i32]) {
+        let mut a = vec![[0i32; K]; net.width];
+        let mut b = vec![[0i32; K]; net.width];
+        let mut x = 0;
+        while x < width {
+            let n = K.min(width - x);
+            for (l, (g, gl)) in grids.iter().zip(geo).enumerate() {
+                for (k, v) in a[l].iter_mut().enumerate() {
+                    *v = if k < n { upsampled(g, gl, l, x + k, y) } else { 0 };
+                }
+            }
+            let out = if mlp_block(&net.syn, &mut a, &mut b) == 0 { &a } else { &b };
+            for (c, oc) in out.iter().enumerate().take(3) {
+                row[c * width + x..c * width + x + n].copy_from_slice(&oc[..n]);
+            }
+            x += K;
+        }
+    }
+}
+
+multiversion! {
+    /// Symbols and table indexes of grid row `y` (all values known).
+    fn code_row(net: &QNet, grid: &[i32], w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
+        let mut s = net.arm_scratch();
+        let mut sym = Vec::with_capacity(w);
+        let mut idx = Vec::with_capacity(w);
+        for x in 0..w {
+            let (base, t) = net.arm_code(grid, w, h, x, y, &mut s);
+            sym.push(grid[y * w + x] - base);
+            idx.push(t);
+        }
+        (sym, idx)
+    }
+}
+
+multiversion! {
+    /// Output row `y`: `x0 + conv(x0)` (if the network has the convolution) as 8-bit
+    /// interleaved RGB. Whole-row shifted multiply-adds (`i32 × i32 → i64`, exact, so the
+    /// order does not matter).
+    fn output_row(net: &QNet, x0: &[i32], width: usize, height: usize, y: usize, out: &mut [u8]) {
+        let to_u8 = |v: i64| ((v * 255 + (1 << (ACT_FRAC - 1))) >> ACT_FRAC).clamp(0, 255) as u8;
+        let mut acc = vec![0i64; width];
+        for c in 0..3 {
+            let base = &x0[y * 3 * width + c * width..y * 3 * width + (c + 1) * width];
+            let Some((w, wf, b, bf)) = &net.conv else {
+                for (o, &v) in out[c..].iter_mut().step_by(3).zip(base) {
+                    *o = to_u8(i64::from(v));
+                }
+                continue;
+            };
+            acc.fill(0);
+            for ci in 0..3 {
+                for ky in 0..3 {
+                    let yy = y as isize + ky as isize - 1;
+                    if yy < 0 || yy >= height as isize {
+                        continue;
+                    }
+                    let at = yy as usize * 3 * width + ci * width;
+                    let src = &x0[at..at + width];
+                    for kx in 0..3 {
+                        let wt = i64::from(w[((c * 3 + ci) * 3 + ky) * 3 + kx]);
+                        // acc[x] += wt · src[x + kx − 1] inside the row.
+                        let (dst, from) = match kx {
+                            0 => (&mut acc[1..], &src[..width - 1]),
+                            1 => (&mut acc[..], src),
+                            _ => (&mut acc[..width - 1], &src[1..]),
+                        };
+                        for (a, &v) in dst.iter_mut().zip(from) {
+                            *a += wt * i64::from(v);
+                        }
+                    }
+                }
+            }
+            let f = (ACT_FRAC + wf).max(*bf);
+            let (sa, bias, sr) = (f - ACT_FRAC - wf, b[c] << (f - bf), f - ACT_FRAC);
+            for ((o, &a), &v) in out[c..].iter_mut().step_by(3).zip(&acc).zip(base) {
+                let r = shift_round((a << sa) + bias, sr);
+                *o = to_u8((i64::from(v) + r).clamp(-ACT_CLAMP, ACT_CLAMP));
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn mlp(layers: &[QDense], x: &mut [i32], y: &mut [i32]) -> usize {
     // Ping-pong between x and y; returns 0 if the output is in x, 1 if in y.
     let n = layers.len();
     let mut side = 0;
@@ -130,7 +294,7 @@ pub struct QNet {
     pub tensors: Vec<QTensor>,
     arm: Vec<QDense>,
     syn: Vec<QDense>,
-    conv: Option<(Vec<i64>, u32, Vec<i64>, u32)>,
+    conv: Option<(Vec<i32>, u32, Vec<i64>, u32)>,
     width: usize,
 }
 
@@ -155,7 +319,7 @@ impl QNet {
         let conv = layout.conv.map(|_| {
             let (w, b) = (&tensors[t], &tensors[t + 1]);
             (
-                w.values.iter().map(|&v| i64::from(v)).collect(),
+                w.values.clone(),
                 u32::from(w.frac),
                 b.values.iter().map(|&v| i64::from(v)).collect(),
                 u32::from(b.frac),
@@ -180,13 +344,13 @@ impl QNet {
     }
 
     /// A scratch buffer pair for [`QNet::arm_code`].
-    pub fn arm_scratch(&self) -> (Vec<i64>, Vec<i64>) {
+    pub fn arm_scratch(&self) -> (Vec<i32>, Vec<i32>) {
         (vec![0; self.width], vec![0; self.width])
     }
 
     /// The coding parameters of the latent at `(x, y)` of a `w × h` grid whose causal
     /// neighbours are already in `grid`: `(base, table index)`; the symbol is `q − base`.
-    #[inline]
+    #[inline(always)]
     pub fn arm_code(
         &self,
         grid: &[i32],
@@ -194,7 +358,7 @@ impl QNet {
         h: usize,
         x: usize,
         y: usize,
-        s: &mut (Vec<i64>, Vec<i64>),
+        s: &mut (Vec<i32>, Vec<i32>),
     ) -> (i32, u16) {
         let (a, b) = (&mut s.0, &mut s.1);
         for (k, &(dy, dx)) in CTX_OFFSETS[..self.arch.ctx].iter().enumerate() {
@@ -202,11 +366,11 @@ impl QNet {
             a[k] = if yy < 0 || xx < 0 || yy >= h as i64 || xx >= w as i64 {
                 0
             } else {
-                i64::from(grid[yy as usize * w + xx as usize]) << ACT_FRAC
+                grid[yy as usize * w + xx as usize] << ACT_FRAC
             };
         }
         let out = if mlp(&self.arm, a, b) == 0 { &*a } else { &*b };
-        let (mu, ls) = (out[0], out[1]);
+        let (mu, ls) = (i64::from(out[0]), i64::from(out[1]));
         let m8 = shift_round(mu, ACT_FRAC - 3);
         let k = shift_round(ls - LS_MIN_FIX, ACT_FRAC - 3).clamp(0, laplace::SCALES as i64 - 1);
         let base = (m8 >> 3) as i32;
@@ -218,17 +382,7 @@ impl QNet {
     pub fn code_grid(&self, grid: &[i32], w: usize, h: usize) -> (Vec<i32>, Vec<u16>) {
         let rows: Vec<(Vec<i32>, Vec<u16>)> = (0..h)
             .into_par_iter()
-            .map(|y| {
-                let mut s = self.arm_scratch();
-                let mut sym = Vec::with_capacity(w);
-                let mut idx = Vec::with_capacity(w);
-                for x in 0..w {
-                    let (base, t) = self.arm_code(grid, w, h, x, y, &mut s);
-                    sym.push(grid[y * w + x] - base);
-                    idx.push(t);
-                }
-                (sym, idx)
-            })
+            .map(|y| code_row(self, grid, w, h, y))
             .collect();
         let mut sym = Vec::with_capacity(w * h);
         let mut idx = Vec::with_capacity(w * h);
@@ -243,90 +397,22 @@ impl QNet {
     /// grids (level `l` is `⌈W/2^l⌉ × ⌈H/2^l⌉`).
     pub fn synthesize(&self, grids: &[Vec<i32>], width: usize, height: usize) -> Vec<u8> {
         let nl = self.arch.levels;
-        let geo: Vec<(usize, Vec<Tap>, Vec<Tap>)> = (0..nl)
+        let geo: Vec<Geo> = (0..nl)
             .map(|l| {
                 let (w, h) = (width.div_ceil(1 << l), height.div_ceil(1 << l));
                 (w, taps(l, w, width), taps(l, h, height))
             })
             .collect();
         // x0 rows (3 planes per row), then the convolution.
-        let mut x0 = vec![0i64; 3 * width * height];
+        let mut x0 = vec![0i32; 3 * width * height];
         x0.par_chunks_mut(3 * width)
             .enumerate()
-            .for_each(|(y, row)| {
-                let mut a = vec![0i64; self.width];
-                let mut b = vec![0i64; self.width];
-                for x in 0..width {
-                    for (l, (gw, xt, yt)) in geo.iter().enumerate() {
-                        let g = &grids[l];
-                        let (tx, ty) = (xt[x], yt[y]);
-                        let d = 1i64 << (l + 1);
-                        let (fx, fy) = (i64::from(tx.f), i64::from(ty.f));
-                        let at = |r: u32, c: u32| i64::from(g[r as usize * gw + c as usize]);
-                        let top = at(ty.i0, tx.i0) * (d - fx) + at(ty.i0, tx.i1) * fx;
-                        let bot = at(ty.i1, tx.i0) * (d - fx) + at(ty.i1, tx.i1) * fx;
-                        let v = top * (d - fy) + bot * fy; // 2l + 2 fraction bits
-                        let fb = 2 * l as u32 + 2;
-                        a[l] = if fb <= ACT_FRAC {
-                            v << (ACT_FRAC - fb)
-                        } else {
-                            shift_round(v, fb - ACT_FRAC)
-                        };
-                    }
-                    let out = if mlp(&self.syn, &mut a, &mut b) == 0 {
-                        &a
-                    } else {
-                        &b
-                    };
-                    for c in 0..3 {
-                        row[c * width + x] = out[c];
-                    }
-                }
-            });
+            .for_each(|(y, row)| synthesis_row(self, grids, &geo, y, width, row));
         let mut rgb = vec![0u8; 3 * width * height];
-        let to_u8 = |v: i64| ((v * 255 + (1 << (ACT_FRAC - 1))) >> ACT_FRAC).clamp(0, 255) as u8;
         let x0 = &x0;
         rgb.par_chunks_mut(3 * width)
             .enumerate()
-            .for_each(|(y, out)| {
-                for x in 0..width {
-                    for c in 0..3 {
-                        let base = x0[y * 3 * width + c * width + x];
-                        let v = match &self.conv {
-                            None => base,
-                            Some((w, wf, b, bf)) => {
-                                let mut acc = 0i64;
-                                for ci in 0..3 {
-                                    for ky in 0..3 {
-                                        let yy = y as i64 + ky - 1;
-                                        if yy < 0 || yy >= height as i64 {
-                                            continue;
-                                        }
-                                        for kx in 0..3 {
-                                            let xx = x as i64 + kx - 1;
-                                            if xx < 0 || xx >= width as i64 {
-                                                continue;
-                                            }
-                                            acc += w[((c * 3 + ci) * 3 + ky as usize) * 3
-                                                + kx as usize]
-                                                * x0[yy as usize * 3 * width
-                                                    + ci * width
-                                                    + xx as usize];
-                                        }
-                                    }
-                                }
-                                let f = (ACT_FRAC + wf).max(*bf);
-                                let r = shift_round(
-                                    (acc << (f - ACT_FRAC - wf)) + (b[c] << (f - bf)),
-                                    f - ACT_FRAC,
-                                );
-                                (base + r).clamp(-ACT_CLAMP, ACT_CLAMP)
-                            }
-                        };
-                        out[x * 3 + c] = to_u8(v);
-                    }
-                }
-            });
+            .for_each(|(y, out)| output_row(self, x0, width, height, y, out));
         rgb
     }
 }

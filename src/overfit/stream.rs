@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::fixed::{QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
 use super::laplace;
 use super::model::{Arch, Layout, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
+use super::simd::multiversion;
 use super::OverfitError;
 use crate::coder::{encode_chunk, Backend, CdfTable, CoderError, PRECISION};
 use crate::format::{Container, Header, Limits};
@@ -376,22 +377,31 @@ fn decode_grid(
     h: usize,
     level: usize,
 ) -> Result<Vec<i32>, OverfitError> {
-    let tables = laplace::tables();
     let mut r = Reader::new(bytes, w * h)?;
     let mut grid = vec![0i32; w * h];
-    let mut s = net.arm_scratch();
-    for y in 0..h {
-        for x in 0..w {
-            let (base, t) = net.arm_code(&grid, w, h, x, y, &mut s);
-            let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
-            if v.unsigned_abs() > MAX_LATENT as u64 {
-                return Err(OverfitError::LatentOutOfRange { level, x, y });
-            }
-            grid[y * w + x] = v as i32;
-        }
-    }
+    decode_latents(net, &mut r, &mut grid, w, h, level)?;
     r.finish()?;
     Ok(grid)
+}
+
+multiversion! {
+    /// The latents of one grid in raster order, each coded with the table its causal context
+    /// selects (compiled per ISA: the integer ARM gives the same tables in every variant).
+    fn decode_latents(net: &QNet, r: &mut Reader, grid: &mut [i32], w: usize, h: usize, level: usize) -> Result<(), OverfitError> {
+        let tables = laplace::tables();
+        let mut s = net.arm_scratch();
+        for y in 0..h {
+            for x in 0..w {
+                let (base, t) = net.arm_code(grid, w, h, x, y, &mut s);
+                let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
+                if v.unsigned_abs() > MAX_LATENT as u64 {
+                    return Err(OverfitError::LatentOutOfRange { level, x, y });
+                }
+                grid[y * w + x] = v as i32;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses and decodes `.lic` bytes of the overfit model.
