@@ -62,7 +62,7 @@ fn main() {
     let out = lic::io::image::Image::new(img.width, img.height, e.rgb.clone());
     let psnr = lic::metrics::psnr_rgb(&img, &out).unwrap();
     println!(
-        "final {}x{} q {q}: {:.4} bpp (weights {:.4}), {:.2} dB, {} it, {:.1} ms/it, {:.1} s",
+        "final {}x{} q {q}: {:.4} bpp (weights {:.4}), {:.2} dB, {} it, {:.1} ms/it (ARM {:.1}, synthesis {:.1}), quantize {:.2} s, {:.1} s",
         img.width,
         img.height,
         e.bytes.len() as f64 * 8.0 / px,
@@ -70,6 +70,9 @@ fn main() {
         psnr,
         e.iterations,
         e.ms_per_iteration,
+        e.ms_arm,
+        e.ms_synthesis,
+        e.quantize_seconds,
         t.elapsed().as_secs_f64()
     );
 }

@@ -3,17 +3,19 @@
 //! Module graph, from the bottom up; a module imports only from its own layer and the layers
 //! below (checked by `tests/module_graph.rs`, which holds the same table):
 //!
-//! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `family`, `dwt`, `overfit`: no
-//!    libtorch (containers and their byte reader, entropy coding, image/file I/O, PSNR/MS-SSIM,
-//!    hex/CPU/progress helpers, dataset folders, the error type of the libtorch-free
-//!    families, the wavelet codec, the overfitted codec);
+//! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `family`, `dwt`, `overfit`,
+//!    `registry`: no libtorch (containers and their byte reader, entropy coding, image/file I/O,
+//!    PSNR/MS-SSIM, hex/CPU/progress helpers, dataset folders, the error type of the
+//!    libtorch-free families, the wavelet codec, the overfitted codec, the table of those
+//!    families that `lic decode` and the libtorch-free `lic-decode` binary use);
 //! 2. `nn` (layers, exact integer layers, weights);
 //! 3. `transforms`, `entropy`;
 //! 4. `zoo` (architectures);
 //! 5. `codec` (the image `encode`/`decode` API);
 //! 6. `video`;
 //! 7. `eval`, `train`;
-//! 8. the CLI (`src/cli`, `src/main.rs`, a separate binary that sees the library as `lic::`).
+//! 8. the CLI (`src/cli`, `src/main.rs`, and `src/bin/lic-decode.rs`: separate binaries that
+//!    see the library as `lic::`).
 //!
 //! The `engine` feature (default) enables everything that needs libtorch or FFmpeg; without it
 //! only the libtorch-free core builds (layer 1, `video::colour`, `video::bt601`, and the
@@ -27,6 +29,7 @@ pub mod format;
 pub mod io;
 pub mod metrics;
 pub mod overfit;
+pub mod registry;
 pub mod util;
 pub mod video;
 

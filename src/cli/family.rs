@@ -63,11 +63,11 @@ impl Family {
     }
 
     /// The family's decoder: a whole `.lic` file to pixels.
+    /// (The decoders are registered in `lic::registry`, which `lic-decode` shares.)
     pub fn decode_image(self, bytes: &[u8]) -> Result<Image> {
-        Ok(match self {
-            Family::Dwt => lic::dwt::decode_image(bytes)?,
-            Family::Overfit => lic::overfit::decode_image(bytes)?,
-        })
+        let f = lic::registry::by_model_id(self.id())
+            .ok_or_else(|| anyhow::anyhow!("{} has no registered decoder", self.id()))?;
+        Ok((f.decode)(bytes)?)
     }
 
     /// `lic decode` of a stream of this family (`bytes` is the whole file).
