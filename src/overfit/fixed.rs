@@ -145,14 +145,26 @@ impl QDense {
 /// [`mlp`] on blocks; returns 0 if the output is in `x`, 1 if in `y`.
 #[inline(always)]
 fn mlp_block(layers: &[QDense], x: &mut [Block], y: &mut [Block]) -> usize {
+    ping_pong(layers, x, y, QDense::apply_block)
+}
+
+/// Runs `layers` with `apply`, alternating between `x` and `y` (ReLU on all but the last);
+/// returns 0 if the output is in `x`, 1 if in `y`.
+#[inline(always)]
+fn ping_pong<T>(
+    layers: &[QDense],
+    x: &mut [T],
+    y: &mut [T],
+    apply: impl Fn(&QDense, &[T], &mut [T], bool),
+) -> usize {
     let n = layers.len();
     let mut side = 0;
     for (i, d) in layers.iter().enumerate() {
         let relu = i + 1 < n;
         if side == 0 {
-            d.apply_block(x, y, relu);
+            apply(d, x, y, relu);
         } else {
-            d.apply_block(y, x, relu);
+            apply(d, y, x, relu);
         }
         side ^= 1;
     }
@@ -268,21 +280,10 @@ multiversion! {
     }
 }
 
+/// The layers on one vector; returns 0 if the output is in `x`, 1 if in `y`.
 #[inline(always)]
 fn mlp(layers: &[QDense], x: &mut [i32], y: &mut [i32]) -> usize {
-    // Ping-pong between x and y; returns 0 if the output is in x, 1 if in y.
-    let n = layers.len();
-    let mut side = 0;
-    for (i, d) in layers.iter().enumerate() {
-        let relu = i + 1 < n;
-        if side == 0 {
-            d.apply(x, y, relu);
-        } else {
-            d.apply(y, x, relu);
-        }
-        side ^= 1;
-    }
-    side
+    ping_pong(layers, x, y, QDense::apply)
 }
 
 /// The quantized networks of one image.
