@@ -67,6 +67,46 @@ fn shift_round(v: i64, s: u32) -> i64 {
     }
 }
 
+/// The shifts that bring an exact sum `Σ w·a` (weights with `wf` fraction bits on activations
+/// with [`ACT_FRAC`]) plus a bias (with `bf` fraction bits) to activation units, rounding half
+/// up: `shift_round((Σ << sa) + (b << sb), sr)`.
+#[derive(Clone, Copy, Debug)]
+struct Rescale {
+    sa: u32,
+    sb: u32,
+    sr: u32,
+}
+
+impl Rescale {
+    fn new(wf: u32, bf: u32) -> Self {
+        let f = (ACT_FRAC + wf).max(bf);
+        Self {
+            sa: f - ACT_FRAC - wf,
+            sb: f - bf,
+            sr: f - ACT_FRAC,
+        }
+    }
+
+    /// The bias at the sum's scale (`b << sb`).
+    #[inline(always)]
+    fn bias(self, b: i64) -> i64 {
+        b << self.sb
+    }
+
+    /// `sum` plus a [`Rescale::bias`] in activation units.
+    #[inline(always)]
+    fn apply(self, sum: i64, bias: i64) -> i64 {
+        shift_round((sum << self.sa) + bias, self.sr)
+    }
+}
+
+/// A layer output: clamped to `±ACT_CLAMP`, then the ReLU if `relu`.
+#[inline(always)]
+fn activate(v: i64, relu: bool) -> i32 {
+    let v = v.clamp(-ACT_CLAMP, ACT_CLAMP);
+    (if relu { v.max(0) } else { v }) as i32
+}
+
 /// A dense layer with integer weights.
 #[derive(Clone, Debug)]
 struct QDense {
@@ -94,8 +134,7 @@ impl QDense {
     /// `out = act(W x + b)` in activation units (`i32` activations, `i64` sums).
     #[inline(always)]
     fn apply(&self, x: &[i32], out: &mut [i32], relu: bool) {
-        let f = (ACT_FRAC + self.wf).max(self.bf);
-        let (sa, sb) = (f - ACT_FRAC - self.wf, f - self.bf);
+        let rs = Rescale::new(self.wf, self.bf);
         let x = &x[..self.fan_in];
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
             let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
@@ -104,9 +143,7 @@ impl QDense {
                 .zip(x)
                 .map(|(&w, &a)| i64::from(w) * i64::from(a))
                 .sum();
-            let v = shift_round((acc << sa) + (self.b[o] << sb), f - ACT_FRAC);
-            let v = v.clamp(-ACT_CLAMP, ACT_CLAMP);
-            *y = (if relu { v.max(0) } else { v }) as i32;
+            *y = activate(rs.apply(acc, rs.bias(self.b[o])), relu);
         }
     }
 }
@@ -122,8 +159,7 @@ impl QDense {
     /// the products vectorize (`i32 × i32 → i64`).
     #[inline(always)]
     fn apply_block(&self, x: &[Block], out: &mut [Block], relu: bool) {
-        let f = (ACT_FRAC + self.wf).max(self.bf);
-        let (sa, sb, sr) = (f - ACT_FRAC - self.wf, f - self.bf, f - ACT_FRAC);
+        let rs = Rescale::new(self.wf, self.bf);
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
             let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
             let mut acc = [0i64; K];
@@ -133,10 +169,9 @@ impl QDense {
                     *a += w * i64::from(v);
                 }
             }
-            let bias = self.b[o] << sb;
+            let bias = rs.bias(self.b[o]);
             for (y, &a) in y.iter_mut().zip(&acc) {
-                let v = shift_round((a << sa) + bias, sr).clamp(-ACT_CLAMP, ACT_CLAMP);
-                *y = (if relu { v.max(0) } else { v }) as i32;
+                *y = activate(rs.apply(a, bias), relu);
             }
         }
     }
@@ -270,11 +305,10 @@ multiversion! {
                     }
                 }
             }
-            let f = (ACT_FRAC + wf).max(*bf);
-            let (sa, bias, sr) = (f - ACT_FRAC - wf, b[c] << (f - bf), f - ACT_FRAC);
+            let rs = Rescale::new(*wf, *bf);
+            let bias = rs.bias(b[c]);
             for ((o, &a), &v) in out[c..].iter_mut().step_by(3).zip(&acc).zip(base) {
-                let r = shift_round((a << sa) + bias, sr);
-                *o = to_u8((i64::from(v) + r).clamp(-ACT_CLAMP, ACT_CLAMP));
+                *o = to_u8((i64::from(v) + rs.apply(a, bias)).clamp(-ACT_CLAMP, ACT_CLAMP));
             }
         }
     }

@@ -373,19 +373,16 @@ fn dense_bwd<S: Simd>(
             let dyo: [S::V; NB] = std::array::from_fn(|j| S::load(sub(&dy[o], j)));
             let gb = &mut g[d.b + o];
             // Two chains, so that the four FMAs of a weight are not one dependency chain.
-            let s0 = S::fma(dyo[1], S::splat(1.0), dyo[0]);
-            let s1 = S::fma(dyo[3], S::splat(1.0), dyo[2]);
-            S::store(
-                gb,
-                S::fma(s1, S::splat(1.0), S::fma(s0, S::splat(1.0), S::load(gb))),
-            );
+            let s0 = S::add(dyo[1], dyo[0]);
+            let s1 = S::add(dyo[3], dyo[2]);
+            S::store(gb, S::add(s1, S::add(s0, S::load(gb))));
             let gw = &mut g[d.w + o * d.fan_in..d.w + (o + 1) * d.fan_in];
             for (gwi, xi) in gw.iter_mut().zip(x) {
                 let a0 = S::fma(dyo[0], S::load(sub(xi, 0)), S::load(gwi));
                 let a1 = S::fma(dyo[1], S::load(sub(xi, 1)), S::splat(0.0));
                 let a0 = S::fma(dyo[2], S::load(sub(xi, 2)), a0);
                 let a1 = S::fma(dyo[3], S::load(sub(xi, 3)), a1);
-                S::store(gwi, S::fma(a1, S::splat(1.0), a0));
+                S::store(gwi, S::add(a1, a0));
             }
         }
         if let Some(dx) = dx {

@@ -122,6 +122,11 @@ pub trait Simd {
     /// # Safety
     /// Only on a CPU with the implementation's features (see the trait).
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b`.
+    ///
+    /// # Safety
+    /// Only on a CPU with the implementation's features (see the trait).
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// `max(a, 0)`.
     ///
     /// # Safety
@@ -153,6 +158,10 @@ impl Simd for Base {
     #[inline(always)]
     unsafe fn fma(a: Lane, b: Lane, c: Lane) -> Lane {
         std::array::from_fn(|k| a[k] * b[k] + c[k])
+    }
+    #[inline(always)]
+    unsafe fn add(a: Lane, b: Lane) -> Lane {
+        std::array::from_fn(|k| a[k] + b[k])
     }
     #[inline(always)]
     unsafe fn relu(a: Lane) -> Lane {
@@ -200,6 +209,10 @@ mod x86 {
             )
         }
         #[inline(always)]
+        unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+            (_mm256_add_ps(a.0, b.0), _mm256_add_ps(a.1, b.1))
+        }
+        #[inline(always)]
         unsafe fn relu(a: Self::V) -> Self::V {
             let z = _mm256_setzero_ps();
             (_mm256_max_ps(a.0, z), _mm256_max_ps(a.1, z))
@@ -229,6 +242,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
             _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+            _mm512_add_ps(a, b)
         }
         #[inline(always)]
         unsafe fn relu(a: Self::V) -> Self::V {
