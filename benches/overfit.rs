@@ -24,7 +24,7 @@ fn image() -> (u32, u32, Vec<u8>) {
 
 fn bench(c: &mut Criterion) {
     let (w, h, rgb) = image();
-    let m = Model::new(default_arch(), w as usize, h as usize, &rgb);
+    let m = Model::new(default_arch(4.0), w as usize, h as usize, &rgb);
     let p = m.init_params(1);
     let lat: Vec<f32> = (0..m.latents)
         .map(|i| ((i * 7919) % 13) as f32 - 6.0)

@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -35,18 +35,23 @@ fn main() {
         let t: Vec<f32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
         opts.soft_rounding = (t.len() == 2).then(|| (t[0], t[1]));
     }
+    let mut arch = opts.arch();
     if let Ok(v) = std::env::var("OF_SYN") {
-        opts.arch.syn_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
+        arch.syn_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
     }
     if let Ok(v) = std::env::var("OF_ARM") {
-        opts.arch.arm_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
+        arch.arm_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();
     }
     if let Ok(v) = std::env::var("OF_CTX") {
-        opts.arch.ctx = v.parse().unwrap();
+        arch.ctx = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("OF_UP") {
+        arch.upsampling = overfit::model::Upsampling::from_name(&v).expect("OF_UP kernel");
     }
     if let Ok(v) = std::env::var("OF_LEVELS") {
-        opts.arch.levels = v.parse().unwrap();
+        arch.levels = v.parse().unwrap();
     }
+    opts.arch = Some(arch);
     let every = env("OF_EVERY", 100.0).max(1.0) as usize;
     let t = std::time::Instant::now();
     let e = overfit::encode_image(&img, &opts, &mut |p| {

@@ -48,7 +48,8 @@ done
 [ -n "$runs" ] || runs="${LIC_RUNS:-$(dirname "$root")/runs}/campaign-$model"
 mkdir -p "$runs"
 lic="$root/target/release/lic"
-[ -x "$lic" ] || cargo build --release
+# A fresh machine: install libtorch and the tools first (idempotent), then build.
+[ -x "$lic" ] || { bash scripts/setup.sh && cargo build --release; }
 card="models/$model.json"
 weights="models/$model.safetensors"
 if [ -f "$weights" ] && [ -f "$card" ]; then

@@ -108,17 +108,25 @@ fn golden_path() -> std::path::PathBuf {
         .join("tests/golden/overfit-synthetic-45x29-q5.lic")
 }
 
-#[test]
-fn golden_bitstream_decodes_to_known_pixels() {
-    let bytes = std::fs::read(golden_path()).expect("golden file");
-    let index: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(golden_path().with_file_name("overfit.json")).unwrap(),
-    )
-    .unwrap();
+/// The golden stream of the current parameter blob (version 2: the upsampling kernel); the
+/// first one (`golden_path`, blob version 1, bilinear) stays as it was written.
+fn golden_v2_path() -> std::path::PathBuf {
+    golden_path().with_file_name("overfit-synthetic-45x29-q5-v2.lic")
+}
 
+fn check_golden(path: &std::path::Path, index: &str) {
+    let bytes = std::fs::read(path).expect("golden file");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path.with_file_name(index)).unwrap())
+            .unwrap();
     assert_eq!(
         index["format_version"].as_u64().unwrap(),
         u64::from(FORMAT_VERSION)
+    );
+    let c = Container::parse(&bytes).unwrap();
+    assert_eq!(
+        u64::from(c.header.params[0]),
+        index["blob_version"].as_u64().unwrap_or(1)
     );
     let d = overfit::decode(&bytes, overfit::DEFAULT_MAX_PIXELS).unwrap();
     assert_eq!(
@@ -127,23 +135,57 @@ fn golden_bitstream_decodes_to_known_pixels() {
     );
 }
 
-/// Regenerates the golden stream (by hand: `cargo test --release --test overfit -- --ignored
-/// write_overfit_golden`).
+#[test]
+fn golden_bitstream_decodes_to_known_pixels() {
+    check_golden(&golden_path(), "overfit.json");
+}
+
+#[test]
+fn golden_v2_bitstream_decodes_to_known_pixels() {
+    check_golden(&golden_v2_path(), "overfit-v2.json");
+}
+
+/// Regenerates the current golden stream (by hand: `cargo test --release --test overfit --
+/// --ignored write_overfit_golden`).
 #[test]
 #[ignore]
 fn write_overfit_golden() {
     let e = encode(45, 29, 5.0, (250, 50));
-    std::fs::write(golden_path(), &e.bytes).unwrap();
+    std::fs::write(golden_v2_path(), &e.bytes).unwrap();
     let index = serde_json::json!({
         "decoded_rgb_sha256": sha256_hex(&e.rgb),
         "bytes": e.bytes.len(),
         "format_version": FORMAT_VERSION,
+        "blob_version": lic::overfit::stream::BLOB_VERSION,
     });
     std::fs::write(
-        golden_path().with_file_name("overfit.json"),
+        golden_path().with_file_name("overfit-v2.json"),
         serde_json::to_string_pretty(&index).unwrap(),
     )
     .unwrap();
+}
+
+/// Every upsampling kernel round-trips exactly through the integer decoder.
+#[test]
+fn every_upsampling_kernel_decodes_exactly() {
+    use lic::overfit::model::Upsampling;
+    let (w, h) = (37, 21);
+    for k in Upsampling::ALL {
+        let mut opts = EncodeOptions {
+            quality: 4.0,
+            iterations: Some((40, 10)),
+            ..Default::default()
+        };
+        opts.arch = Some(lic::overfit::model::Arch {
+            upsampling: k,
+            ..lic::overfit::train::default_arch(4.0)
+        });
+        let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        assert_eq!(Params::parse(&c.header.params).unwrap().arch.upsampling, k);
+        let d = overfit::decode(&e.bytes, u64::MAX).unwrap();
+        assert_eq!(d.rgb, e.rgb, "{k:?}");
+    }
 }
 
 fn golden_container() -> Container {
@@ -230,6 +272,19 @@ fn header_and_parameter_errors_are_typed() {
     let mut b = good.clone();
     b.push(0);
     assert!(Params::parse(&b).is_err(), "trailing byte");
+    // Blob version 2: the upsampling kernel after the conv flag.
+    let c2 = Container::parse(&std::fs::read(golden_v2_path()).unwrap()).unwrap();
+    let good = c2.header.params.clone();
+    let p2 = Params::parse(&good).unwrap();
+    assert_eq!(Params::parse(&p2.to_bytes()).unwrap().arch, p2.arch);
+    let at = 6 + p2.arch.arm_hidden.len() + p2.arch.syn_hidden.len();
+    let mut b = good.clone();
+    b[at] = 3;
+    let err = Params::parse(&b).unwrap_err();
+    assert!(err.to_string().contains("upsampling kernel 3"), "{err}");
+    for cut in 0..good.len() {
+        assert!(Params::parse(&good[..cut]).is_err(), "v2 blob cut at {cut}");
+    }
     // Decoder cost cap: three hidden layers of 64 in the synthesis.
     let mut a = p.arch.clone();
     a.syn_hidden = vec![64, 64, 64];

@@ -31,17 +31,58 @@ fn seeds_replay_through_the_harness() {
 #[test]
 #[ignore]
 fn write_overfit_seeds() {
-    for (name, w, h, q, iters) in [
-        ("tiny-9x7-q2", 9u32, 7u32, 2.0f32, (30, 10)),
-        ("small-33x20-q6", 33, 20, 6.0, (60, 20)),
+    use lic::overfit::model::Upsampling;
+    for (name, w, h, q, iters, up) in [
+        (
+            "tiny-9x7-q2",
+            9u32,
+            7u32,
+            2.0f32,
+            (30, 10),
+            Upsampling::Bilinear,
+        ),
+        (
+            "small-33x20-q6",
+            33,
+            20,
+            6.0,
+            (60, 20),
+            Upsampling::Bilinear,
+        ),
+        (
+            "low-rate-24x17-q1",
+            24,
+            17,
+            1.0,
+            (40, 10),
+            Upsampling::Bilinear,
+        ),
+        (
+            "cubic-21x13-q4",
+            21,
+            13,
+            4.0,
+            (40, 10),
+            Upsampling::CatmullRom,
+        ),
     ] {
         let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37) % 251) as u8).collect();
         let opts = EncodeOptions {
             quality: q,
             iterations: Some(iters),
+            arch: Some(lic::overfit::model::Arch {
+                upsampling: up,
+                ..lic::overfit::train::default_arch(q)
+            }),
             ..Default::default()
         };
         let e = overfit::encode(&rgb, w, h, false, &opts, &mut |_| {}).unwrap();
         std::fs::write(seed_dir().join(format!("{name}.lic")), &e.bytes).unwrap();
     }
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/overfit-synthetic-45x29-q5-v2.lic"),
+        seed_dir().join("golden-v2-45x29-q5.lic"),
+    )
+    .unwrap();
 }

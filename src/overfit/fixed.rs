@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use super::laplace;
-use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS};
+use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS, TAPS, UP_FRAC};
 use super::simd::multiversion;
 
 /// Fraction bits of activations.
@@ -206,42 +206,65 @@ fn ping_pong<T>(
     side
 }
 
-/// Geometry of one level for the synthesis: grid width, horizontal and vertical taps.
-type Geo = (usize, Vec<Tap>, Vec<Tap>);
+/// Geometry of one level for the synthesis.
+struct Geo {
+    /// Grid width.
+    w: usize,
+    /// Taps per axis used.
+    nt: usize,
+    /// Horizontal taps.
+    xt: Vec<Tap>,
+    /// Vertical taps.
+    yt: Vec<Tap>,
+}
 
-/// The upsampled latent of level `l` at output `(x, y)` in activation units (exact bilinear
-/// interpolation with `2l + 2` fraction bits, then rescaled).
+/// Output row `y` of one level upsampled into `out` (activation units): the vertical taps
+/// blend grid rows into `tmp` (`UP_FRAC` fraction bits; `|latent| ≤ 2^15` keeps it in `i32`),
+/// the horizontal taps sum in `i64` (`2·UP_FRAC` fraction bits, exact), one rounding shift.
+/// Separable and exact, so it equals the 2-D sum of the taps' products.
 #[inline(always)]
-fn upsampled(g: &[i32], geo: &Geo, l: usize, x: usize, y: usize) -> i32 {
-    let (gw, xt, yt) = geo;
-    let (tx, ty) = (xt[x], yt[y]);
-    let d = 1i64 << (l + 1);
-    let (fx, fy) = (i64::from(tx.f), i64::from(ty.f));
-    let at = |r: u32, c: u32| i64::from(g[r as usize * gw + c as usize]);
-    let top = at(ty.i0, tx.i0) * (d - fx) + at(ty.i0, tx.i1) * fx;
-    let bot = at(ty.i1, tx.i0) * (d - fx) + at(ty.i1, tx.i1) * fx;
-    let v = top * (d - fy) + bot * fy; // 2l + 2 fraction bits
-    let fb = 2 * l as u32 + 2;
-    let a = if fb <= ACT_FRAC {
-        v << (ACT_FRAC - fb)
-    } else {
-        shift_round(v, fb - ACT_FRAC)
-    };
-    a as i32
+fn upsample_row<const N: usize>(g: &[i32], geo: &Geo, y: usize, tmp: &mut [i32], out: &mut [i32]) {
+    let (ty, gw) = (&geo.yt[y], geo.w);
+    let tmp = &mut tmp[..gw];
+    tmp.fill(0);
+    for k in 0..N {
+        let wk = ty.w[k];
+        let r = &g[ty.i[k] as usize * gw..(ty.i[k] as usize + 1) * gw];
+        for (t, &v) in tmp.iter_mut().zip(r) {
+            *t += wk * v;
+        }
+    }
+    let s = 2 * UP_FRAC - ACT_FRAC;
+    for (o, tx) in out.iter_mut().zip(&geo.xt) {
+        let mut v = 0i64;
+        for k in 0..N {
+            v += i64::from(tx.w[k]) * i64::from(tmp[tx.i[k] as usize]);
+        }
+        *o = shift_round(v, s) as i32;
+    }
 }
 
 multiversion! {
     /// The synthesis MLP of output row `y` into `row` (`[R…, G…, B…]`), `K` pixels at a time.
     fn synthesis_row(net: &QNet, grids: &[Vec<i32>], geo: &[Geo], y: usize, width: usize, row: &mut [i32]) {
+        let nl = grids.len();
+        let mut up = vec![0i32; nl * width];
+        let mut tmp = vec![0i32; geo.iter().map(|g| g.w).max().unwrap_or(1)];
+        for ((g, gl), out) in grids.iter().zip(geo).zip(up.chunks_mut(width)) {
+            match gl.nt {
+                1 => upsample_row::<1>(g, gl, y, &mut tmp, out),
+                2 => upsample_row::<2>(g, gl, y, &mut tmp, out),
+                _ => upsample_row::<TAPS>(g, gl, y, &mut tmp, out),
+            }
+        }
         let mut a = vec![[0i32; K]; net.width];
         let mut b = vec![[0i32; K]; net.width];
         let mut x = 0;
         while x < width {
             let n = K.min(width - x);
-            for (l, (g, gl)) in grids.iter().zip(geo).enumerate() {
-                for (k, v) in a[l].iter_mut().enumerate() {
-                    *v = if k < n { upsampled(g, gl, l, x + k, y) } else { 0 };
-                }
+            for (l, al) in a.iter_mut().enumerate().take(nl) {
+                al[..n].copy_from_slice(&up[l * width + x..l * width + x + n]);
+                al[n..].fill(0);
             }
             let out = if mlp_block(&net.syn, &mut a, &mut b) == 0 { &a } else { &b };
             for (c, oc) in out.iter().enumerate().take(3) {
@@ -432,10 +455,16 @@ impl QNet {
     /// grids (level `l` is `⌈W/2^l⌉ × ⌈H/2^l⌉`).
     pub fn synthesize(&self, grids: &[Vec<i32>], width: usize, height: usize) -> Vec<u8> {
         let nl = self.arch.levels;
+        let up = self.arch.upsampling;
         let geo: Vec<Geo> = (0..nl)
             .map(|l| {
                 let (w, h) = (width.div_ceil(1 << l), height.div_ceil(1 << l));
-                (w, taps(l, w, width), taps(l, h, height))
+                Geo {
+                    w,
+                    nt: if l == 0 { 1 } else { up.taps() },
+                    xt: taps(up, l, w, width),
+                    yt: taps(up, l, h, height),
+                }
             })
             .collect();
         // x0 rows (3 planes per row), then the convolution.

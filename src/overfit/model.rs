@@ -82,6 +82,77 @@ pub struct Arch {
     pub syn_hidden: Vec<usize>,
     /// Residual 3x3 convolution after the synthesis MLP.
     pub conv: bool,
+    /// Kernel that brings each level to full resolution.
+    pub upsampling: Upsampling,
+}
+
+/// The fixed kernel that upsamples a latent level `l ≥ 1` by `2^l` to full resolution
+/// (separable, sampled at align-corners-false positions, edges replicated). Its integer taps
+/// ([`taps`]) are the same in the encoder's float model and in the integer decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upsampling {
+    /// Two taps per axis (the first bitstreams).
+    Bilinear,
+    /// Catmull-Rom cubic (interpolating, four taps).
+    CatmullRom,
+    /// Cubic B-spline (smoothing, C², four taps).
+    BSpline,
+}
+
+impl Upsampling {
+    /// Every kernel, indexed by its stream code.
+    pub const ALL: [Upsampling; 3] = [
+        Upsampling::Bilinear,
+        Upsampling::CatmullRom,
+        Upsampling::BSpline,
+    ];
+
+    /// Code in the parameter blob.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kernel of a stream code.
+    pub fn from_code(c: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(c)).copied()
+    }
+
+    /// Name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Upsampling::Bilinear => "bilinear",
+            Upsampling::CatmullRom => "catmull-rom",
+            Upsampling::BSpline => "b-spline",
+        }
+    }
+
+    /// The kernel of a name.
+    pub fn from_name(n: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|u| u.name() == n)
+    }
+
+    /// Taps per axis.
+    pub fn taps(self) -> usize {
+        match self {
+            Upsampling::Bilinear => 2,
+            _ => 4,
+        }
+    }
+
+    /// The kernel at distance `n / d` (`n ≥ 0`) as `(numerator, denominator)`.
+    fn weight(self, n: i64, d: i64) -> (i64, i64) {
+        let d3 = d * d * d;
+        match self {
+            Upsampling::Bilinear => ((d - n).max(0), d),
+            Upsampling::CatmullRom if n < d => (3 * n * n * n - 5 * n * n * d + 2 * d3, 2 * d3),
+            Upsampling::CatmullRom if n < 2 * d => {
+                (-n * n * n + 5 * n * n * d - 8 * n * d * d + 4 * d3, 2 * d3)
+            }
+            Upsampling::BSpline if n < d => (4 * d3 - 6 * n * n * d + 3 * n * n * n, 6 * d3),
+            Upsampling::BSpline if n < 2 * d => ((2 * d - n).pow(3), 6 * d3),
+            _ => (0, 1),
+        }
+    }
 }
 
 impl Arch {
@@ -99,7 +170,7 @@ impl Arch {
         };
         let arm = mlp(self.ctx, &self.arm_hidden, 2);
         let syn = mlp(self.levels, &self.syn_hidden, 3) + if self.conv { 81 } else { 0 };
-        arm * 4 / 3 + syn + 4 * self.levels
+        arm * 4 / 3 + syn + 2 * self.upsampling.taps() * self.levels
     }
 
     /// Checks the sizes against the caps.
@@ -203,48 +274,58 @@ impl Layout {
     }
 }
 
-/// One bilinear tap pair along an axis: source indexes and the weight of `i1` as a numerator
-/// over `2^(l+1)` (align-corners-false sampling, edges replicated).
+/// Most taps per axis of an upsampling kernel.
+pub const TAPS: usize = 4;
+/// Fraction bits of the upsampling weights.
+pub const UP_FRAC: u32 = 12;
+
+/// The taps of one output sample along an axis: source indexes and integer weights over
+/// `2^UP_FRAC` that sum to exactly `2^UP_FRAC` (unused taps: weight 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tap {
-    /// First source index.
-    pub i0: u32,
-    /// Second source index.
-    pub i1: u32,
-    /// Weight of `i1`, over `2^(l+1)`.
-    pub f: u32,
+    /// Source indexes.
+    pub i: [u32; TAPS],
+    /// Weights over `2^UP_FRAC`.
+    pub w: [i32; TAPS],
 }
 
-/// Taps from a level-`l` axis of `n` samples to `full` output samples.
-pub fn taps(l: usize, n: usize, full: usize) -> Vec<Tap> {
+/// Taps of `kernel` from a level-`l` axis of `n` samples to `full` output samples. Output `x`
+/// samples the grid at `u = (x + ½)/2^l − ½`; the weights are the kernel at the distances from
+/// `u` to its neighbours, rounded to `UP_FRAC` bits in exact integer arithmetic (the largest
+/// absorbs the rounding so that they sum to one). Level 0 is the identity.
+pub fn taps(kernel: Upsampling, l: usize, n: usize, full: usize) -> Vec<Tap> {
+    let one = 1i64 << UP_FRAC;
+    let nt = kernel.taps();
     (0..full)
         .map(|x| {
+            let mut t = Tap {
+                i: [x.min(n.saturating_sub(1)) as u32; TAPS],
+                w: [0; TAPS],
+            };
             if l == 0 {
-                return Tap {
-                    i0: x as u32,
-                    i1: x as u32,
-                    f: 0,
-                };
+                t.w[0] = one as i32;
+                return t;
             }
+            // u = num / d with d = 2^(l+1).
+            let d = 1i64 << (l + 1);
             let num = 2 * x as i64 + 1 - (1i64 << l);
-            if num < 0 {
-                return Tap { i0: 0, i1: 0, f: 0 };
+            let i0 = num.div_euclid(d);
+            let frac = num.rem_euclid(d);
+            let first = i0 + 1 - (nt / 2) as i64;
+            let mut sum = 0;
+            for k in 0..nt {
+                let src = first + k as i64;
+                let dist = (src * d - i0 * d - frac).abs();
+                let (a, b) = kernel.weight(dist, d);
+                // a·one / b rounded half away from zero (b > 0).
+                let w = a.signum() * ((2 * a.abs() * one + b) / (2 * b));
+                t.i[k] = src.clamp(0, n as i64 - 1) as u32;
+                t.w[k] = w as i32;
+                sum += w;
             }
-            let i0 = (num >> (l + 1)) as usize;
-            let f = (num & ((1 << (l + 1)) - 1)) as u32;
-            if i0 + 1 >= n {
-                Tap {
-                    i0: (n - 1) as u32,
-                    i1: (n - 1) as u32,
-                    f: 0,
-                }
-            } else {
-                Tap {
-                    i0: i0 as u32,
-                    i1: i0 as u32 + 1,
-                    f,
-                }
-            }
+            let big = (0..nt).max_by_key(|&k| t.w[k]).unwrap_or(0);
+            t.w[big] += (one - sum) as i32;
+            t
         })
         .collect()
 }
@@ -258,14 +339,16 @@ pub struct Level {
     pub h: usize,
     /// Offset of the grid in the flat latent vector.
     pub off: usize,
+    /// Taps per axis used.
+    pub nt: usize,
     /// Horizontal taps (one per output column).
     pub xt: Vec<Tap>,
     /// Vertical taps (one per output row).
     pub yt: Vec<Tap>,
-    /// Float horizontal weights of `i1`.
-    pub xf: Vec<f32>,
-    /// Float vertical weights of `i1`.
-    pub yf: Vec<f32>,
+    /// Float horizontal weights (the taps' exactly).
+    pub xw: Vec<[f32; TAPS]>,
+    /// Float vertical weights.
+    pub yw: Vec<[f32; TAPS]>,
     /// For each grid row: the output rows that read it and their weights.
     back_rows: Vec<Vec<(u32, f32)>>,
     /// For each grid column: the output columns that read it and their weights.
@@ -273,23 +356,32 @@ pub struct Level {
 }
 
 /// The latent grids of a `width × height` image.
-pub fn levels(width: usize, height: usize, count: usize) -> Vec<Level> {
+pub fn levels(width: usize, height: usize, count: usize, kernel: Upsampling) -> Vec<Level> {
     let mut off = 0;
     (0..count)
         .map(|l| {
             let w = width.div_ceil(1 << l);
             let h = height.div_ceil(1 << l);
-            let xt = taps(l, w, width);
-            let yt = taps(l, h, height);
-            let den = (1u32 << (l + 1)) as f32;
-            let xf: Vec<f32> = xt.iter().map(|t| t.f as f32 / den).collect();
-            let yf: Vec<f32> = yt.iter().map(|t| t.f as f32 / den).collect();
-            let back = |t: &[Tap], f: &[f32], n: usize| {
-                let mut v = vec![Vec::new(); n];
-                for (o, (t, &f)) in t.iter().zip(f).enumerate() {
-                    v[t.i0 as usize].push((o as u32, 1.0 - f));
-                    if f != 0.0 {
-                        v[t.i1 as usize].push((o as u32, f));
+            let xt = taps(kernel, l, w, width);
+            let yt = taps(kernel, l, h, height);
+            let nt = if l == 0 { 1 } else { kernel.taps() };
+            let float = |t: &[Tap]| -> Vec<[f32; TAPS]> {
+                let den = (1u32 << UP_FRAC) as f32;
+                t.iter().map(|t| t.w.map(|w| w as f32 / den)).collect()
+            };
+            let (xw, yw) = (float(&xt), float(&yt));
+            let back = |t: &[Tap], f: &[[f32; TAPS]], n: usize| {
+                let mut v: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+                for (o, (t, f)) in t.iter().zip(f).enumerate() {
+                    for k in 0..nt {
+                        if f[k] == 0.0 {
+                            continue;
+                        }
+                        let list = &mut v[t.i[k] as usize];
+                        match list.last_mut() {
+                            Some(last) if last.0 == o as u32 => last.1 += f[k],
+                            _ => list.push((o as u32, f[k])),
+                        }
                     }
                 }
                 v
@@ -298,12 +390,13 @@ pub fn levels(width: usize, height: usize, count: usize) -> Vec<Level> {
                 w,
                 h,
                 off,
-                back_rows: back(&yt, &yf, h),
-                back_cols: back(&xt, &xf, w),
+                nt,
+                back_rows: back(&yt, &yw, h),
+                back_cols: back(&xt, &xw, w),
                 xt,
                 yt,
-                xf,
-                yf,
+                xw,
+                yw,
             };
             off += w * h;
             lv
@@ -552,7 +645,7 @@ impl Model {
     /// A model of `arch` for an RGB image (`rgb` interleaved 8-bit, `width × height`).
     pub fn new(arch: Arch, width: usize, height: usize, rgb: &[u8]) -> Self {
         let layout = Layout::new(&arch);
-        let levels = levels(width, height, arch.levels);
+        let levels = levels(width, height, arch.levels, arch.upsampling);
         let latents = levels.iter().map(|l| l.w * l.h).sum();
         let mut target = vec![0.0; 3 * width * height];
         for y in 0..height {
@@ -961,20 +1054,42 @@ multiversion! {
                     dst.copy_from_slice(&grid[y * w..(y + 1) * w]);
                     continue;
                 }
-                let ty = lv.yt[y];
-                let fy = lv.yf[y];
-                let r0 = &grid[ty.i0 as usize * lv.w..(ty.i0 as usize + 1) * lv.w];
-                let r1 = &grid[ty.i1 as usize * lv.w..(ty.i1 as usize + 1) * lv.w];
                 let t = &mut tmp[..lv.w];
-                for ((t, &a), &b) in t.iter_mut().zip(r0).zip(r1) {
-                    *t = a + fy * (b - a);
-                }
-                for ((d, tp), &fx) in dst.iter_mut().zip(&lv.xt).zip(&lv.xf) {
-                    let (a, b) = (t[tp.i0 as usize], t[tp.i1 as usize]);
-                    *d = a + fx * (b - a);
+                if lv.nt == 2 {
+                    resample_row::<2>(grid, lv, y, t, dst);
+                } else {
+                    resample_row::<TAPS>(grid, lv, y, t, dst);
                 }
             }
         }
+    }
+}
+
+/// One output row `y` of level `lv`: the vertical taps blend grid rows into `t`, then the
+/// horizontal taps fill `dst`.
+#[inline(always)]
+fn resample_row<const N: usize>(
+    grid: &[f32],
+    lv: &Level,
+    y: usize,
+    t: &mut [f32],
+    dst: &mut [f32],
+) {
+    let (ty, wy) = (&lv.yt[y], &lv.yw[y]);
+    let row = |k: usize| &grid[ty.i[k] as usize * lv.w..(ty.i[k] as usize + 1) * lv.w];
+    t.copy_from_slice(row(0));
+    t.iter_mut().for_each(|v| *v *= wy[0]);
+    for k in 1..N {
+        for (v, &a) in t.iter_mut().zip(row(k)) {
+            *v += wy[k] * a;
+        }
+    }
+    for ((d, tp), wx) in dst.iter_mut().zip(&lv.xt).zip(&lv.xw) {
+        let mut acc = wx[0] * t[tp.i[0] as usize];
+        for k in 1..N {
+            acc += wx[k] * t[tp.i[k] as usize];
+        }
+        *d = acc;
     }
 }
 
@@ -1323,6 +1438,10 @@ mod tests {
     }
 
     fn setup(conv: bool) -> (Model, Vec<f32>, Vec<f32>) {
+        setup_with(conv, Upsampling::Bilinear)
+    }
+
+    fn setup_with(conv: bool, upsampling: Upsampling) -> (Model, Vec<f32>, Vec<f32>) {
         let (w, h) = (21, 13);
         let mut s = 7u64;
         let rgb: Vec<u8> = (0..w * h * 3)
@@ -1334,6 +1453,7 @@ mod tests {
             arm_hidden: vec![5, 4],
             syn_hidden: vec![6, 5],
             conv,
+            upsampling,
         };
         let m = Model::new(arch, w, h, &rgb);
         let mut p = m.init_params(3);
@@ -1407,11 +1527,16 @@ mod tests {
                     .iter()
                     .map(|lv| {
                         let (tx, ty) = (lv.xt[x], lv.yt[y]);
-                        let (fx, fy) = (f64::from(lv.xf[x]), f64::from(lv.yf[y]));
                         let g = |r: u32, c: u32| lat[lv.off + r as usize * lv.w + c as usize];
-                        let a = g(ty.i0, tx.i0) * (1.0 - fx) + g(ty.i0, tx.i1) * fx;
-                        let b = g(ty.i1, tx.i0) * (1.0 - fx) + g(ty.i1, tx.i1) * fx;
-                        a * (1.0 - fy) + b * fy
+                        let mut v = 0.0;
+                        for a in 0..TAPS {
+                            for b in 0..TAPS {
+                                v += f64::from(lv.yw[y][a])
+                                    * f64::from(lv.xw[x][b])
+                                    * g(ty.i[a], tx.i[b]);
+                            }
+                        }
+                        v
                     })
                     .collect();
                 let o = mlp(&m.layout.syn, inp);
@@ -1457,8 +1582,8 @@ mod tests {
         mse + lambda * bits / m.pixels() as f64
     }
 
-    fn check(conv: bool) {
-        let (mut m, p, lat) = setup(conv);
+    fn check(conv: bool, upsampling: Upsampling) {
+        let (mut m, p, lat) = setup_with(conv, upsampling);
         // Several rows per task and uneven last tasks: 3 rows of 21, 13 rows at level 0.
         m.task_values = 63;
         let lambda = 0.05f32;
@@ -1509,12 +1634,50 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_without_conv() {
-        check(false);
+        check(false, Upsampling::Bilinear);
     }
 
     #[test]
     fn gradients_match_finite_differences_with_conv() {
-        check(true);
+        check(true, Upsampling::Bilinear);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_cubic_upsampling() {
+        check(true, Upsampling::CatmullRom);
+        check(false, Upsampling::BSpline);
+    }
+
+    /// Every kernel's taps sum to one, interpolate where they should, and reproduce the
+    /// original bilinear weights (`f / 2^(l+1)` on the second of two neighbours).
+    #[test]
+    fn upsampling_taps() {
+        let one = 1 << UP_FRAC;
+        for k in Upsampling::ALL {
+            for l in 0..MAX_LEVELS {
+                for n in [1usize, 2, 5, 13] {
+                    let full = n << l;
+                    for t in taps(k, l, n, full.max(1)) {
+                        assert_eq!(t.w.iter().sum::<i32>(), one, "{k:?} level {l}");
+                        assert!(t.i.iter().all(|&i| (i as usize) < n));
+                    }
+                }
+            }
+        }
+        // Bilinear at level 2, 8 outputs from 2 samples: u = -3/8, -1/8, 1/8, 3/8, ...
+        let t = taps(Upsampling::Bilinear, 2, 2, 8);
+        assert_eq!((t[0].i[0], t[0].i[1]), (0, 0)); // left edge, replicated
+        assert_eq!((t[0].w[0], t[0].w[1]), (3 * one / 8, 5 * one / 8));
+        assert_eq!((t[2].i[1], t[2].w[0], t[2].w[1]), (1, 7 * one / 8, one / 8)); // u = 1/8
+        assert_eq!((t[5].i[1], t[5].w[0], t[5].w[1]), (1, one / 8, 7 * one / 8)); // u = 7/8
+                                                                                  // Catmull-Rom at level 1, output 6 (u = 2.75): (-3, 29, 111, -9) / 128.
+        let t = taps(Upsampling::CatmullRom, 1, 8, 16);
+        assert_eq!(t[6].i, [1, 2, 3, 4]);
+        assert_eq!(t[6].w, [-3 * 32, 29 * 32, 111 * 32, -9 * 32]);
+        // B-spline: symmetric, positive.
+        let t = taps(Upsampling::BSpline, 1, 8, 16);
+        assert!(t[6].w.iter().all(|&w| w > 0));
+        assert_eq!(t[6].w, [t[7].w[3], t[7].w[2], t[7].w[1], t[7].w[0]]);
     }
 
     /// Every kernel variant this CPU can run gives the same gradients (to float rounding).

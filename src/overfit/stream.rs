@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::fixed::{QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
 use super::laplace;
-use super::model::{Arch, Layout, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
+use super::model::{Arch, Layout, Upsampling, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
 use super::simd::multiversion;
 use super::OverfitError;
 use crate::coder::{encode_chunk, Backend, CdfTable, CoderError, PRECISION};
@@ -21,8 +21,9 @@ use crate::format::{Container, Header, Limits};
 
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-overfit";
-/// Version of the parameter blob's layout.
-pub const BLOB_VERSION: u8 = 1;
+/// Version of the parameter blob's layout (2 added the upsampling kernel; version 1 blobs,
+/// always bilinear, are still read).
+pub const BLOB_VERSION: u8 = 2;
 /// Largest decoder cost accepted from a stream, in multiply-accumulates per pixel.
 pub const MAX_MACS_PER_PIXEL: usize = 8192;
 /// Default largest image the decoder accepts (pixels).
@@ -51,6 +52,7 @@ impl Params {
         v.push(a.syn_hidden.len() as u8);
         v.extend(a.syn_hidden.iter().map(|&w| w as u8));
         v.push(u8::from(a.conv));
+        v.push(a.upsampling.code());
         for &(f, k) in &self.tensors {
             v.extend([f, k]);
         }
@@ -68,9 +70,9 @@ impl Params {
             Ok(v)
         };
         let version = byte("version")?;
-        if version != BLOB_VERSION {
+        if !(1..=BLOB_VERSION).contains(&version) {
             return Err(bad(format!(
-                "parameter blob version {version} (this build reads {BLOB_VERSION})"
+                "parameter blob version {version} (this build reads 1..={BLOB_VERSION})"
             )));
         }
         let levels = usize::from(byte("levels")?);
@@ -91,12 +93,19 @@ impl Params {
             1 => true,
             v => return Err(bad(format!("conv flag {v}"))),
         };
+        let upsampling = if version >= 2 {
+            let c = byte("upsampling kernel")?;
+            Upsampling::from_code(c).ok_or_else(|| bad(format!("upsampling kernel {c}")))?
+        } else {
+            Upsampling::Bilinear
+        };
         let arch = Arch {
             levels,
             ctx,
             arm_hidden,
             syn_hidden,
             conv,
+            upsampling,
         };
         arch.check().map_err(bad)?;
         let _ = (MAX_CTX, MAX_LEVELS, MAX_WIDTH);
