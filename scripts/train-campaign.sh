@@ -48,6 +48,9 @@ done
 [ -n "$runs" ] || runs="${LIC_RUNS:-$(dirname "$root")/runs}/campaign-$model"
 mkdir -p "$runs"
 lic="$root/target/release/lic"
+# The budget counts from here: a fresh machine's set-up and build come out of it.
+start=$(date +%s)
+deadline=$((start + minutes * 60))
 # A fresh machine: install libtorch and the tools first (idempotent), then build.
 [ -x "$lic" ] || { bash scripts/setup.sh && cargo build --release; }
 card="models/$model.json"
@@ -60,8 +63,6 @@ else
   [ -f "$base_card" ] || { echo "--compare-to $compare: no models/$compare.json" >&2; exit 1; }
 fi
 echo "$threads" > "$runs/threads"
-start=$(date +%s)
-deadline=$((start + minutes * 60))
 log() { echo "[campaign $(date -u +%H:%M:%S)] $*"; }
 
 # Training data: the shared crops where present, else the fetchable sets.

@@ -1079,9 +1079,9 @@ fn resample_row<const N: usize>(
     let row = |k: usize| &grid[ty.i[k] as usize * lv.w..(ty.i[k] as usize + 1) * lv.w];
     t.copy_from_slice(row(0));
     t.iter_mut().for_each(|v| *v *= wy[0]);
-    for k in 1..N {
+    for (k, &w) in wy.iter().enumerate().take(N).skip(1) {
         for (v, &a) in t.iter_mut().zip(row(k)) {
-            *v += wy[k] * a;
+            *v += w * a;
         }
     }
     for ((d, tp), wx) in dst.iter_mut().zip(&lv.xt).zip(&lv.xw) {

@@ -576,7 +576,7 @@ fn quantize_search(
     for (i, _) in tensors.iter().enumerate().step_by(2) {
         let g = group(i);
         for f in [fr[i].saturating_sub(1), fr[i] + 1] {
-            if f < 2 || f > super::fixed::MAX_FRAC || f == fr[i] {
+            if !(2..=super::fixed::MAX_FRAC).contains(&f) || f == fr[i] {
                 continue;
             }
             let mut t = fr.clone();
