@@ -48,7 +48,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     if let Some((f, c)) = super::family::of_stream(&bytes) {
         if let Some(m) = &args.model {
             anyhow::ensure!(
-                named == Some(f),
+                named.map(|n| n.id) == Some(f.id),
                 "{} is a {} stream; --model {m} cannot decode it",
                 args.input.display(),
                 c.header.model_id
@@ -63,7 +63,7 @@ pub fn run(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         anyhow::bail!(
             "{} is a {id} stream, not {}; leave out --model to use the model it names",
             args.input.display(),
-            f.id()
+            f.id
         );
     }
     let (_, model) = stream_model(&bytes, &args.input, args.model.as_deref())?;
