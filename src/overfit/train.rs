@@ -56,10 +56,11 @@ impl Effort {
 /// 3×3 convolution (about 1.6k MAC/pixel). Below quality 2 (under about 0.15 bpp on Kodak), where
 /// the networks' weights are a sixth of a file, the ARM has 8 neighbours and two layers of 8 and
 /// the synthesis one hidden layer of 24 (541 MAC/pixel, and a step about a third faster): at
-/// default effort on kodim01/04/08/13/19/23 quality 1 gave 0.1056 bpp at 24.69 dB against 0.1245
-/// at 24.91 with the larger networks (about −10% in rate at equal PSNR). The small ARM at every
-/// quality looked even or better in 1,200–1,540-iteration fits but lost at default effort from
-/// quality 3 on (quality 7: 1.471 bpp / 35.49 dB against 1.365 / 36.15), so it stays below 2.
+/// quality 1 and equal time, kodim23 went from 0.0732 bpp / 28.28 dB to 0.0686 / 28.37 and
+/// kodim04 from 0.0636 / 27.08 to 0.0596 / 27.03 (ARM alone). The small ARM at every quality
+/// looked even or better in 1,200–1,540-iteration fits of qualities 4 and 6, but in six-image
+/// default-effort runs on one machine it lost from quality 3 on (quality 7: 1.471 bpp /
+/// 35.49 dB against 1.394 / 35.36 with the larger ARM; BD-rate +2.2%), so it stays below 2.
 pub fn default_arch(quality: f32) -> Arch {
     let low = quality < 2.0;
     Arch {
