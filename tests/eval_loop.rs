@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use lic::eval::codec::Codec;
+use lic::eval::codec::{Codec, EncodeStats};
 use lic::eval::conventional::{conventional_codec, find_tool};
 use lic::eval::results::{ImageRow, RdResults};
 use lic::eval::run::{evaluate, list_images, EvalOptions};
@@ -28,14 +28,18 @@ impl Codec for Posterize {
         );
         Ok(())
     }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         let mut img = load(input, &LoadOptions::default())?.image;
         let drop = 8 - q as u32;
         for v in &mut img.data {
             *v = ((*v >> drop) << drop) | ((1u8 << drop) >> 1);
         }
         save(&img, out)?;
-        Ok(())
+        // What an encoder reports lands in the row (the overfitted codec's iterations).
+        Ok(EncodeStats::from([(
+            "dropped_bits".to_string(),
+            f64::from(drop),
+        )]))
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
         std::fs::copy(bitstream, out)?;
@@ -112,6 +116,7 @@ fn loop_with_a_pure_rust_codec() {
     assert_eq!(row.bytes as usize, png_len);
     assert!((row.bpp - png_len as f64 * 8.0 / (200.0 * 176.0)).abs() < 1e-12);
     assert!(row.encoding_time > 0.0 && row.decoding_time > 0.0);
+    assert_eq!(row.encoder.get("dropped_bits"), Some(&2.0));
     // Means are the mean of per-image values; more bits, better quality and more rate.
     let mean_psnr = (r.points[0].per_image[0].psnr_rgb + r.points[0].per_image[1].psnr_rgb) / 2.0;
     assert!((r.results.psnr_rgb[0] - mean_psnr).abs() < 1e-12);
@@ -139,6 +144,7 @@ fn loop_with_a_pure_rust_codec() {
     assert!(close(&back.results.encoding_time, &r.results.encoding_time));
     assert_eq!(back.points.len(), 2);
     assert_eq!(back.points[1].per_image[1].bytes, row.bytes);
+    assert_eq!(back.points[1].per_image[1].encoder, row.encoder);
     // Bad quality fails before any work.
     assert!(evaluate(ds.path(), &Posterize, &[9.0], &opts).is_err());
     assert!(evaluate(

@@ -108,10 +108,15 @@ fn golden_path() -> std::path::PathBuf {
         .join("tests/golden/overfit-synthetic-45x29-q5.lic")
 }
 
-/// The golden stream of the current parameter blob (version 2: the upsampling kernel); the
-/// first one (`golden_path`, blob version 1, bilinear) stays as it was written.
+/// The golden stream of parameter blob version 2 (the upsampling kernel); the first one
+/// (`golden_path`, blob version 1, bilinear) stays as it was written.
 fn golden_v2_path() -> std::path::PathBuf {
     golden_path().with_file_name("overfit-synthetic-45x29-q5-v2.lic")
+}
+
+/// The golden stream of the current parameter blob (version 3: the ARM's parent inputs).
+fn golden_v3_path() -> std::path::PathBuf {
+    golden_path().with_file_name("overfit-synthetic-45x29-q5-v3.lic")
 }
 
 fn check_golden(path: &std::path::Path, index: &str) {
@@ -145,13 +150,33 @@ fn golden_v2_bitstream_decodes_to_known_pixels() {
     check_golden(&golden_v2_path(), "overfit-v2.json");
 }
 
+#[test]
+fn golden_v3_bitstream_decodes_to_known_pixels() {
+    let c = Container::parse(&std::fs::read(golden_v3_path()).unwrap()).unwrap();
+    // The current golden exercises the parent inputs (grids decoded from the coarsest).
+    assert!(Params::parse(&c.header.params).unwrap().arch.parents > 0);
+    check_golden(&golden_v3_path(), "overfit-v3.json");
+}
+
 /// Regenerates the current golden stream (by hand: `cargo test --release --test overfit --
 /// --ignored write_overfit_golden`).
 #[test]
 #[ignore]
 fn write_overfit_golden() {
-    let e = encode(45, 29, 5.0, (250, 50));
-    std::fs::write(golden_v2_path(), &e.bytes).unwrap();
+    // The default architecture of quality 5 with two parent inputs (the default has none), so
+    // that the golden covers the coarsest-first decoding.
+    let (w, h) = (45, 29);
+    let opts = EncodeOptions {
+        quality: 5.0,
+        iterations: Some((250, 50)),
+        arch: Some(lic::overfit::model::Arch {
+            parents: 2,
+            ..lic::overfit::train::default_arch(5.0)
+        }),
+        ..Default::default()
+    };
+    let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).expect("encode");
+    std::fs::write(golden_v3_path(), &e.bytes).unwrap();
     let index = serde_json::json!({
         "decoded_rgb_sha256": sha256_hex(&e.rgb),
         "bytes": e.bytes.len(),
@@ -159,7 +184,7 @@ fn write_overfit_golden() {
         "blob_version": lic::overfit::stream::BLOB_VERSION,
     });
     std::fs::write(
-        golden_path().with_file_name("overfit-v2.json"),
+        golden_path().with_file_name("overfit-v3.json"),
         serde_json::to_string_pretty(&index).unwrap(),
     )
     .unwrap();
@@ -185,6 +210,38 @@ fn every_upsampling_kernel_decodes_exactly() {
         assert_eq!(Params::parse(&c.header.params).unwrap().arch.upsampling, k);
         let d = overfit::decode(&e.bytes, u64::MAX).unwrap();
         assert_eq!(d.rgb, e.rgb, "{k:?}");
+    }
+}
+
+/// With parent inputs the decoder reads the coarser grids it has decoded: pixels equal the
+/// encoder's, with 1 and 3 threads.
+#[test]
+fn parent_inputs_decode_exactly() {
+    let (w, h) = (45, 29);
+    for parents in 1..=3 {
+        let mut opts = EncodeOptions {
+            quality: 4.0,
+            iterations: Some((60, 10)),
+            ..Default::default()
+        };
+        opts.arch = Some(lic::overfit::model::Arch {
+            parents,
+            ..lic::overfit::train::default_arch(4.0)
+        });
+        let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        assert_eq!(
+            Params::parse(&c.header.params).unwrap().arch.parents,
+            parents
+        );
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let d = pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap());
+            assert_eq!(d.rgb, e.rgb, "{parents} parents, {threads} threads");
+        }
     }
 }
 
@@ -284,6 +341,20 @@ fn header_and_parameter_errors_are_typed() {
     assert!(err.to_string().contains("upsampling kernel 3"), "{err}");
     for cut in 0..good.len() {
         assert!(Params::parse(&good[..cut]).is_err(), "v2 blob cut at {cut}");
+    }
+    assert_eq!(p2.arch.parents, 0, "a version-2 blob has no parents");
+    // Blob version 3: the parents byte after the upsampling kernel.
+    let c3 = Container::parse(&std::fs::read(golden_v3_path()).unwrap()).unwrap();
+    let good = c3.header.params.clone();
+    let p3 = Params::parse(&good).unwrap();
+    assert_eq!(Params::parse(&p3.to_bytes()).unwrap().arch, p3.arch);
+    let at3 = 6 + p3.arch.arm_hidden.len() + p3.arch.syn_hidden.len();
+    let mut b = good.clone();
+    b[at3 + 1] = 4;
+    let err = Params::parse(&b).unwrap_err();
+    assert!(err.to_string().contains("4 parent inputs"), "{err}");
+    for cut in 0..good.len() {
+        assert!(Params::parse(&good[..cut]).is_err(), "v3 blob cut at {cut}");
     }
     // Decoder cost cap: three hidden layers of 64 in the synthesis.
     let mut a = p.arch.clone();

@@ -79,10 +79,26 @@ fn write_overfit_seeds() {
         let e = overfit::encode(&rgb, w, h, false, &opts, &mut |_| {}).unwrap();
         std::fs::write(seed_dir().join(format!("{name}.lic")), &e.bytes).unwrap();
     }
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden/overfit-synthetic-45x29-q5-v2.lic"),
-        seed_dir().join("golden-v2-45x29-q5.lic"),
-    )
-    .unwrap();
+    // Parent inputs: the grids are decoded from the coarsest.
+    let (w, h) = (27u32, 19u32);
+    let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 53) % 251) as u8).collect();
+    let opts = EncodeOptions {
+        quality: 3.0,
+        iterations: Some((40, 10)),
+        arch: Some(lic::overfit::model::Arch {
+            parents: 3,
+            ..lic::overfit::train::default_arch(3.0)
+        }),
+        ..Default::default()
+    };
+    let e = overfit::encode(&rgb, w, h, false, &opts, &mut |_| {}).unwrap();
+    std::fs::write(seed_dir().join("parents-27x19-q3.lic"), &e.bytes).unwrap();
+    for v in ["v2", "v3"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/golden/overfit-synthetic-45x29-q5-{v}.lic")),
+            seed_dir().join(format!("golden-{v}-45x29-q5.lic")),
+        )
+        .unwrap();
+    }
 }

@@ -2,6 +2,7 @@
 //! [`SourceImage`] it hands to [`Codec::prepare`]. The conventional anchors
 //! ([`super::conventional`]) and the learned codec (`eval::lic`, engine feature) implement it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -19,6 +20,9 @@ pub struct SourceImage {
     /// The reference pixels the metrics compare against.
     pub image: Image,
 }
+
+/// Numbers an encoder reports about one encode, by name (kept in [`super::results::ImageRow`]).
+pub type EncodeStats = BTreeMap<String, f64>;
 
 /// An image codec as the evaluation loop sees it. Only [`Codec::encode`] and [`Codec::decode`]
 /// are timed; both must work through real files so that the rate is the file size.
@@ -66,7 +70,9 @@ pub trait Codec: Send + Sync {
         Ok(src.png.clone())
     }
     /// Timed: encodes `input` (from [`Codec::prepare`]) at quality `q` into the file `out`.
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()>;
+    /// Returns what the encoder reports about the encode (iterations, ms per iteration, ...;
+    /// empty for most codecs), kept in the results row as `encoder`.
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats>;
     /// Timed: decodes the bitstream file into `out` (extension [`Codec::decoded_extension`]).
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()>;
     /// Untimed: reads the decoded file back as 8-bit RGB. The default loads PNG/PNM/... files.

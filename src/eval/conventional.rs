@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::codec::{Codec, SourceImage};
+use super::codec::{Codec, EncodeStats, SourceImage};
 use crate::io::image::Image;
 use crate::video::bt601::{read_y4m_444, write_y4m_444};
 
@@ -486,11 +486,12 @@ impl Codec for ToolCodec {
             }
         }
     }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         self.run(
             self.0.encoder,
             &argv(self.0.encode_args, input, out, Some(q)),
-        )
+        )?;
+        Ok(EncodeStats::new())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
         self.run(

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::codec::Codec;
+use super::codec::{Codec, EncodeStats};
 use crate::dwt::{self, EncodeOptions};
 use crate::io::image::{load, LoadOptions};
 use crate::util::hex;
@@ -46,12 +46,12 @@ impl Codec for DwtCodec {
         );
         Ok(())
     }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         let img = load(input, &LoadOptions::default())?.image;
         let e = dwt::encode_image(&img, &EncodeOptions::new(q as f32))
             .with_context(|| format!("encoding {}", input.display()))?;
         crate::io::file::write_atomic(out, &e.bytes)?;
-        Ok(())
+        Ok(EncodeStats::new())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
         super::codec::decode_file(bitstream, out, dwt::decode_image)

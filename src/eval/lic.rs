@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 
-use super::codec::Codec;
+use super::codec::{Codec, EncodeStats};
 use crate::codec::{self, CodecModel, EncodeOptions};
 use crate::io::image::{load, save, LoadOptions};
 
@@ -77,7 +77,7 @@ impl Codec for LicCodec {
         );
         Ok(())
     }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         let img = load(input, &LoadOptions::default())?.image;
         let model = self.model.lock().expect("model lock");
         let e = codec::encode(
@@ -92,7 +92,7 @@ impl Codec for LicCodec {
         .with_context(|| format!("encoding {}", input.display()))?;
         std::fs::write(out, &e.bytes)
             .with_context(|| format!("{}: cannot write", out.display()))?;
-        Ok(())
+        Ok(EncodeStats::new())
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
         let bytes = std::fs::read(bitstream)

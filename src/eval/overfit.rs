@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::codec::Codec;
+use super::codec::{Codec, EncodeStats};
 use crate::io::image::{load, LoadOptions};
 use crate::overfit::{self, Effort, EncodeOptions};
 
@@ -40,7 +40,7 @@ impl Codec for OverfitCodec {
         );
         Ok(())
     }
-    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<()> {
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         let img = load(input, &LoadOptions::default())?.image;
         let opts = EncodeOptions {
             quality: q as f32,
@@ -51,7 +51,17 @@ impl Codec for OverfitCodec {
         let e = overfit::encode_image(&img, &opts, &mut |_| {})
             .with_context(|| format!("encoding {}", input.display()))?;
         crate::io::file::write_atomic(out, &e.bytes)?;
-        Ok(())
+        // The encode is time-limited: the iterations it ran depend on the machine.
+        let pixels = f64::from(img.width) * f64::from(img.height);
+        Ok(EncodeStats::from([
+            ("iterations".to_string(), e.iterations as f64),
+            ("ms_per_iteration".to_string(), e.ms_per_iteration),
+            ("ms_arm".to_string(), e.ms_arm),
+            ("ms_synthesis".to_string(), e.ms_synthesis),
+            ("quantize_seconds".to_string(), e.quantize_seconds),
+            ("bpp_estimate".to_string(), e.bpp_estimate),
+            ("weights_bpp".to_string(), e.weight_bits / pixels),
+        ]))
     }
     fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
         super::codec::decode_file(bitstream, out, overfit::decode_image)

@@ -190,6 +190,11 @@ pub struct ImageRow {
     pub ms_ssim: f64,
     pub encoding_time: f64,
     pub decoding_time: f64,
+    /// What the encoder reported about this encode (e.g. `iterations`, `ms_per_iteration` of
+    /// the overfitted codec, whose encodes are time-limited, so that runs on machines of
+    /// different speed can be told apart).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub encoder: BTreeMap<String, f64>,
 }
 
 /// All images at one rate point.
@@ -213,6 +218,7 @@ impl RatePoint {
             ms_ssim: mean(|r| r.ms_ssim),
             encoding_time: mean(|r| r.encoding_time),
             decoding_time: mean(|r| r.decoding_time),
+            encoder: BTreeMap::new(),
         }
     }
 }
@@ -445,6 +451,7 @@ mod tests {
             ms_ssim: 0.9,
             encoding_time: 0.1,
             decoding_time: 0.2,
+            encoder: BTreeMap::new(),
         };
         let p = RatePoint {
             quality: 50.0,

@@ -137,7 +137,7 @@ pub fn evaluate_with(
                 }
             }
             let t0 = Instant::now();
-            codec
+            let encoder = codec
                 .encode(&input, &bitstream, q)
                 .with_context(|| format!("{}: encoding at quality {q}", path.display()))?;
             let encoding_time = t0.elapsed().as_secs_f64();
@@ -182,6 +182,7 @@ pub fn evaluate_with(
                 ms_ssim: m.ms_ssim,
                 encoding_time,
                 decoding_time,
+                encoder,
             });
             pb.inc(1);
         }

@@ -277,12 +277,12 @@ multiversion! {
 
 multiversion! {
     /// Symbols and table indexes of grid row `y` (all values known).
-    fn code_row(net: &QNet, grid: &[i32], w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
+    fn code_row(net: &QNet, grid: &[i32], parents: &[(&[i32], usize)], w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
         let mut s = net.arm_scratch();
         let mut sym = Vec::with_capacity(w);
         let mut idx = Vec::with_capacity(w);
         for x in 0..w {
-            let (base, t) = net.arm_code(grid, w, h, x, y, &mut s);
+            let (base, t) = net.arm_code(grid, parents, w, h, x, y, &mut s);
             sym.push(grid[y * w + x] - base);
             idx.push(t);
         }
@@ -356,6 +356,26 @@ pub struct QNet {
     width: usize,
 }
 
+/// The grids the ARM of level `level` reads as its `count` parents: `(grid, width)` of
+/// levels `level + 1 …` (width 0 where the level does not exist). Only the coarser grids are
+/// read, so a decoder passes the grids it has decoded.
+pub fn parent_grids<'a>(
+    grids: &'a [Vec<i32>],
+    dims: &[(usize, usize)],
+    level: usize,
+    count: usize,
+) -> Vec<(&'a [i32], usize)> {
+    (0..count)
+        .map(|k| {
+            let p = level + 1 + k;
+            match (grids.get(p), dims.get(p)) {
+                (Some(g), Some(&(w, _))) => (g.as_slice(), w),
+                _ => (&[][..], 0),
+            }
+        })
+        .collect()
+}
+
 impl QNet {
     /// Builds the integer networks; `tensors` must match `Layout::new(arch).tensors()` in
     /// count and lengths (checked by the caller that parses untrusted data).
@@ -389,7 +409,7 @@ impl QNet {
             .map(|d| d.fan_in.max(d.fan_out))
             .max()
             .unwrap_or(1)
-            .max(arch.ctx)
+            .max(arch.arm_inputs())
             .max(arch.levels);
         Self {
             arch,
@@ -408,10 +428,13 @@ impl QNet {
 
     /// The coding parameters of the latent at `(x, y)` of a `w × h` grid whose causal
     /// neighbours are already in `grid`: `(base, table index)`; the symbol is `q − base`.
+    /// `parents`: the coarser grids the ARM reads ([`parent_grids`]).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub fn arm_code(
         &self,
         grid: &[i32],
+        parents: &[(&[i32], usize)],
         w: usize,
         h: usize,
         x: usize,
@@ -427,6 +450,15 @@ impl QNet {
                 grid[yy as usize * w + xx as usize] << ACT_FRAC
             };
         }
+        let ctx = self.arch.ctx;
+        for (k, &(pg, pw)) in parents.iter().enumerate() {
+            let sh = k + 1;
+            a[ctx + k] = if pw == 0 {
+                0
+            } else {
+                pg[(y >> sh) * pw + (x >> sh)] << ACT_FRAC
+            };
+        }
         let out = if mlp(&self.arm, a, b) == 0 { &*a } else { &*b };
         let (mu, ls) = (i64::from(out[0]), i64::from(out[1]));
         let m8 = shift_round(mu, ACT_FRAC - 3);
@@ -436,11 +468,20 @@ impl QNet {
         (base, laplace::table_index(k as usize, j))
     }
 
-    /// Symbols and table indexes of a whole grid (all values known: the encoder's side).
-    pub fn code_grid(&self, grid: &[i32], w: usize, h: usize) -> (Vec<i32>, Vec<u16>) {
+    /// Symbols and table indexes of grid `level` of `grids` (all values known: the encoder's
+    /// side); `dims` are the grid sizes.
+    pub fn code_grid(
+        &self,
+        grids: &[Vec<i32>],
+        dims: &[(usize, usize)],
+        level: usize,
+    ) -> (Vec<i32>, Vec<u16>) {
+        let (w, h) = dims[level];
+        let grid = &grids[level];
+        let parents = parent_grids(grids, dims, level, self.arch.parents);
         let rows: Vec<(Vec<i32>, Vec<u16>)> = (0..h)
             .into_par_iter()
-            .map(|y| code_row(self, grid, w, h, y))
+            .map(|y| code_row(self, grid, &parents, w, h, y))
             .collect();
         let mut sym = Vec::with_capacity(w * h);
         let mut idx = Vec::with_capacity(w * h);

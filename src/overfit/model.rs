@@ -40,6 +40,8 @@ pub const MAX_CTX: usize = 24;
 pub const MAX_WIDTH: usize = 64;
 /// Most hidden layers per MLP.
 pub const MAX_HIDDEN_LAYERS: usize = 3;
+/// Most coarser-level ("parent") inputs of the ARM.
+pub const MAX_PARENTS: usize = 3;
 
 /// Causal context positions `(dy, dx)` in order of use: the first `ctx` are the ARM's inputs.
 pub const CTX_OFFSETS: [(i32, i32); MAX_CTX] = [
@@ -76,6 +78,11 @@ pub struct Arch {
     pub levels: usize,
     /// ARM context positions (1..=[`MAX_CTX`]).
     pub ctx: usize,
+    /// ARM inputs from the coarser levels: input `k` of a latent at `(x, y)` of level `l` is
+    /// the latent at `(x >> (k + 1), y >> (k + 1))` of level `l + 1 + k` (0 where that level
+    /// does not exist). The decoder then decodes the levels from the coarsest. 0 in parameter
+    /// blobs before version 3.
+    pub parents: usize,
     /// ARM hidden widths.
     pub arm_hidden: Vec<usize>,
     /// Synthesis hidden widths.
@@ -156,6 +163,11 @@ impl Upsampling {
 }
 
 impl Arch {
+    /// Inputs of the ARM: the causal neighbours, then the parents.
+    pub fn arm_inputs(&self) -> usize {
+        self.ctx + self.parents
+    }
+
     /// Multiply-accumulates per pixel of the decoder (ARM over ~4/3 latents per pixel,
     /// upsampling, synthesis).
     pub fn macs_per_pixel(&self) -> usize {
@@ -168,7 +180,7 @@ impl Arch {
             }
             m
         };
-        let arm = mlp(self.ctx, &self.arm_hidden, 2);
+        let arm = mlp(self.arm_inputs(), &self.arm_hidden, 2);
         let syn = mlp(self.levels, &self.syn_hidden, 3) + if self.conv { 81 } else { 0 };
         arm * 4 / 3 + syn + 2 * self.upsampling.taps() * self.levels
     }
@@ -180,6 +192,12 @@ impl Arch {
         }
         if !(1..=MAX_CTX).contains(&self.ctx) {
             return Err(format!("{} context positions (1..={MAX_CTX})", self.ctx));
+        }
+        if self.parents > MAX_PARENTS {
+            return Err(format!(
+                "{} parent inputs (0..={MAX_PARENTS})",
+                self.parents
+            ));
         }
         for h in [&self.arm_hidden, &self.syn_hidden] {
             if h.len() > MAX_HIDDEN_LAYERS || h.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)) {
@@ -241,7 +259,7 @@ impl Layout {
             }
             layers
         };
-        let arm = mlp(arch.ctx, &arch.arm_hidden, 2);
+        let arm = mlp(arch.arm_inputs(), &arch.arm_hidden, 2);
         let syn = mlp(arch.levels, &arch.syn_hidden, 3);
         let conv = arch.conv.then(|| {
             let w = len;
@@ -683,7 +701,7 @@ impl Model {
             dout: vec![0.0; 3 * n],
             du: vec![0.0; self.arch.levels * n],
             up: vec![0.0; self.arch.levels * n],
-            dctx: vec![0.0; self.arch.ctx * self.latents],
+            dctx: vec![0.0; self.arch.arm_inputs() * self.latents],
             tmp_rows: vec![0.0; max_level * self.width],
             timing: [0.0; 2],
         }
@@ -763,15 +781,24 @@ impl Model {
         s: &mut Scratch,
     ) -> f64 {
         let ctx = self.arch.ctx;
+        let ni = self.arch.arm_inputs();
         let mut bits = 0.0;
-        for lv in &self.levels {
+        // From the coarsest level: `arm_rows` writes a level's own-rate gradients (it does
+        // not add them), and the finer levels then add their parent-input gradients on top.
+        for (l, lv) in self.levels.iter().enumerate().rev() {
             let grid = &lat[lv.off..lv.off + lv.w * lv.h];
+            let parents: Vec<(&[f32], usize)> = (0..self.arch.parents)
+                .map(|k| match self.levels.get(l + 1 + k) {
+                    Some(pl) => (&lat[pl.off..pl.off + pl.w * pl.h], pl.w),
+                    None => (&lat[..0], 0),
+                })
+                .collect();
             let gself = &mut gl[lv.off..lv.off + lv.w * lv.h];
-            let dctx = &mut s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
+            let dctx = &mut s.dctx[lv.off * ni..(lv.off + lv.w * lv.h) * ni];
             let rows = rows_per_task(lv.h, lv.w, self.task_values);
             let (b, g) = gself
                 .par_chunks_mut(rows * lv.w)
-                .zip(dctx.par_chunks_mut(rows * lv.w * ctx))
+                .zip(dctx.par_chunks_mut(rows * lv.w * ni))
                 .enumerate()
                 .map(|(t, (gs, dc))| {
                     let mut g = vec![[0.0f32; 16]; self.layout.len];
@@ -779,6 +806,7 @@ impl Model {
                     let b = arm_rows(
                         &self.layout.arm,
                         ctx,
+                        &parents,
                         p,
                         grid,
                         lv.w,
@@ -807,8 +835,8 @@ impl Model {
                 *a += c;
             }
             // Context gradients back to the latents they were read from.
-            // Each task's block of `dctx` is planar, `[ctx][task rows · w]` (see `arm_rows`).
-            let dctx = &s.dctx[lv.off * ctx..(lv.off + lv.w * lv.h) * ctx];
+            // Each task's block of `dctx` is planar, `[inputs][task rows · w]` (see `arm_rows`).
+            let dctx = &s.dctx[lv.off * ni..(lv.off + lv.w * lv.h) * ni];
             let (w, h) = (lv.w, lv.h as i32);
             gself.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
                 for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
@@ -819,7 +847,7 @@ impl Model {
                     let qy = qy as usize;
                     let t = qy / rows;
                     let plane = rows.min(lv.h - t * rows) * w;
-                    let start = t * rows * w * ctx + k * plane + (qy - t * rows) * w;
+                    let start = t * rows * w * ni + k * plane + (qy - t * rows) * w;
                     let src = &dctx[start..start + w];
                     // Latent x read context k of latent qx = x − dx.
                     let (lo, hi) = if dx >= 0 {
@@ -833,6 +861,28 @@ impl Model {
                     }
                 }
             });
+            // Parent-input gradients back to the coarser levels: a parent row gathers the
+            // rows of its children.
+            for k in 0..self.arch.parents {
+                let Some(pl) = self.levels.get(l + 1 + k) else {
+                    continue;
+                };
+                let sh = k + 1;
+                let gp_lv = &mut gl[pl.off..pl.off + pl.w * pl.h];
+                gp_lv
+                    .par_chunks_mut(pl.w)
+                    .enumerate()
+                    .for_each(|(py, prow)| {
+                        for cy in (py << sh)..((py + 1) << sh).min(lv.h) {
+                            let t = cy / rows;
+                            let plane = rows.min(lv.h - t * rows) * w;
+                            let start = t * rows * w * ni + (ctx + k) * plane + (cy - t * rows) * w;
+                            for (x, &d) in dctx[start..start + w].iter().enumerate() {
+                                prow[x >> sh] += d;
+                            }
+                        }
+                    });
+            }
         }
         bits
     }
@@ -1172,11 +1222,12 @@ multiversion! {
     /// ARM forward and backward of the grid rows starting at `y0`: returns the bits, writes
     /// the gradient of each latent's own value into `gs` and of its context into `dc`
     /// (`[latent][ctx]`), both scaled by `rate_w`.
-    fn arm_rows(layers: &[Dense], ctx: usize, p: &[f32], grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
-        let mut a = Acts::new(ctx, layers);
+    fn arm_rows(layers: &[Dense], ctx: usize, parents: &[(&[f32], usize)], p: &[f32], grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
+        let ni = ctx + parents.len();
+        let mut a = Acts::new(ni, layers);
         let wide = widest(layers);
         let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
-        let mut din = vec![[0.0f32; B]; ctx];
+        let mut din = vec![[0.0f32; B]; ni];
         let mut dout = [[0.0f32; B]; 2];
         let (mut me, mut own, mut lane_bits) = ([0.0f32; B], [0.0f32; B], [0.0f32; B]);
         let rows = gs.len() / w;
@@ -1206,6 +1257,18 @@ multiversion! {
                         *d = if j < n && xx >= 0 && xx < w as i32 { row[xx as usize] } else { 0.0 };
                     }
                 }
+                for (k, &(pg, pw)) in parents.iter().enumerate() {
+                    let dst = &mut a.bufs[0][ctx + k];
+                    if pw == 0 {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let sh = k + 1;
+                    let prow = &pg[(y >> sh) * pw..(y >> sh) * pw + pw];
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = if j < n { prow[(x + j) >> sh] } else { 0.0 };
+                    }
+                }
                 mlp_fwd::<S>(p, layers, &mut a);
                 let out = &a.bufs[nl];
                 // Straight-line over all B lanes (so that it vectorizes), the lanes past `n`
@@ -1225,7 +1288,7 @@ multiversion! {
                 gs[r * w + x..r * w + x + n].copy_from_slice(&own[..n]);
                 bits += f64::from(lane_bits.iter().sum::<f32>());
                 mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
-                // `dc` of this task is planar: `[ctx][rows · w]`.
+                // `dc` of this task is planar: `[inputs][rows · w]`.
                 let plane = rows * w;
                 for (c, d) in din.iter().enumerate() {
                     let at = c * plane + r * w + x;
@@ -1438,10 +1501,14 @@ mod tests {
     }
 
     fn setup(conv: bool) -> (Model, Vec<f32>, Vec<f32>) {
-        setup_with(conv, Upsampling::Bilinear)
+        setup_with(conv, Upsampling::Bilinear, 0)
     }
 
-    fn setup_with(conv: bool, upsampling: Upsampling) -> (Model, Vec<f32>, Vec<f32>) {
+    fn setup_with(
+        conv: bool,
+        upsampling: Upsampling,
+        parents: usize,
+    ) -> (Model, Vec<f32>, Vec<f32>) {
         let (w, h) = (21, 13);
         let mut s = 7u64;
         let rgb: Vec<u8> = (0..w * h * 3)
@@ -1450,6 +1517,7 @@ mod tests {
         let arch = Arch {
             levels: 3,
             ctx: 6,
+            parents,
             arm_hidden: vec![5, 4],
             syn_hidden: vec![6, 5],
             conv,
@@ -1491,7 +1559,7 @@ mod tests {
         for lv in &m.levels {
             for y in 0..lv.h {
                 for x in 0..lv.w {
-                    let ctx: Vec<f64> = CTX_OFFSETS[..m.arch.ctx]
+                    let mut ctx: Vec<f64> = CTX_OFFSETS[..m.arch.ctx]
                         .iter()
                         .map(|&(dy, dx)| {
                             let (yy, xx) = (y as i32 + dy, x as i32 + dx);
@@ -1502,6 +1570,18 @@ mod tests {
                             }
                         })
                         .collect();
+                    // Parents: the co-located latent of each coarser level (by level index,
+                    // independently of the kernel's planar layout).
+                    let l = m.levels.iter().position(|o| o.off == lv.off).unwrap();
+                    for k in 0..m.arch.parents {
+                        ctx.push(match m.levels.get(l + 1 + k) {
+                            Some(pl) => {
+                                let f = 1 << (k + 1);
+                                lat[pl.off + (y / f) * pl.w + x / f]
+                            }
+                            None => 0.0,
+                        });
+                    }
                     let o = mlp(&m.layout.arm, ctx);
                     let b = o[1]
                         .clamp(f64::from(laplace::LS_MIN), f64::from(laplace::LS_MAX))
@@ -1583,7 +1663,11 @@ mod tests {
     }
 
     fn check(conv: bool, upsampling: Upsampling) {
-        let (mut m, p, lat) = setup_with(conv, upsampling);
+        check_with(conv, upsampling, 0);
+    }
+
+    fn check_with(conv: bool, upsampling: Upsampling, parents: usize) {
+        let (mut m, p, lat) = setup_with(conv, upsampling, parents);
         // Several rows per task and uneven last tasks: 3 rows of 21, 13 rows at level 0.
         m.task_values = 63;
         let lambda = 0.05f32;
@@ -1646,6 +1730,14 @@ mod tests {
     fn gradients_match_finite_differences_with_cubic_upsampling() {
         check(true, Upsampling::CatmullRom);
         check(false, Upsampling::BSpline);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_parent_inputs() {
+        // Three levels: with 3 parents, level 0 reads levels 1, 2 and a missing one, level 1
+        // reads level 2 and two missing ones, level 2 none; the same with 2 parents.
+        check_with(true, Upsampling::Bilinear, 3);
+        check_with(false, Upsampling::Bilinear, 2);
     }
 
     /// Every kernel's taps sum to one, interpolate where they should, and reproduce the

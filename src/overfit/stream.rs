@@ -11,7 +11,7 @@ use constriction::stream::Decode;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::fixed::{QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
+use super::fixed::{parent_grids, QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
 use super::laplace;
 use super::model::{Arch, Layout, Upsampling, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
 use super::simd::multiversion;
@@ -21,9 +21,10 @@ use crate::format::{Container, Header, Limits};
 
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-overfit";
-/// Version of the parameter blob's layout (2 added the upsampling kernel; version 1 blobs,
-/// always bilinear, are still read).
-pub const BLOB_VERSION: u8 = 2;
+/// Version of the parameter blob's layout (2 added the upsampling kernel, 3 the ARM's parent
+/// inputs; version 1 blobs, always bilinear, and version 2 blobs, without parents, are still
+/// read).
+pub const BLOB_VERSION: u8 = 3;
 /// Largest decoder cost accepted from a stream, in multiply-accumulates per pixel.
 pub const MAX_MACS_PER_PIXEL: usize = 8192;
 /// Default largest image the decoder accepts (pixels).
@@ -53,6 +54,7 @@ impl Params {
         v.extend(a.syn_hidden.iter().map(|&w| w as u8));
         v.push(u8::from(a.conv));
         v.push(a.upsampling.code());
+        v.push(a.parents as u8);
         for &(f, k) in &self.tensors {
             v.extend([f, k]);
         }
@@ -99,9 +101,15 @@ impl Params {
         } else {
             Upsampling::Bilinear
         };
+        let parents = if version >= 3 {
+            usize::from(byte("parent inputs")?)
+        } else {
+            0
+        };
         let arch = Arch {
             levels,
             ctx,
+            parents,
             arm_hidden,
             syn_hidden,
             conv,
@@ -194,11 +202,10 @@ pub fn write(
     let (wsym, widx) = weight_symbols(net, &choice);
     let wstream = encode_chunk(tables, &wsym, &widx, Backend::Ans)?;
     let dims = level_dims(width as usize, height as usize, net.arch.levels);
-    let latent_streams: Vec<Vec<u8>> = grids
-        .par_iter()
-        .zip(&dims)
-        .map(|(g, &(w, h))| {
-            let (sym, idx) = net.code_grid(g, w, h);
+    let latent_streams: Vec<Vec<u8>> = (0..grids.len())
+        .into_par_iter()
+        .map(|l| {
+            let (sym, idx) = net.code_grid(grids, &dims, l);
             encode_chunk(tables, &sym, &idx, Backend::Ans)
         })
         .collect::<Result<_, CoderError>>()?;
@@ -366,11 +373,20 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, Overf
     let net = QNet::new(arch.clone(), tensors);
     let (w, hh) = (h.width as usize, h.height as usize);
     let dims = level_dims(w, hh, arch.levels);
-    let grids: Vec<Vec<i32>> = dims
-        .par_iter()
-        .enumerate()
-        .map(|(l, &(gw, gh))| decode_grid(&net, &c.substreams[1 + l], gw, gh, l))
-        .collect::<Result<_, _>>()?;
+    let grids: Vec<Vec<i32>> = if arch.parents == 0 {
+        // Independent grids: decoded in parallel.
+        dims.par_iter()
+            .enumerate()
+            .map(|(l, _)| decode_grid(&net, &c.substreams[1 + l], &[], &dims, l))
+            .collect::<Result<_, _>>()?
+    } else {
+        // Each grid reads the coarser ones: from the coarsest to the finest.
+        let mut grids = vec![Vec::new(); dims.len()];
+        for l in (0..dims.len()).rev() {
+            grids[l] = decode_grid(&net, &c.substreams[1 + l], &grids, &dims, l)?;
+        }
+        grids
+    };
     Ok(Decoded {
         width: h.width,
         height: h.height,
@@ -379,16 +395,19 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, Overf
     })
 }
 
+/// Grid `level` from its substream; `grids` holds the decoded coarser grids the ARM reads.
 fn decode_grid(
     net: &QNet,
     bytes: &[u8],
-    w: usize,
-    h: usize,
+    grids: &[Vec<i32>],
+    dims: &[(usize, usize)],
     level: usize,
 ) -> Result<Vec<i32>, OverfitError> {
+    let (w, h) = dims[level];
     let mut r = Reader::new(bytes, w * h)?;
     let mut grid = vec![0i32; w * h];
-    decode_latents(net, &mut r, &mut grid, w, h, level)?;
+    let parents = parent_grids(grids, dims, level, net.arch.parents);
+    decode_latents(net, &mut r, &mut grid, &parents, w, h, level)?;
     r.finish()?;
     Ok(grid)
 }
@@ -396,12 +415,12 @@ fn decode_grid(
 multiversion! {
     /// The latents of one grid in raster order, each coded with the table its causal context
     /// selects (compiled per ISA: the integer ARM gives the same tables in every variant).
-    fn decode_latents(net: &QNet, r: &mut Reader, grid: &mut [i32], w: usize, h: usize, level: usize) -> Result<(), OverfitError> {
+    fn decode_latents(net: &QNet, r: &mut Reader, grid: &mut [i32], parents: &[(&[i32], usize)], w: usize, h: usize, level: usize) -> Result<(), OverfitError> {
         let tables = laplace::tables();
         let mut s = net.arm_scratch();
         for y in 0..h {
             for x in 0..w {
-                let (base, t) = net.arm_code(grid, w, h, x, y, &mut s);
+                let (base, t) = net.arm_code(grid, parents, w, h, x, y, &mut s);
                 let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
                 if v.unsigned_abs() > MAX_LATENT as u64 {
                     return Err(OverfitError::LatentOutOfRange { level, x, y });
