@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise), OF_FREEZE=1 (latents fixed in the rounding phase), OF_PARENTS (ARM inputs from coarser levels).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -39,7 +39,9 @@ fn main() {
         let t: Vec<f32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
         opts.gaussian_noise = (t.len() == 2).then(|| (t[0], t[1]));
     }
-    opts.freeze_latents = std::env::var("OF_FREEZE").is_ok_and(|v| v == "1");
+    if let Ok(v) = std::env::var("OF_FREEZE") {
+        opts.freeze_latents = v == "1";
+    }
     let mut arch = opts.arch();
     if let Ok(v) = std::env::var("OF_SYN") {
         arch.syn_hidden = v.split(',').map(|s| s.parse().unwrap()).collect();

@@ -838,17 +838,20 @@ impl Model {
             // Each task's block of `dctx` is planar, `[inputs][task rows · w]` (see `arm_rows`).
             let dctx = &s.dctx[lv.off * ni..(lv.off + lv.w * lv.h) * ni];
             let (w, h) = (lv.w, lv.h as i32);
+            // Row `qy` of input `k`'s gradients, in the planar block of the task holding it.
+            let input_row = |k: usize, qy: usize| -> &[f32] {
+                let t = qy / rows;
+                let plane = rows.min(lv.h - t * rows) * w;
+                let start = t * rows * w * ni + k * plane + (qy - t * rows) * w;
+                &dctx[start..start + w]
+            };
             gself.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
                 for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
                     let qy = y as i32 - dy;
                     if qy < 0 || qy >= h {
                         continue;
                     }
-                    let qy = qy as usize;
-                    let t = qy / rows;
-                    let plane = rows.min(lv.h - t * rows) * w;
-                    let start = t * rows * w * ni + k * plane + (qy - t * rows) * w;
-                    let src = &dctx[start..start + w];
+                    let src = input_row(k, qy as usize);
                     // Latent x read context k of latent qx = x − dx.
                     let (lo, hi) = if dx >= 0 {
                         (dx as usize, w)
@@ -874,10 +877,7 @@ impl Model {
                     .enumerate()
                     .for_each(|(py, prow)| {
                         for cy in (py << sh)..((py + 1) << sh).min(lv.h) {
-                            let t = cy / rows;
-                            let plane = rows.min(lv.h - t * rows) * w;
-                            let start = t * rows * w * ni + (ctx + k) * plane + (cy - t * rows) * w;
-                            for (x, &d) in dctx[start..start + w].iter().enumerate() {
+                            for (x, &d) in input_row(ctx + k, cy).iter().enumerate() {
                                 prow[x >> sh] += d;
                             }
                         }

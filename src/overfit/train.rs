@@ -299,26 +299,35 @@ enum Perturb {
     Round,
 }
 
+/// `hat = s_T(s_T(y) + n(i))` and its derivative `dhat` for the latents `lat` (`i` their
+/// index in the chunk); inlined into each ISA variant of [`perturb_chunk`].
+#[inline(always)]
+fn soft_chunk(
+    lat: &[f32],
+    hat: &mut [f32],
+    dhat: &mut [f32],
+    inv_t: f32,
+    c: f32,
+    n: impl Fn(u32) -> f32,
+) {
+    for (i, ((q, d), &y)) in hat.iter_mut().zip(dhat.iter_mut()).zip(lat).enumerate() {
+        let (s1, d1) = soft_round(y, inv_t, c);
+        let (s2, d2) = soft_round(s1 + n(i as u32), inv_t, c);
+        *q = s2;
+        *d = d1 * d2;
+    }
+}
+
 multiversion! {
     /// `hat` (and for soft rounding its derivative `dhat`) of the latents `lat` starting at
     /// index `base`.
     fn perturb_chunk(lat: &[f32], hat: &mut [f32], dhat: &mut [f32], mode: Perturb, key: u32, base: u32) {
         match mode {
             Perturb::Soft(inv_t, c) => {
-                for (i, ((q, d), &y)) in hat.iter_mut().zip(dhat.iter_mut()).zip(lat).enumerate() {
-                    let (s1, d1) = soft_round(y, inv_t, c);
-                    let (s2, d2) = soft_round(s1 + noise(key, base + i as u32), inv_t, c);
-                    *q = s2;
-                    *d = d1 * d2;
-                }
+                soft_chunk(lat, hat, dhat, inv_t, c, |i| noise(key, base + i));
             }
             Perturb::SoftGauss(inv_t, c, sigma) => {
-                for (i, ((q, d), &y)) in hat.iter_mut().zip(dhat.iter_mut()).zip(lat).enumerate() {
-                    let (s1, d1) = soft_round(y, inv_t, c);
-                    let (s2, d2) = soft_round(s1 + noise_gauss(key, base + i as u32, sigma), inv_t, c);
-                    *q = s2;
-                    *d = d1 * d2;
-                }
+                soft_chunk(lat, hat, dhat, inv_t, c, |i| noise_gauss(key, base + i, sigma));
             }
             Perturb::Noise => {
                 for (i, (q, &y)) in hat.iter_mut().zip(lat).enumerate() {
