@@ -1,0 +1,43 @@
+//! Time of one `lic-overfit` training step on a Kodak image, split into the ARM and synthesis
+//! passes: `cargo run --release --no-default-features --example overfit_step -- IMG.png [Q]
+//! [STEPS]`. For A/B comparisons of the kernels (run both builds in the same minute).
+use lic::io::image::{load, LoadOptions};
+use lic::overfit::model::Model;
+use lic::overfit::train::default_arch;
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let img = load(std::path::Path::new(&a[1]), &LoadOptions::default())
+        .unwrap()
+        .image;
+    let q: f32 = a.get(2).map_or(4.0, |v| v.parse().unwrap());
+    let n: usize = a.get(3).map_or(20, |v| v.parse().unwrap());
+    let m = Model::new(
+        default_arch(q),
+        img.width as usize,
+        img.height as usize,
+        &img.data,
+    );
+    let p = m.init_params(1);
+    let lat: Vec<f32> = (0..m.latents)
+        .map(|i| ((i * 7919) % 13) as f32 - 6.0)
+        .collect();
+    let mut gp = vec![0.0; p.len()];
+    let mut gl = vec![0.0; lat.len()];
+    let mut s = m.scratch();
+    m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s);
+    s.timing = [0.0; 2];
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s);
+    }
+    let k = 1e3 / n as f64;
+    println!(
+        "q {q}: {:.2} ms/step (ARM {:.2}, synthesis {:.2}); checksum {:.6e} {:.6e}",
+        t.elapsed().as_secs_f64() * k,
+        s.timing[0] * k,
+        s.timing[1] * k,
+        gp.iter().map(|v| f64::from(v.abs())).sum::<f64>(),
+        gl.iter().map(|v| f64::from(v.abs())).sum::<f64>(),
+    );
+}
