@@ -378,3 +378,21 @@ fn older_format_versions_are_refused_with_a_hint() {
     );
     assert!(err.to_string().contains("re-encode"), "{err}");
 }
+
+/// A time limit that the schedule does not reach: the rounding phase ends at its cap instead of
+/// asking for one more step than the cap allows (CI of 908dd1d: `clamp` with min > max in the
+/// re-fit of the rounding phase, when the phase reached its cap on a re-fit iteration).
+#[test]
+fn a_generous_time_limit_ends_the_rounding_phase_at_its_cap() {
+    let (w, h) = (24, 16);
+    let opts = EncodeOptions {
+        quality: 3.0,
+        iterations: Some((20, 20)),
+        time_limit: Some(1000.0),
+        ..Default::default()
+    };
+    let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+    assert_eq!(e.iterations, 40);
+    let d = overfit::decode(&e.bytes, u64::MAX).unwrap();
+    assert_eq!(d.rgb, e.rgb);
+}

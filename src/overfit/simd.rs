@@ -1,10 +1,11 @@
 //! Runtime instruction-set dispatch for the float training kernels.
 //!
 //! Kernels are written once as `#[inline(always)]` bodies over `[f32; 16]` blocks, generic over
-//! a [`Simd`] implementation. [`multiversion!`] wraps a body in an AVX-512, an
-//! AVX2+FMA and a baseline variant and picks one per call with `is_x86_feature_detected!`, so
-//! the shipped binary needs no `-C target-cpu`. Only training uses these kernels; the decoder is
-//! integer and its result does not depend on the variant.
+//! a [`Simd`] implementation. [`multiversion!`] wraps a body in an AVX-512 + AVX512_BF16, an
+//! AVX-512, an AVX2+FMA and a baseline variant and picks one per call with
+//! `is_x86_feature_detected!`, so the shipped binary needs no `-C target-cpu`. The bf16 variant
+//! differs only where a kernel asks for [`Simd::dot2`] (the training forward passes); the
+//! decoder's kernels are integer and their results do not depend on the variant.
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
