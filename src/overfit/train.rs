@@ -466,10 +466,10 @@ pub fn encode(
                 let per = t0.elapsed().as_secs_f64() / (it - i0) as f64;
                 let left = (limit - start.elapsed().as_secs_f64()).max(0.0);
                 let cap = opts.iterations.unwrap_or(opts.effort.iterations()).1;
-                // Never below the steps already taken (which ends the phase now), never
-                // above the cap unless the schedule already passed it.
+                // Never below the steps already taken (which ends the phase now; `n2 ≥ done`
+                // here, so the range is never empty), never above the cap or the current length.
                 let done = it - n1;
-                n2 = (done + (left / per) as usize).clamp(done, cap.max(n2).max(done));
+                n2 = (done + (left / per) as usize).clamp(done, cap.max(n2));
             }
         }
         if it % 25 == 0 || it == n1 + n2 {
