@@ -25,33 +25,25 @@ fn image() -> (u32, u32, Vec<u8>) {
 fn bench(c: &mut Criterion) {
     let (w, h, rgb) = image();
     let m = Model::new(default_arch(4.0), w as usize, h as usize, &rgb);
-    let p = m.init_params(1);
-    let lat: Vec<f32> = (0..m.latents)
-        .map(|i| ((i * 7919) % 13) as f32 - 6.0)
-        .collect();
-    let mut gp = vec![0.0; p.len()];
-    let mut gl = vec![0.0; lat.len()];
-    let mut s = m.scratch();
+    let mut sb = m.step_bench();
     let mut g = c.benchmark_group("overfit");
     g.sample_size(10);
-    g.bench_function("train_step_768x512", |b| {
-        b.iter(|| m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s))
-    });
+    g.bench_function("train_step_768x512", |b| b.iter(|| sb.run(&m)));
     g.finish();
     // Where a step's time goes, per kernel variant (same run, so the ratios hold under load).
     let n = 10.0;
     for isa in overfit::simd::available() {
         overfit::simd::set_isa(Some(isa));
-        let mut s2 = m.scratch();
+        sb.scratch.timing = [0.0; 2];
         let t = std::time::Instant::now();
         for _ in 0..n as usize {
-            m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s2);
+            sb.run(&m);
         }
         eprintln!(
             "{isa:?}: {:.1} ms/step: ARM pass {:.1} ms, synthesis pass {:.1} ms",
             t.elapsed().as_secs_f64() * 1e3 / n,
-            s2.timing[0] * 1e3 / n,
-            s2.timing[1] * 1e3 / n
+            sb.scratch.timing[0] * 1e3 / n,
+            sb.scratch.timing[1] * 1e3 / n
         );
     }
     overfit::simd::set_isa(None);

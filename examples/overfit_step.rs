@@ -18,26 +18,26 @@ fn main() {
         img.height as usize,
         &img.data,
     );
-    let p = m.init_params(1);
-    let lat: Vec<f32> = (0..m.latents)
-        .map(|i| ((i * 7919) % 13) as f32 - 6.0)
-        .collect();
-    let mut gp = vec![0.0; p.len()];
-    let mut gl = vec![0.0; lat.len()];
-    let mut s = m.scratch();
-    m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s);
-    s.timing = [0.0; 2];
+    let mut b = m.step_bench();
+    b.run(&m);
+    b.scratch.timing = [0.0; 2];
     let t = std::time::Instant::now();
     for _ in 0..n {
-        m.step(&p, &lat, 1e-3, &mut gp, &mut gl, &mut s);
+        b.run(&m);
     }
     let k = 1e3 / n as f64;
     println!(
         "q {q}: {:.2} ms/step (ARM {:.2}, synthesis {:.2}); checksum {:.6e} {:.6e}",
         t.elapsed().as_secs_f64() * k,
-        s.timing[0] * k,
-        s.timing[1] * k,
-        gp.iter().map(|v| f64::from(v.abs())).sum::<f64>(),
-        gl.iter().map(|v| f64::from(v.abs())).sum::<f64>(),
+        b.scratch.timing[0] * k,
+        b.scratch.timing[1] * k,
+        b.grad_params
+            .iter()
+            .map(|v| f64::from(v.abs()))
+            .sum::<f64>(),
+        b.grad_latents
+            .iter()
+            .map(|v| f64::from(v.abs()))
+            .sum::<f64>(),
     );
 }

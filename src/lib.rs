@@ -10,10 +10,12 @@
 //!    families that `lic decode` and the libtorch-free `lic-decode` binary use);
 //! 2. `nn` (layers, exact integer layers, weights);
 //! 3. `transforms`, `entropy`;
-//! 4. `zoo` (architectures);
-//! 5. `codec` (the image `encode`/`decode` API);
+//! 4. `zoo` (architectures: the family interface `ConfigFamily` / `NetworkFamily` and their
+//!    registration);
+//! 5. `codec` (the image `encode`/`decode` API, and `codec::latent`, the latent toolkit the
+//!    video codec shares);
 //! 6. `video`;
-//! 7. `eval`, `train`;
+//! 7. `eval`, `train` (one loop, `train::driver`, for the image and the video trainers);
 //! 8. the CLI (`src/cli`, `src/main.rs`, and `src/bin/lic-decode.rs`: separate binaries that
 //!    see the library as `lic::`).
 //!

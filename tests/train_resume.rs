@@ -60,7 +60,7 @@ fn resume_is_exact() {
     let mut b = Trainer::resume(&d.path().join("b/checkpoint.safetensors"), Device::Cpu).unwrap();
     b.opts.steps = 4;
     let b = run(b, &data, &d.path().join("b"), None, None, |_| {}).unwrap();
-    assert_eq!(b.step, 4);
+    assert_eq!(b.progress.step, 4);
     let va = a.vs.variables();
     for (name, tb) in b.vs.variables() {
         assert!(

@@ -463,12 +463,12 @@ fn video_training_resumes_exactly() {
     let mut b = VideoTrainer::new(o2, tch::Device::Cpu).unwrap();
     b.calibrate(&data);
     let b = run(b, &data, &d.path().join("b"), None, |_| {}).unwrap();
-    assert_eq!(b.step, 2);
+    assert_eq!(b.progress.step, 2);
     let mut c =
         VideoTrainer::resume(&d.path().join("b/checkpoint.safetensors"), tch::Device::Cpu).unwrap();
     c.opts.steps = 4;
     let c = run(c, &data, &d.path().join("b"), None, |_| {}).unwrap();
-    assert_eq!(c.step, 4);
+    assert_eq!(c.progress.step, 4);
     assert_eq!(weights(&a), weights(&c), "resumed training differs");
     assert_ne!(weights(&a), weights(&b), "training changed nothing");
 }

@@ -114,3 +114,27 @@ pub fn save_decoded(img: &lic::io::image::Image, out: &std::path::Path) -> anyho
     );
     Ok(())
 }
+
+/// The training-loop arguments that `lic train` and `lic video train` share (their defaults are
+/// the same for both).
+#[derive(clap::Args, Debug)]
+pub struct LoopArgs {
+    /// Samples (crops or sequences) per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Seed of the initialization, the crops and the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop (with a checkpoint) after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Steps per (averaged) log line.
+    #[arg(long, default_value_t = 50)]
+    pub log_every: u64,
+    /// Steps per checkpoint.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: u64,
+}

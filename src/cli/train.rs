@@ -6,7 +6,6 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use lic::train::{data::Dataset, run, TrainOptions, Trainer, Validation};
-use lic::zoo::{ElicConfig, WallocConfig};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,21 +15,13 @@ Examples:
   lic train --device cuda --batch 16 --data crops/ --out $OUT --time-limit 540
   lic train --export runs/a/checkpoint.safetensors --name lic-elic-small --out models   # freeze for coding";
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-pub enum Arch {
-    /// The default small ELIC-style model (N=128, M=192, 5 slices).
-    ElicSmall,
-    /// elic-small with a linear wavelet shortcut around the transforms (AuxT-style): a working
-    /// codec at step 0. With --init from a model without it, the shortcut starts at zero (the
-    /// model then codes exactly like the one it started from).
-    ElicSmallWavelet,
-    /// A tiny model for tests and smoke runs.
-    ElicTiny,
-    /// The WaLLoC-style model: wavelet packet transform (J=3), linear encoder to 16 channels,
-    /// hyperprior, residual decoder.
-    Walloc,
-    /// A tiny WaLLoC-style model for tests.
-    WallocTiny,
+/// `--arch`: the names of `lic::zoo::PRESETS`, with their help.
+fn arch_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        lic::zoo::PRESETS
+            .iter()
+            .map(|p| clap::builder::PossibleValue::new(p.name).help(p.help)),
+    )
 }
 
 /// Training-only kernels (the coding path is always exact fp32).
@@ -99,8 +90,9 @@ pub struct Args {
     /// it reconstructs like the narrow model at step 0 (see `train::widen`). Needs --latent.
     #[arg(long, value_name = "WEIGHTS", conflicts_with_all = ["resume", "init"], requires = "latent")]
     pub widen: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "elic-small")]
-    pub arch: Arch,
+    /// Architecture preset of a new run.
+    #[arg(long, value_parser = arch_parser(), default_value = lic::zoo::PRESETS[0].name)]
+    pub arch: String,
     /// Latent channels of a walloc architecture (default: the architecture's own, 16).
     #[arg(long, value_name = "C")]
     pub latent: Option<i64>,
@@ -113,21 +105,12 @@ pub struct Args {
     /// Total optimization steps (the learning-rate schedule is relative to it).
     #[arg(long, default_value_t = 100_000)]
     pub steps: u64,
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
     /// Square crop side in pixels (a multiple of 64).
     #[arg(long, default_value_t = 256)]
     pub crop: i64,
-    #[arg(long, default_value_t = 1e-4)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Linear learning-rate warm-up steps.
     #[arg(long, default_value_t = 500)]
     pub warmup: u64,
-    /// Stop (with a checkpoint) after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub time_limit: Option<f64>,
     /// Held-out images coded with real bitstreams every --val-every steps (never training data).
     #[arg(long, value_name = "DIR")]
     pub val: Option<PathBuf>,
@@ -136,14 +119,12 @@ pub struct Args {
     /// How many images of --val to code (the first ones by name).
     #[arg(long, default_value_t = 4, requires = "val")]
     pub val_limit: usize,
-    #[arg(long, default_value_t = 50)]
-    pub log_every: u64,
     /// A file holding a thread count, re-read at every log line (so a background campaign can be
     /// told to use one thread while you compile: `echo 1 > FILE`).
     #[arg(long, value_name = "FILE")]
     pub threads_file: Option<PathBuf>,
-    #[arg(long, default_value_t = 500)]
-    pub checkpoint_every: u64,
+    #[command(flatten)]
+    pub run: crate::cli::common::LoopArgs,
 }
 
 pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
@@ -164,7 +145,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         args.crop >= 64 && args.crop % 64 == 0,
         "--crop must be a positive multiple of 64"
     );
-    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!(args.run.batch >= 1, "--batch must be at least 1");
     let trainer = if let Some(ckpt) = &args.resume {
         let mut t = Trainer::resume(ckpt, device)
             .with_context(|| format!("resuming {}", ckpt.display()))?;
@@ -182,53 +163,29 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
                 t.opts.config.initial_gains()
             );
         }
-        eprintln!("resumed {} at step {}", ckpt.display(), t.step);
+        eprintln!("resumed {} at step {}", ckpt.display(), t.progress.step);
         t
     } else {
         anyhow::ensure!(!args.data.is_empty(), "give at least one --data folder");
-        let config: lic::zoo::ModelConfig = match args.arch {
-            Arch::ElicSmall => ElicConfig::small().into(),
-            Arch::ElicSmallWavelet => ElicConfig::small_wavelet().into(),
-            Arch::ElicTiny => ElicConfig::tiny().into(),
-            Arch::Walloc | Arch::WallocTiny => {
-                let base = if args.arch == Arch::Walloc {
-                    WallocConfig::small()
-                } else {
-                    WallocConfig::tiny()
-                };
-                WallocConfig {
-                    latent: args.latent.unwrap_or(base.latent),
-                    ..base
-                }
-                .into()
-            }
-        };
-        anyhow::ensure!(
-            args.latent.is_none() || matches!(args.arch, Arch::Walloc | Arch::WallocTiny),
-            "--latent applies to the walloc architectures"
-        );
+        let preset = lic::zoo::preset(&args.arch).expect("clap checked the name");
+        let config = (preset.build)(args.latent).map_err(anyhow::Error::msg)?;
         let mut o = TrainOptions::new(config, args.data.clone());
-        o.batch = args.batch;
+        o.batch = args.run.batch;
         o.crop = args.crop;
         o.steps = args.steps;
-        o.lr = args.lr;
-        o.seed = args.seed;
+        o.lr = args.run.lr;
+        o.seed = args.run.seed;
         o.warmup = args.warmup;
-        o.log_every = args.log_every;
-        o.checkpoint_every = args.checkpoint_every;
+        o.log_every = args.run.log_every;
+        o.checkpoint_every = args.run.checkpoint_every;
         o.fast = args.kernels.unwrap_or(Kernels::Auto).mode();
         let mut t = Trainer::new(o, device)?;
         if let Some(w) = &args.init {
-            t.init_from(w)
+            let note = t
+                .init_from(w)
                 .with_context(|| format!("initializing from {}", w.display()))?;
-            if let lic::zoo::Network::Elic(m) = &t.model {
-                let has = lic::nn::weights::TensorFile::read(w)?
-                    .tensors
-                    .contains_key("shortcut.encoder.weight");
-                if let (Some(s), false) = (&m.shortcut, has) {
-                    s.zero();
-                    eprintln!("wavelet shortcut starts at zero (function-preserving init)");
-                }
+            if let Some(note) = note {
+                eprintln!("{note}");
             }
             t.opts.started_from = Some(format!("--init {}", w.display()));
         }
@@ -247,7 +204,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         trainer.opts.data,
         trainer.opts.batch,
         trainer.opts.crop,
-        trainer.step,
+        trainer.progress.step,
         trainer.opts.steps,
         device,
         tch::get_num_threads(),
@@ -261,7 +218,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
         trainer,
         &data,
         &args.out,
-        args.time_limit,
+        args.run.time_limit,
         validation.as_ref(),
         |l| {
             if let Some(f) = &args.threads_file {
@@ -275,7 +232,7 @@ pub fn run_cmd(args: Args, _global: &super::Global) -> anyhow::Result<()> {
     )?;
     eprintln!(
         "checkpoint at step {} in {}",
-        t.step,
+        t.progress.step,
         args.out.join("checkpoint.safetensors").display()
     );
     Ok(())
@@ -317,7 +274,7 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "weights_bytes": m.file_bytes,
         "architecture": {
             "family": m.config.arch(),
-            "summary": summary(&m.config),
+            "summary": m.config.summary(),
             "config": m.config,
             "parameters": t.vs.variables().values().map(|v| v.numel()).sum::<usize>(),
         },
@@ -328,19 +285,19 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         },
         "training": {
             "data": o.data,
-            "steps": t.step,
+            "steps": t.progress.step,
             "batch": o.batch,
             "crop": o.crop,
             "lr": o.lr,
             "seed": o.seed,
             "started_from": o.started_from,
-            "seconds": t.elapsed_before,
-            "history": t.history,
+            "seconds": t.progress.elapsed_before,
+            "history": t.progress.history,
         },
         "storage": "float16 weights, integer entropy tables",
         "reproduce": format!(
             "lic train --arch {}{} --data {} --out runs/{} --steps {} --batch {} --crop {} --lr {} --seed {}  (then resume until the step count above; lic train --export runs/{}/checkpoint.safetensors --name {} --out models)",
-            arch_arg(&m.config),
+            m.config.arch_arg(),
             o.started_from.as_ref().map(|s| format!(" {s}")).unwrap_or_default(),
             o.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" --data "),
             m.id, o.steps, o.batch, o.crop, o.lr, o.seed, m.id, m.id
@@ -353,42 +310,9 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "{}: model {} (step {}), weights hash {}; card {}",
         path.display(),
         m.id,
-        t.step,
+        t.progress.step,
         m.hash_hex(),
         card_path.display()
     );
     Ok(())
-}
-
-/// The card's one-line architecture summary.
-fn summary(config: &lic::zoo::ModelConfig) -> &'static str {
-    match config {
-        lic::zoo::ModelConfig::Elic(c) if c.wavelet_shortcut => {
-            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis around a linear 4-level CDF 9/7 \
-             wavelet-packet path (768 bands -> M by a 1x1 projection and back); hyperprior (factorized z); \
-             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
-        }
-        lic::zoo::ModelConfig::Elic(_) => {
-            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
-             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
-        }
-        lic::zoo::ModelConfig::Walloc(_) => {
-            "CDF 9/7 wavelet packet transform + linear 1x1 encoder; mean-scale hyperprior \
-             (factorized z); linear + residual-CNN decoder to wavelet coefficients, inverse WPT; gain-vector variable rate"
-        }
-    }
-}
-
-/// The `--arch` value that builds a config (for the card's reproduce line).
-fn arch_arg(config: &lic::zoo::ModelConfig) -> String {
-    match config {
-        lic::zoo::ModelConfig::Elic(c) if *c == ElicConfig::tiny() => "elic-tiny".into(),
-        lic::zoo::ModelConfig::Elic(c) if c.wavelet_shortcut => "elic-small-wavelet".into(),
-        lic::zoo::ModelConfig::Elic(_) => "elic-small".into(),
-        lic::zoo::ModelConfig::Walloc(c) if *c == WallocConfig::tiny() => "walloc-tiny".into(),
-        lic::zoo::ModelConfig::Walloc(c) if c.latent == WallocConfig::small().latent => {
-            "walloc".into()
-        }
-        lic::zoo::ModelConfig::Walloc(c) => format!("walloc --latent {}", c.latent),
-    }
 }

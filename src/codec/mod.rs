@@ -11,6 +11,7 @@
 //! function on both sides, so the encoder's reconstruction equals the decoder's output when the
 //! networks compute identical floats (same machine and thread count; see the determinism tests).
 
+pub mod latent;
 pub mod model;
 pub mod refine;
 pub mod trace;
@@ -22,11 +23,14 @@ use tch::{Device, Kind, Tensor};
 use crate::coder::{self, CoderError};
 use crate::format::{Container, FormatError, Header, Limits, StreamKind};
 use crate::io::image::Image;
-use crate::nn::int::{self, IntSeq};
 use crate::util::hex;
 use crate::zoo::elic::{checkerboard, IntElic};
-use crate::zoo::Network;
-pub use model::{CodecModel, IntEntropy, ModelError, DEFAULT_MODEL};
+pub use crate::zoo::IntEntropy;
+use latent::{
+    channel_indexes, check_quality, coding_inputs, dequantize, fixed_values, place, quantize_all,
+    to_f32, to_f64, z_fixed,
+};
+pub use model::{CodecModel, ModelError, DEFAULT_MODEL};
 pub use trace::{Mismatch, SymbolTrace, TraceRecord};
 
 /// Default tile side in pixels: images up to this size are coded in one piece.
@@ -100,10 +104,7 @@ pub struct Encoded {
 /// Substreams per tile: z, then (ELIC) anchors and non-anchors of every slice, or (WaLLoC) the
 /// whole latent.
 fn streams_per_tile(model: &CodecModel) -> usize {
-    match &model.net {
-        Network::Elic(net) => 1 + 2 * net.config.slices.len(),
-        Network::Walloc(_) => 2,
-    }
+    model.config.streams_per_tile()
 }
 
 /// Tiles `(x, y, w, h)` of an image in raster order.
@@ -164,59 +165,6 @@ fn put_tile(out: &mut [u8], width: u32, x_hat: &Tensor, (x0, y0, w, h): (u32, u3
         let src = (row * w * 3) as usize;
         out[dst..dst + (w * 3) as usize].copy_from_slice(&v[src..src + (w * 3) as usize]);
     }
-}
-
-/// A tensor's values, flattened, on the CPU, as `T` (f32 or f64).
-fn to_vec<T: tch::kind::Element>(t: &Tensor) -> Vec<T> {
-    let flat = t
-        .to_device(Device::Cpu)
-        .to_kind(T::KIND)
-        .contiguous()
-        .flatten(0, -1);
-    let n = flat.numel();
-    let mut v = vec![T::ZERO; n];
-    flat.copy_data(&mut v, n);
-    v
-}
-
-pub(crate) fn to_f32(t: &Tensor) -> Vec<f32> {
-    to_vec(t)
-}
-
-pub(crate) fn to_f64(t: &Tensor) -> Vec<f64> {
-    to_vec(t)
-}
-
-/// `values` (1-D) placed at the `true` positions of `mask` (broadcast to `shape`), zeros elsewhere.
-fn place(values: &Tensor, mask: &Tensor, shape: &[i64]) -> Tensor {
-    let zeros = Tensor::zeros(shape, (values.kind(), values.device()));
-    zeros.masked_scatter(&mask.expand(shape, false), values)
-}
-
-/// Channel index of each element of a `[1, C, H, W]` tensor selected by a full mask, as u16.
-pub(crate) fn channel_indexes(c: i64, h: i64, w: i64) -> Vec<u16> {
-    (0..c)
-        .flat_map(|ch| std::iter::repeat_n(ch as u16, (h * w) as usize))
-        .collect()
-}
-
-/// The coder's inputs from fixed-point μ and σ: μ and σ as f32 (exact: integers below 2^24 times
-/// 2^-8) and the Gaussian table index of each value.
-pub(crate) fn coding_inputs(mu_fx: &[f64], sigma_fx: &[f64]) -> (Vec<f32>, Vec<f32>, Vec<u16>) {
-    let unit = f64::from(1 << int::FRAC);
-    let mu: Vec<f32> = mu_fx.iter().map(|&v| (v / unit) as f32).collect();
-    let sigma: Vec<f32> = sigma_fx.iter().map(|&v| (v / unit) as f32).collect();
-    let tables = sigma.iter().map(|&s| coder::scale_index(s)).collect();
-    (mu, sigma, tables)
-}
-
-/// Fixed-point `ŷ = symbol + μ` for the context networks (exact integers, clamped).
-pub(crate) fn fixed_values(syms: &[i32], mu_fx: &[f64]) -> Vec<f64> {
-    let unit = f64::from(1 << int::FRAC);
-    syms.iter()
-        .zip(mu_fx)
-        .map(|(&s, &u)| (f64::from(s) * unit + u).clamp(-int::ACT_MAX, int::ACT_MAX))
-        .collect()
 }
 
 /// What happens to every substream's coding inputs and symbols besides coding.
@@ -280,17 +228,81 @@ impl Tracer<'_> {
     }
 }
 
-/// The decoder-side state machine of the ELIC family shared by encoder and decoder: for each
-/// (slice, pass) the integer networks give μ and σ, `source(local stream, shape, pass, μ, σ,
-/// tables)` gives the symbols (the encoder quantizes, the decoder entropy-decodes), and the
-/// decoded values feed the next contexts. Returns the float `ŷ` (with the gain) for synthesis.
-fn decode_latent(
+/// One entropy-coded chunk of a tile's latent `y`, in its family's coding order: its substream
+/// (counted within the tile, `z` being 0), the latent block shape and pass, the coding inputs,
+/// and which values of `y` it codes (channels `first..first + count`, at the positions of `mask`
+/// or all of them).
+struct Chunk<'a> {
+    local: usize,
+    shape: [u32; 3],
+    pass: u8,
+    mu: &'a [f32],
+    sigma: &'a [f32],
+    tables: &'a [u16],
+    channels: (i64, i64),
+    mask: Option<&'a Tensor>,
+}
+
+impl Chunk<'_> {
+    /// The values of `y` (`[1, C, h, w]`) that this chunk codes, in symbol order.
+    fn gather(&self, y: &Tensor) -> Vec<f32> {
+        let (first, c) = self.channels;
+        let part = y.narrow(1, first, c);
+        match self.mask {
+            Some(m) => {
+                let (h, w) = (part.size()[2], part.size()[3]);
+                to_f32(&part.masked_select(&m.expand([1, c, h, w], false)))
+            }
+            None => to_f32(&part),
+        }
+    }
+}
+
+/// What gives a chunk's symbols: the encoder quantizes `y`, the decoder entropy-decodes.
+type ChunkSource<'s> = dyn FnMut(&Chunk<'_>) -> Result<Vec<i32>, CodecError> + 's;
+
+/// The coding order of a tile's latent, shared by encoder and decoder: from the fixed-point `ẑ`
+/// (`zfx`) and the latent size `(h, w)`, each family's integer networks give every chunk's μ
+/// and σ, `source` its symbols, and the decoded values feed the next contexts. Returns the float
+/// `ŷ` (with the gain) for synthesis. A family's coding order is its one arm here.
+fn code_latent(
+    model: &CodecModel,
+    zfx: &Tensor,
+    (h, w): (i64, i64),
+    source: &mut ChunkSource<'_>,
+) -> Result<Tensor, CodecError> {
+    match &model.int {
+        IntEntropy::Elic(int) => elic_latent(int, &model.slice_ranges(), zfx, (h, w), source),
+        IntEntropy::Walloc(hs) => {
+            let c = model.config.latent_channels();
+            let out = hs.forward(zfx);
+            let (mu, sigma, tables) =
+                coding_inputs(&to_f64(&out.narrow(1, 0, c)), &to_f64(&out.narrow(1, c, c)));
+            let syms = source(&Chunk {
+                local: 1,
+                shape: [c as u32, h as u32, w as u32],
+                pass: 2,
+                mu: &mu,
+                sigma: &sigma,
+                tables: &tables,
+                channels: (0, c),
+                mask: None,
+            })?;
+            Ok(dequantize(&syms, &mu, &[1, c, h, w], zfx.device()))
+        }
+    }
+}
+
+/// The ELIC family's order: channel slices, each in two checkerboard passes (anchors, then the
+/// rest with the anchors as context); the slices before one are its channel context.
+fn elic_latent(
     int: &IntElic,
     ranges: &[(i64, i64)],
-    psi: &Tensor,
+    zfx: &Tensor,
     (h, w): (i64, i64),
-    mut source: impl FnMut(usize, [u32; 3], u8, &[f32], &[f32], &[u16]) -> Result<Vec<i32>, CodecError>,
+    source: &mut ChunkSource<'_>,
 ) -> Result<Tensor, CodecError> {
+    let psi = int.h_s.forward(zfx);
     let device = psi.device();
     let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
     let non_anchor = anchor.logical_not();
@@ -298,7 +310,7 @@ fn decode_latent(
     let pos = [positions(&anchor), positions(&non_anchor)];
     let mut fixed: Vec<Tensor> = Vec::new();
     let mut floats: Vec<Tensor> = Vec::new();
-    for (i, &(_, c)) in ranges.iter().enumerate() {
+    for (i, &(first, c)) in ranges.iter().enumerate() {
         let shape4 = [1, c, h, w];
         let prev = (i > 0).then(|| Tensor::cat(&fixed, 1));
         let ctx = int.channel_context(i, prev.as_ref());
@@ -309,12 +321,20 @@ fn decode_latent(
             // Channel-major over the pass's positions in raster order: the order of
             // `masked_select`, which places the values back below.
             let anchors = (pass == 1).then_some(&anchors_fx);
-            let (mu_t, sigma_t) = int.slice_params_at(i, psi, ctx.as_ref(), anchors, &pos[pass]);
+            let (mu_t, sigma_t) = int.slice_params_at(i, &psi, ctx.as_ref(), anchors, &pos[pass]);
             let mu_fx = to_f64(&mu_t);
             let sigma_fx = to_f64(&sigma_t);
             let (mu, sigma, tables) = coding_inputs(&mu_fx, &sigma_fx);
-            let shape = [c as u32, h as u32, w as u32];
-            let syms = source(1 + 2 * i + pass, shape, pass as u8, &mu, &sigma, &tables)?;
+            let syms = source(&Chunk {
+                local: 1 + 2 * i + pass,
+                shape: [c as u32, h as u32, w as u32],
+                pass: pass as u8,
+                mu: &mu,
+                sigma: &sigma,
+                tables: &tables,
+                channels: (first, c),
+                mask: Some(mask),
+            })?;
             let vals: Vec<f32> = syms.iter().zip(&mu).map(|(&s, &u)| s as f32 + u).collect();
             let part_fx = place(
                 &Tensor::from_slice(&fixed_values(&syms, &mu_fx)).to_device(device),
@@ -333,45 +353,12 @@ fn decode_latent(
     Ok(Tensor::cat(&floats, 1))
 }
 
-/// Fixed-point ẑ = symbol + median, built the same way by encoder and decoder.
-pub(crate) fn z_fixed(model: &CodecModel, z_syms: &[i32], (n, hz, wz): (i64, i64, i64)) -> Tensor {
-    let plane = (hz * wz) as usize;
-    let unit = f64::from(1 << int::FRAC);
-    let vals: Vec<f64> = z_syms
-        .iter()
-        .enumerate()
-        .map(|(k, &s)| {
-            (f64::from(s) * unit + model.z_medians_fixed[k / plane])
-                .clamp(-int::ACT_MAX, int::ACT_MAX)
-        })
-        .collect();
-    Tensor::from_slice(&vals)
-        .view([1, n, hz, wz])
-        .to_device(model.device)
-}
-
-pub(crate) fn check_quality(model: &CodecModel, q: f64) -> Result<(), CodecError> {
-    let (lo, hi) = model.config.quality_range();
-    if !(lo..=hi).contains(&q) {
-        return Err(CodecError::Quality(q, lo, hi));
-    }
-    Ok(())
-}
-
 /// One tile's coded latent: its substreams, the ideal rate in bits, and `ŷ` (with the rate gain,
 /// exactly as the decoder rebuilds it).
 struct TileLatent {
     streams: Vec<Vec<u8>>,
     bits: f64,
     y_hat: Tensor,
-}
-
-/// Symbols `round(y − μ)` of a latent (the tables come from σ through [`coding_inputs`]).
-pub(crate) fn quantize_all(y: &[f32], mu: &[f32]) -> Vec<i32> {
-    y.iter()
-        .zip(mu)
-        .map(|(&v, &m)| coder::quantize_symbol(v, m))
-        .collect()
 }
 
 /// The z substream of a tile: where it is, and the per-value median (its "μ") and channel index
@@ -395,28 +382,6 @@ fn z_stream(
     (at, z_mu, z_ch)
 }
 
-/// The latent substream of a WaLLoC tile of latent size `(h, w)`: where it is, μ, σ, the tables
-/// and the latent's shape, from the integer `h_s` on the fixed-point ẑ.
-fn walloc_stream(
-    model: &CodecModel,
-    hs: &IntSeq,
-    zfx: &Tensor,
-    tile: u32,
-    (h, w): (i64, i64),
-) -> (StreamAt, Vec<f32>, Vec<f32>, Vec<u16>, Vec<i64>) {
-    let c = model.config.latent_channels();
-    let out = hs.forward(zfx);
-    let (mu, sigma, tables) =
-        coding_inputs(&to_f64(&out.narrow(1, 0, c)), &to_f64(&out.narrow(1, c, c)));
-    let at = StreamAt {
-        tile,
-        stream: tile * streams_per_tile(model) as u32 + 1,
-        shape: [c as u32, h as u32, w as u32],
-        pass: 2,
-    };
-    (at, mu, sigma, tables, vec![1, c, h, w])
-}
-
 /// How the encoder gets a tile's latents: straight from the analysis transforms, or refined.
 #[derive(Clone, Copy)]
 struct LatentSource {
@@ -437,7 +402,6 @@ fn encode_tile_latent(
     source: LatentSource,
     tracer: &mut Tracer<'_>,
 ) -> Result<TileLatent, CodecError> {
-    let device = model.device;
     let y = model.net.analysis(x) * gain;
     let z = model.net.hyper_analysis(&y);
     let (y, z) = refine::refine(model, x, source.valid, source.q, (&y, &z), source.refine);
@@ -453,68 +417,32 @@ fn encode_tile_latent(
     let mut streams = model.z_coder.encode_chunks(&[(&z_syms, &z_ch)])?;
     let zfx = z_fixed(model, &z_syms, (n, hz, wz));
     let (_, _, h, w) = y.size4()?;
-    let y_hat = match &model.int {
-        IntEntropy::Elic(int) => {
-            let ranges = model.slice_ranges();
-            let psi = int.h_s.forward(&zfx);
-            let anchor = checkerboard(h, w, device).view([1, 1, h, w]);
-            let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
-            let y_hat = decode_latent(
-                int,
-                &ranges,
-                &psi,
-                (h, w),
-                |local, shape, pass, mu, sigma, tables| {
-                    let (start, c) = ranges[(local - 1) / 2];
-                    let mask = if pass == 0 {
-                        anchor.shallow_clone()
-                    } else {
-                        anchor.logical_not()
-                    };
-                    let yv = to_f32(
-                        &y.narrow(1, start, c)
-                            .masked_select(&mask.expand([1, c, h, w], false)),
-                    );
-                    let at = StreamAt {
-                        tile,
-                        stream: base + local as u32,
-                        shape,
-                        pass,
-                    };
-                    let syms =
-                        tracer.traced(at, mu, sigma, tables, || Ok(quantize_all(&yv, mu)))?;
-                    bits += coder::gaussian_ideal_bits(&syms, tables)?;
-                    chunks.push((syms.clone(), tables.to_vec()));
-                    Ok(syms)
-                },
-            )?;
-            let refs: Vec<(&[i32], &[u16])> = chunks
-                .iter()
-                .map(|(s, i)| (s.as_slice(), i.as_slice()))
-                .collect();
-            streams.extend(coder::encode_gaussian_chunks(&refs)?);
-            y_hat
-        }
-        IntEntropy::Walloc(hs) => {
-            let (at, mu, sigma, tables, shape) = walloc_stream(model, hs, &zfx, tile, (h, w));
-            let yv = to_f32(&y);
-            let syms = tracer.traced(at, &mu, &sigma, &tables, || Ok(quantize_all(&yv, &mu)))?;
-            bits += coder::gaussian_ideal_bits(&syms, &tables)?;
-            streams.extend(coder::encode_gaussian_chunks(&[(&syms, &tables)])?);
-            dequantize(&syms, &mu, &shape, device)
-        }
-    };
+    let mut chunks: Vec<(Vec<i32>, Vec<u16>)> = Vec::new();
+    let y_hat = code_latent(model, &zfx, (h, w), &mut |ch| {
+        let yv = ch.gather(&y);
+        let at = StreamAt {
+            tile,
+            stream: base + ch.local as u32,
+            shape: ch.shape,
+            pass: ch.pass,
+        };
+        let syms = tracer.traced(at, ch.mu, ch.sigma, ch.tables, || {
+            Ok(quantize_all(&yv, ch.mu))
+        })?;
+        bits += coder::gaussian_ideal_bits(&syms, ch.tables)?;
+        chunks.push((syms.clone(), ch.tables.to_vec()));
+        Ok(syms)
+    })?;
+    let refs: Vec<(&[i32], &[u16])> = chunks
+        .iter()
+        .map(|(s, t)| (s.as_slice(), t.as_slice()))
+        .collect();
+    streams.extend(coder::encode_gaussian_chunks(&refs)?);
     Ok(TileLatent {
         streams,
         bits,
         y_hat,
     })
-}
-
-/// `symbol + μ` in f32 (the same function at encoder and decoder), as a tensor of `shape`.
-pub(crate) fn dequantize(syms: &[i32], mu: &[f32], shape: &[i64], device: Device) -> Tensor {
-    let vals: Vec<f32> = syms.iter().zip(mu).map(|(&s, &u)| s as f32 + u).collect();
-    Tensor::from_slice(&vals).view(shape).to_device(device)
 }
 
 /// Decoder side of one tile of padded size `(ph, pw)` from its substreams: `ŷ` with the gain.
@@ -539,44 +467,23 @@ fn decode_tile_latent(
             .expect("one chunk"))
     })?;
     let zfx = z_fixed(model, &z_syms, (n, hz, wz));
-    match &model.int {
-        IntEntropy::Elic(int) => {
-            let psi = int.h_s.forward(&zfx);
-            let ranges = model.slice_ranges();
-            decode_latent(
-                int,
-                &ranges,
-                &psi,
-                (h, w),
-                |local, shape, pass, mu, sigma, tables| {
-                    let at = StreamAt {
-                        tile,
-                        stream: base + local as u32,
-                        shape,
-                        pass,
-                    };
-                    tracer.traced(at, mu, sigma, tables, || {
-                        Ok(
-                            coder::decode_gaussian_chunks(&[streams[local].as_slice()], &[tables])?
-                                .pop()
-                                .expect("one chunk"),
-                        )
-                    })
-                },
+    code_latent(model, &zfx, (h, w), &mut |ch| {
+        let at = StreamAt {
+            tile,
+            stream: base + ch.local as u32,
+            shape: ch.shape,
+            pass: ch.pass,
+        };
+        // The container holds `streams_per_tile` substreams per tile (checked on reading).
+        let data = &streams[ch.local];
+        tracer.traced(at, ch.mu, ch.sigma, ch.tables, || {
+            Ok(
+                coder::decode_gaussian_chunks(&[data.as_slice()], &[ch.tables])?
+                    .pop()
+                    .expect("one chunk"),
             )
-        }
-        IntEntropy::Walloc(hs) => {
-            let (at, mu, sigma, tables, shape) = walloc_stream(model, hs, &zfx, tile, (h, w));
-            let syms = tracer.traced(at, &mu, &sigma, &tables, || {
-                Ok(
-                    coder::decode_gaussian_chunks(&[streams[1].as_slice()], &[tables.as_slice()])?
-                        .pop()
-                        .expect("one chunk"),
-                )
-            })?;
-            Ok(dequantize(&syms, &mu, &shape, model.device))
-        }
-    }
+        })
+    })
 }
 
 /// Padded tile size for the model.

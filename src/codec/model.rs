@@ -16,11 +16,10 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::coder::{FactorizedCoder, FactorizedTables};
-use crate::nn::int::{self, IntSeq};
+use crate::nn::int;
 use crate::nn::weights::{self, FloatStorage, TensorFile};
 use crate::util::hex;
-use crate::zoo::elic::IntElic;
-use crate::zoo::{ModelConfig, Network};
+use crate::zoo::{IntEntropy, ModelConfig, Network};
 
 const TABLES: &str = "entropy_bottleneck.tables";
 /// Longest factorized table (symbols), the escape path covers the rest.
@@ -65,13 +64,6 @@ pub struct CodecModel {
     pub z_medians_fixed: Vec<f64>,
     /// The exact integer entropy-parameter networks, derived from the float weights.
     pub int: IntEntropy,
-}
-
-/// The integer networks that choose the entropy coder's tables.
-pub enum IntEntropy {
-    Elic(IntElic),
-    /// The WaLLoC family's integer `h_s` (fixed-point ẑ → fixed-point μ, σ).
-    Walloc(IntSeq),
 }
 
 impl CodecModel {
@@ -154,10 +146,7 @@ impl CodecModel {
             .iter()
             .map(|&m| (f64::from(m) * f64::from(1 << int::FRAC)).round_ties_even())
             .collect();
-        let int = match &net {
-            Network::Elic(m) => IntEntropy::Elic(m.to_int()),
-            Network::Walloc(m) => IntEntropy::Walloc(m.hyper_synthesis_int()),
-        };
+        let int = net.to_int();
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
         let mut hash = [0u8; 16];
         hash.copy_from_slice(&sha256[..16]);
@@ -225,10 +214,7 @@ impl CodecModel {
 
     /// `(first channel, channels)` of each channel slice of the ELIC family (empty for others).
     pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        match &self.config {
-            ModelConfig::Elic(c) => c.slice_ranges(),
-            ModelConfig::Walloc(_) => Vec::new(),
-        }
+        self.config.slice_ranges()
     }
 
     /// Hex form of the weights hash.

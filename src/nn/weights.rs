@@ -109,16 +109,33 @@ impl TensorFile {
         prefix: &str,
         exhaustive: bool,
     ) -> Result<(), WeightsError> {
+        self.load_into_except(vs, prefix, exhaustive, &|_| false)
+            .map(drop)
+    }
+
+    /// [`TensorFile::load_into`], except that a variable the file lacks is left as it is when
+    /// `may_lack(name)` allows it; returns the names so left, sorted.
+    pub fn load_into_except(
+        &self,
+        vs: &nn::VarStore,
+        prefix: &str,
+        exhaustive: bool,
+        may_lack: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, WeightsError> {
         let vars = vs.variables();
+        let mut lacking = Vec::new();
         for (name, var) in &vars {
             let key = format!("{prefix}{name}");
-            let t = self
-                .tensors
-                .get(&key)
-                .ok_or_else(|| WeightsError::Missing {
+            let Some(t) = self.tensors.get(&key) else {
+                if may_lack(name) {
+                    lacking.push(name.clone());
+                    continue;
+                }
+                return Err(WeightsError::Missing {
                     path: self.path.clone(),
-                    name: key.clone(),
-                })?;
+                    name: key,
+                });
+            };
             if t.size() != var.size() {
                 return Err(WeightsError::Shape {
                     path: self.path.clone(),
@@ -144,7 +161,8 @@ impl TensorFile {
                 }
             }
         }
-        Ok(())
+        lacking.sort();
+        Ok(lacking)
     }
 }
 

@@ -468,43 +468,113 @@ pub fn levels(width: usize, height: usize, count: usize, kernel: Upsampling) -> 
 /// Forward of one dense layer over a block: `y = act(W x + b)`.
 #[inline(always)]
 fn dense_fwd<S: Simd>(p: &[f32], d: &Dense, x: &[Unit], y: &mut [Unit], relu: bool) {
-    if S::WIDE {
-        dense_fwd_r::<S, RW>(p, d, x, y, relu)
-    } else {
-        dense_fwd_r::<S, RN>(p, d, x, y, relu)
-    }
-}
-
-/// [`dense_fwd`] with `R` outputs at a time: each input vector loaded once serves `R · NB`
-/// FMAs (`R · NB` accumulators: 16 of the 32 AVX-512 registers at `R = 4`).
-#[inline(always)]
-fn dense_fwd_r<S: Simd, const R: usize>(
-    p: &[f32],
-    d: &Dense,
-    x: &[Unit],
-    y: &mut [Unit],
-    relu: bool,
-) {
     let w = &p[d.w..d.w + d.fan_in * d.fan_out];
     let b = &p[d.b..d.b + d.fan_out];
     let x = &x[..d.fan_in];
-    // SAFETY (all `S::` calls): kernels run only in the variant whose features `S` needs.
+    if S::WIDE {
+        dense_fwd_r::<S, F32Operands, RW>(w, b, x, y, relu)
+    } else {
+        dense_fwd_r::<S, F32Operands, RN>(w, b, x, y, relu)
+    }
+}
+
+/// The operands of a dense forward: `f32` inputs and weights multiplied with FMAs, or bf16
+/// input and weight pairs with [`Simd::dot2`]; the accumulation is `f32` in both.
+trait Operands<S: Simd> {
+    /// A block of inputs of one channel (or channel pair).
+    type X;
+    /// A weight (or weight pair).
+    type W: Copy;
+    /// An input vector in a register.
+    type L: Copy;
+    /// A weight broadcast to a register.
+    type M: Copy;
+    /// # Safety
+    /// `S`'s features are present.
+    unsafe fn load(x: &Self::X, j: usize) -> Self::L;
+    /// # Safety
+    /// As [`Operands::load`].
+    unsafe fn splat(w: Self::W) -> Self::M;
+    /// `acc + w · x`.
+    /// # Safety
+    /// As [`Operands::load`].
+    unsafe fn mac(acc: S::V, x: Self::L, w: Self::M) -> S::V;
+}
+
+/// `f32` inputs and weights.
+struct F32Operands;
+
+impl<S: Simd> Operands<S> for F32Operands {
+    type X = Unit;
+    type W = f32;
+    type L = S::V;
+    type M = S::V;
+    #[inline(always)]
+    unsafe fn load(x: &Unit, j: usize) -> S::V {
+        S::load(sub(x, j))
+    }
+    #[inline(always)]
+    unsafe fn splat(w: f32) -> S::V {
+        S::splat(w)
+    }
+    #[inline(always)]
+    unsafe fn mac(acc: S::V, x: S::V, w: S::V) -> S::V {
+        S::fma(w, x, acc)
+    }
+}
+
+/// bf16 input and weight pairs ([`Packed`]).
+struct Bf16Operands;
+
+impl<S: Simd> Operands<S> for Bf16Operands {
+    type X = PUnit;
+    type W = u32;
+    type L = S::P;
+    type M = S::P;
+    #[inline(always)]
+    unsafe fn load(x: &PUnit, j: usize) -> S::P {
+        S::pload(psub(x, j))
+    }
+    #[inline(always)]
+    unsafe fn splat(w: u32) -> S::P {
+        S::psplat(w)
+    }
+    #[inline(always)]
+    unsafe fn mac(acc: S::V, x: S::P, w: S::P) -> S::V {
+        S::dot2(acc, x, w)
+    }
+}
+
+/// A dense forward with `R` outputs at a time from inputs `x` and weights `w` (`fan_out` rows
+/// of `x.len()`): each input vector loaded once serves `R · NB` multiply-adds (`R · NB`
+/// accumulators: 16 of the 32 AVX-512 registers at `R = 4`).
+#[inline(always)]
+fn dense_fwd_r<S: Simd, O: Operands<S>, const R: usize>(
+    w: &[O::W],
+    bias: &[f32],
+    x: &[O::X],
+    y: &mut [Unit],
+    relu: bool,
+) {
+    let (fan_in, fan_out) = (x.len(), bias.len());
+    // SAFETY (all `S::` and `O::` calls): kernels run only in the variant whose features `S`
+    // needs.
     unsafe {
         let mut o = 0;
-        while o < d.fan_out {
-            let r = R.min(d.fan_out - o);
+        while o < fan_out {
+            let r = R.min(fan_out - o);
             let mut acc: [[S::V; NB]; R] =
-                std::array::from_fn(|k| [S::splat(b[(o + k).min(d.fan_out - 1)]); NB]);
-            let rows: [&[f32]; R] = std::array::from_fn(|k| {
-                let oo = (o + k).min(d.fan_out - 1);
-                &w[oo * d.fan_in..(oo + 1) * d.fan_in]
+                std::array::from_fn(|k| [S::splat(bias[(o + k).min(fan_out - 1)]); NB]);
+            let rows: [&[O::W]; R] = std::array::from_fn(|k| {
+                let oo = (o + k).min(fan_out - 1);
+                &w[oo * fan_in..(oo + 1) * fan_in]
             });
             for (i, xi) in x.iter().enumerate() {
-                let xv: [S::V; NB] = std::array::from_fn(|j| S::load(sub(xi, j)));
+                let xv: [O::L; NB] = std::array::from_fn(|j| O::load(xi, j));
                 for (k, a) in acc.iter_mut().enumerate() {
-                    let wv = S::splat(rows[k][i]);
+                    let wv = O::splat(rows[k][i]);
                     for (j, a) in a.iter_mut().enumerate() {
-                        *a = S::fma(wv, xv[j], *a);
+                        *a = O::mac(*a, xv[j], wv);
                     }
                 }
             }
@@ -524,7 +594,7 @@ fn dense_fwd_r<S: Simd, const R: usize>(
 /// `K · NB` FMAs and each gradient lane is loaded and stored once per block.
 #[inline(always)]
 fn dense_dw<S: Simd, const K: usize>(d: &Dense, x: &[Unit], dy: &[Unit], g: &mut [Lane], o: usize) {
-    // SAFETY (all `S::` calls): as in `dense_fwd`.
+    // SAFETY (all `S::` calls): as in `dense_fwd_r`.
     unsafe {
         let dyv: [[S::V; NB]; K] =
             std::array::from_fn(|k| std::array::from_fn(|j| S::load(sub(&dy[o + k], j))));
@@ -598,7 +668,7 @@ fn dense_bwd<S: Simd>(
 #[inline(always)]
 fn dense_dx<S: Simd, const R: usize>(p: &[f32], d: &Dense, dy: &[Unit], dx: &mut [Unit]) {
     let w = &p[d.w..d.w + d.fan_in * d.fan_out];
-    // SAFETY (all `S::` calls): as in `dense_fwd`.
+    // SAFETY (all `S::` calls): as in `dense_fwd_r`.
     unsafe {
         let mut i = 0;
         while i < d.fan_in {
@@ -625,7 +695,7 @@ fn dense_dx<S: Simd, const R: usize>(p: &[f32], d: &Dense, dy: &[Unit], dx: &mut
     }
 }
 
-/// The weights of an MLP in bf16 pairs for [`dense_fwd_bf16`]: layer `i`'s output `o` reads
+/// The weights of an MLP in bf16 pairs for [`dense_fwd_r`]: layer `i`'s output `o` reads
 /// input pair `j` (inputs `2j`, `2j + 1`, the last one zero for an odd count) with
 /// `w[off[i] + o · ⌈fan_in / 2⌉ + j]`.
 pub struct Packed {
@@ -676,52 +746,10 @@ impl Acts {
     }
 }
 
-/// Forward of one dense layer from bf16 input pairs with bf16 weight pairs `wp`
-/// (`fan_out × ⌈fan_in / 2⌉`), accumulating in `f32`, `R` outputs at a time.
-#[inline(always)]
-fn dense_fwd_bf16<S: Simd, const R: usize>(
-    wp: &[u32],
-    bias: &[f32],
-    x: &[PUnit],
-    y: &mut [Unit],
-    relu: bool,
-) {
-    let (np, fan_out) = (x.len(), bias.len());
-    // SAFETY (all `S::` calls): kernels run only in the variant whose features `S` needs.
-    unsafe {
-        let mut o = 0;
-        while o < fan_out {
-            let r = R.min(fan_out - o);
-            let mut acc: [[S::V; NB]; R] =
-                std::array::from_fn(|k| [S::splat(bias[(o + k).min(fan_out - 1)]); NB]);
-            let rows: [&[u32]; R] = std::array::from_fn(|k| {
-                let oo = (o + k).min(fan_out - 1);
-                &wp[oo * np..(oo + 1) * np]
-            });
-            for (i, xi) in x.iter().enumerate() {
-                let xv: [S::P; NB] = std::array::from_fn(|j| S::pload(psub(xi, j)));
-                for (k, a) in acc.iter_mut().enumerate() {
-                    let wv = S::psplat(rows[k][i]);
-                    for (j, a) in a.iter_mut().enumerate() {
-                        *a = S::dot2(*a, xv[j], wv);
-                    }
-                }
-            }
-            for (k, a) in acc.iter().enumerate().take(r) {
-                for (j, a) in a.iter().enumerate() {
-                    let v = if relu { S::relu(*a) } else { *a };
-                    S::store(sub_mut(&mut y[o + k], j), v);
-                }
-            }
-            o += r;
-        }
-    }
-}
-
 /// `x` (a layer's inputs) as bf16 channel pairs, the last one with a zero for an odd count.
 #[inline(always)]
 fn pack_units<S: Simd>(x: &[Unit], out: &mut [PUnit]) {
-    // SAFETY (all `S::` calls): as in `dense_fwd_bf16`.
+    // SAFETY (all `S::` calls): as in `dense_fwd_r`.
     unsafe {
         for (i, o) in out.iter_mut().enumerate() {
             for j in 0..NB {
@@ -749,7 +777,7 @@ fn mlp_fwd<S: Simd>(p: &[f32], layers: &[Dense], a: &mut Acts, pk: Option<&Packe
                 let np = d.fan_in.div_ceil(2);
                 let wp = &pk.w[pk.off[i]..pk.off[i] + d.fan_out * np];
                 let bias = &p[d.b..d.b + d.fan_out];
-                dense_fwd_bf16::<S, RW>(wp, bias, xp, &mut hi[0], i + 1 < n);
+                dense_fwd_r::<S, Bf16Operands, RW>(wp, bias, xp, &mut hi[0], i + 1 < n);
             }
             _ => dense_fwd::<S>(p, d, &lo[i], &mut hi[0], i + 1 < n),
         }
@@ -861,6 +889,34 @@ impl Stats {
     }
 }
 
+/// The inputs and buffers of a timed training step ([`Model::step_bench`]).
+pub struct StepBench {
+    /// Parameters.
+    pub params: Vec<f32>,
+    /// Latent values.
+    pub latents: Vec<f32>,
+    /// Their gradients.
+    pub grad_params: Vec<f32>,
+    /// Their gradients.
+    pub grad_latents: Vec<f32>,
+    /// Scratch (its `timing` accumulates the two passes' seconds).
+    pub scratch: Scratch,
+}
+
+impl StepBench {
+    /// One step of `m` at `λ = 10⁻³`.
+    pub fn run(&mut self, m: &Model) -> Stats {
+        m.step(
+            &self.params,
+            &self.latents,
+            1e-3,
+            &mut self.grad_params,
+            &mut self.grad_latents,
+            &mut self.scratch,
+        )
+    }
+}
+
 /// Per-step scratch buffers (reused between steps).
 pub struct Scratch {
     x0: Vec<f32>,
@@ -960,6 +1016,22 @@ impl Model {
             }
         }
         p
+    }
+
+    /// Everything one [`Model::step`] needs, for timing it (benches, `examples/overfit_step`):
+    /// the parameters of seed 1, a fixed latent pattern (integers −6..6) and the buffers.
+    pub fn step_bench(&self) -> StepBench {
+        let params = self.init_params(1);
+        let latents = (0..self.latents)
+            .map(|i| ((i * 7919) % 13) as f32 - 6.0)
+            .collect();
+        StepBench {
+            grad_params: vec![0.0; params.len()],
+            grad_latents: vec![0.0; self.latents],
+            params,
+            latents,
+            scratch: self.scratch(),
+        }
     }
 
     /// Loss terms and gradients (`gp` of the parameters, `gl` of the latent values) of one

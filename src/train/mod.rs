@@ -9,25 +9,25 @@
 
 pub mod adam;
 pub mod data;
+pub mod driver;
 pub mod rng;
 pub mod validate;
 pub mod video;
 pub mod widen;
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::nn::precision::{Fast, FastGuard};
-use crate::nn::weights::{self, FloatStorage, TensorFile};
+use crate::nn::weights::{self, TensorFile};
 use crate::zoo::{ModelConfig, Network};
 use adam::Adam;
 use data::Dataset;
+pub use driver::{hardware_description, Progress, Segment};
+use driver::{mean, read_checkpoint, write_checkpoint, StepRecord};
 use rng::Rng;
 pub use validate::{Validation, ValidationLog};
 
@@ -79,22 +79,9 @@ impl TrainOptions {
             fast: Fast::BF16_CL,
         }
     }
-    /// Learning rate at `step`.
+    /// Learning rate at `step` ([`driver::step_decay`]).
     pub fn lr_at(&self, step: u64) -> f64 {
-        let warm = if self.warmup > 0 {
-            ((step + 1) as f64 / self.warmup as f64).min(1.0)
-        } else {
-            1.0
-        };
-        let frac = step as f64 / self.steps.max(1) as f64;
-        let decay = if frac >= 0.95 {
-            0.01
-        } else if frac >= 0.8 {
-            0.1
-        } else {
-            1.0
-        };
-        self.lr * warm * decay
+        driver::step_decay(self.lr, self.warmup, self.steps, step)
     }
 }
 
@@ -106,34 +93,8 @@ pub struct Trainer {
     pub model: Network,
     pub adam: Adam,
     pub aux: Adam,
-    pub rng: Rng,
-    pub step: u64,
-    /// Training seconds before this process (from checkpoints).
-    pub elapsed_before: f64,
-    /// Where and how long each stretch of training ran (for the model card).
-    pub history: Vec<Segment>,
-}
-
-/// One uninterrupted stretch of training.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Segment {
-    pub hardware: String,
-    pub threads: i32,
-    pub from_step: u64,
-    pub to_step: u64,
-    pub seconds: f64,
-}
-
-/// A short description of the machine: CPU model (or CUDA device) and core count.
-pub fn hardware_description(device: Device) -> String {
-    let cpu = crate::util::cpu_model().unwrap_or_else(|| "unknown CPU".to_string());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    match device {
-        Device::Cuda(i) => format!("CUDA device {i} (host: {cpu}, {cores} cores)"),
-        _ => format!("CPU: {cpu}, {cores} cores"),
-    }
+    /// Step, batch generator, training time and history.
+    pub progress: Progress,
 }
 
 /// One logged step.
@@ -155,104 +116,10 @@ const META_STATE: &str = "lic.train_state";
 #[derive(Serialize, Deserialize)]
 struct SavedState {
     opts: TrainOptions,
-    step: u64,
-    rng: u64,
+    #[serde(flatten)]
+    progress: Progress,
     adam_t: u64,
     aux_t: u64,
-    elapsed: f64,
-    #[serde(default)]
-    history: Vec<Segment>,
-}
-
-/// The output folder of a training stretch: where the checkpoint goes, the appended
-/// `train_log.jsonl`, and this stretch's wall clock (shared by image and video training).
-pub(crate) struct RunDir {
-    pub checkpoint: PathBuf,
-    log: std::fs::File,
-    start: Instant,
-}
-
-impl RunDir {
-    pub(crate) fn open(out: &Path) -> anyhow::Result<RunDir> {
-        std::fs::create_dir_all(out)
-            .with_context(|| format!("{}: cannot create", out.display()))?;
-        let log_path = out.join("train_log.jsonl");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("{}: cannot open", log_path.display()))?;
-        Ok(RunDir {
-            checkpoint: out.join("checkpoint.safetensors"),
-            log,
-            start: Instant::now(),
-        })
-    }
-
-    /// Appends one JSON line to the log.
-    pub(crate) fn log<T: Serialize>(&mut self, record: &T) -> anyhow::Result<()> {
-        writeln!(self.log, "{}", serde_json::to_string(record)?)?;
-        Ok(())
-    }
-
-    /// Seconds since [`RunDir::open`].
-    pub(crate) fn seconds(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
-    }
-
-    /// Whether the time limit (if any) is used up.
-    pub(crate) fn out_of_time(&self, limit: Option<f64>) -> bool {
-        limit.is_some_and(|l| self.seconds() >= l)
-    }
-}
-
-/// Opens a new history segment at `step` on this machine.
-pub(crate) fn begin_segment(history: &mut Vec<Segment>, device: Device, step: u64) {
-    history.push(Segment {
-        hardware: hardware_description(device),
-        threads: tch::get_num_threads(),
-        from_step: step,
-        to_step: step,
-        seconds: 0.0,
-    });
-}
-
-/// Brings the last history segment up to `step` after `seconds`.
-pub(crate) fn update_segment(history: &mut [Segment], step: u64, seconds: f64) {
-    if let Some(seg) = history.last_mut() {
-        seg.to_step = step;
-        seg.seconds = seconds;
-    }
-}
-
-/// Writes a training checkpoint: f32 tensors plus the JSON `state` under metadata `key`.
-pub(crate) fn write_checkpoint<S: Serialize>(
-    path: &Path,
-    tensors: &[(String, Tensor)],
-    key: &str,
-    state: &S,
-) -> anyhow::Result<()> {
-    let mut meta = HashMap::new();
-    meta.insert(key.to_string(), serde_json::to_string(state)?);
-    weights::save(path, tensors, FloatStorage::F32, &meta)?;
-    Ok(())
-}
-
-/// Reads a checkpoint written by [`write_checkpoint`]: its tensors and its state (`what` names
-/// the kind of checkpoint in errors).
-pub(crate) fn read_checkpoint<S: serde::de::DeserializeOwned>(
-    path: &Path,
-    key: &str,
-    what: &str,
-) -> anyhow::Result<(TensorFile, S)> {
-    let f = TensorFile::read(path)?;
-    let state = serde_json::from_str(
-        f.metadata
-            .get(key)
-            .with_context(|| format!("{}: not a {what} checkpoint", path.display()))?,
-    )
-    .with_context(|| format!("{}: bad training state", path.display()))?;
-    Ok((f, state))
 }
 
 impl Trainer {
@@ -263,16 +130,13 @@ impl Trainer {
         let model = Network::new(&vs.root(), opts.config.clone());
         let (main, aux) = split_params(&vs);
         Ok(Trainer {
-            rng: Rng::new(opts.seed),
+            progress: Progress::new(Rng::new(opts.seed)),
             adam: Adam::new(main),
             aux: Adam::new(aux),
             opts,
             device,
             vs,
             model,
-            step: 0,
-            elapsed_before: 0.0,
-            history: Vec::new(),
         })
     }
 
@@ -283,18 +147,17 @@ impl Trainer {
         f.load_into(&t.vs, "model.", true)?;
         t.adam.load_state(&f, "adam", state.adam_t)?;
         t.aux.load_state(&f, "aux", state.aux_t)?;
-        t.rng = Rng(state.rng);
-        t.step = state.step;
-        t.elapsed_before = state.elapsed;
-        t.history = state.history;
+        t.progress = state.progress;
         Ok(t)
     }
 
-    /// Initializes the network from a weights file (e.g. a shipped model) instead of at random.
-    pub fn init_from(&mut self, path: &Path) -> anyhow::Result<()> {
+    /// Initializes the network from a weights file (e.g. a shipped model) instead of at random;
+    /// parameters the file lacks get their family's function-preserving start where it has one
+    /// ([`crate::zoo::NetworkFamily::complete_partial_init`], whose note is returned).
+    pub fn init_from(&mut self, path: &Path) -> anyhow::Result<Option<&'static str>> {
         let f = TensorFile::read(path)?;
-        f.load_into(&self.vs, "", false)?;
-        Ok(())
+        let lacking = f.load_into_except(&self.vs, "", false, &|n| self.model.can_complete(n))?;
+        Ok(self.model.complete_partial_init(&lacking))
     }
 
     pub fn save_checkpoint(&self, path: &Path, elapsed: f64) -> anyhow::Result<()> {
@@ -303,12 +166,9 @@ impl Trainer {
         tensors.extend(self.aux.state_tensors("aux"));
         let state = SavedState {
             opts: self.opts.clone(),
-            step: self.step,
-            rng: self.rng.0,
+            progress: self.progress.saved(elapsed),
             adam_t: self.adam.t,
             aux_t: self.aux.t,
-            elapsed,
-            history: self.history.clone(),
         };
         write_checkpoint(path, &tensors, META_STATE, &state)
     }
@@ -317,11 +177,13 @@ impl Trainer {
     pub fn train_step(&mut self, data: &Dataset) -> StepLog {
         let t0 = Instant::now();
         // Noise and crops depend only on (seed, step): resumable and reproducible.
-        tch::manual_seed((self.opts.seed.wrapping_mul(1_000_003) ^ self.step) as i64);
+        tch::manual_seed((self.opts.seed.wrapping_mul(1_000_003) ^ self.progress.step) as i64);
         let x = self.opts.batch;
-        let batch = data.batch(&mut self.rng, x, self.opts.crop, self.device);
+        let batch = data.batch(&mut self.progress.rng, x, self.opts.crop, self.device);
         let (lo, hi) = self.opts.config.quality_range();
-        let q: Vec<f64> = (0..x).map(|_| lo + (hi - lo) * self.rng.unit()).collect();
+        let q: Vec<f64> = (0..x)
+            .map(|_| lo + (hi - lo) * self.progress.rng.unit())
+            .collect();
         let lambdas = Tensor::from_slice(
             &q.iter()
                 .map(|&qv| self.opts.config.lambda_at(qv) as f32)
@@ -346,16 +208,16 @@ impl Trainer {
         } else {
             1.0
         };
-        let lr = self.opts.lr_at(self.step);
+        let lr = self.opts.lr_at(self.progress.step);
         self.adam.step(lr, scale);
         self.aux.zero_grad();
         let aux = self.model.entropy_bottleneck().aux_loss();
         aux.backward();
         self.aux.step(self.opts.aux_lr, 1.0);
-        self.step += 1;
+        self.progress.step += 1;
         let mse_v = mse.mean(Kind::Float).double_value(&[]);
         StepLog {
-            step: self.step,
+            step: self.progress.step,
             loss: loss.double_value(&[]),
             bpp: bpp.mean(Kind::Float).double_value(&[]),
             mse: mse_v,
@@ -378,81 +240,103 @@ fn split_params(vs: &nn::VarStore) -> (NamedParams, NamedParams) {
         .partition(|(n, _)| !n.ends_with("quantiles"))
 }
 
-/// Runs training until `opts.steps` or the time limit, checkpointing into `out`.
+/// Runs training until `opts.steps` or the time limit, checkpointing into `out`, coding the
+/// validation images every `validation.every` steps.
 pub fn run(
-    mut trainer: Trainer,
+    trainer: Trainer,
     data: &Dataset,
     out: &Path,
     time_limit: Option<f64>,
     validation: Option<&Validation>,
-    mut on_log: impl FnMut(&StepLog),
+    on_log: impl FnMut(&StepLog),
 ) -> anyhow::Result<Trainer> {
-    let mut dir = RunDir::open(out)?;
-    let mut acc: Vec<StepLog> = Vec::new();
-    begin_segment(&mut trainer.history, trainer.device, trainer.step);
-    while trainer.step < trainer.opts.steps {
-        if dir.out_of_time(time_limit) {
-            break;
-        }
-        let l = trainer.train_step(data);
-        if !l.loss.is_finite() {
-            bail!("loss diverged at step {} (loss {})", l.step, l.loss);
-        }
-        acc.push(l);
-        if trainer.step.is_multiple_of(trainer.opts.log_every) || trainer.step == trainer.opts.steps
-        {
-            let n = acc.len() as f64;
-            let mean = |f: fn(&StepLog) -> f64| acc.iter().map(f).sum::<f64>() / n;
-            let last = acc.last().expect("non-empty");
-            let avg = StepLog {
-                step: trainer.step,
-                loss: mean(|l| l.loss),
-                bpp: mean(|l| l.bpp),
-                mse: mean(|l| l.mse),
-                psnr: mean(|l| l.psnr),
-                aux: last.aux,
-                grad_norm: mean(|l| l.grad_norm),
-                lr: last.lr,
-                seconds: mean(|l| l.seconds),
-            };
-            dir.log(&avg)?;
-            on_log(&avg);
-            acc.clear();
-        }
+    driver::drive(trainer, data, out, time_limit, on_log, |t, dir| {
         if let Some(v) = validation {
-            if trainer.step.is_multiple_of(v.every) {
-                let r = v.run(&trainer, &out.join("validation-model.safetensors"))?;
+            if t.progress.step.is_multiple_of(v.every) {
+                let r = v.run(t, &out.join("validation-model.safetensors"))?;
                 dir.log(&r)?;
                 v.report(&r);
             }
         }
-        if trainer.step.is_multiple_of(trainer.opts.checkpoint_every) {
-            save(&mut trainer, &dir)?;
-        }
-    }
-    save(&mut trainer, &dir)?;
-    Ok(trainer)
+        Ok(())
+    })
 }
 
-/// Closes the history segment and writes the checkpoint.
-fn save(t: &mut Trainer, dir: &RunDir) -> anyhow::Result<()> {
-    let secs = dir.seconds();
-    update_segment(&mut t.history, t.step, secs);
-    t.save_checkpoint(&dir.checkpoint, t.elapsed_before + secs)
+impl StepRecord for StepLog {
+    fn loss(&self) -> f64 {
+        self.loss
+    }
+
+    fn average(logs: &[StepLog]) -> StepLog {
+        let last = logs.last().expect("non-empty");
+        StepLog {
+            step: last.step,
+            loss: mean(logs, |l| l.loss),
+            bpp: mean(logs, |l| l.bpp),
+            mse: mean(logs, |l| l.mse),
+            psnr: mean(logs, |l| l.psnr),
+            aux: last.aux,
+            grad_norm: mean(logs, |l| l.grad_norm),
+            lr: last.lr,
+            seconds: mean(logs, |l| l.seconds),
+        }
+    }
 }
+
+driver::impl_driven!(Trainer, Dataset, StepLog);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::weights::FloatStorage;
+    use crate::zoo::ElicConfig;
+    use std::collections::HashMap;
 
     #[test]
     fn lr_schedule() {
-        let mut o = TrainOptions::new(crate::zoo::ElicConfig::tiny(), vec![]);
+        let mut o = TrainOptions::new(ElicConfig::tiny(), vec![]);
         o.steps = 1000;
         o.warmup = 10;
         assert!((o.lr_at(0) - 1e-5).abs() < 1e-12);
         assert_eq!(o.lr_at(100), 1e-4);
         assert!((o.lr_at(850) - 1e-5).abs() < 1e-12);
         assert!((o.lr_at(990) - 1e-6).abs() < 1e-12);
+    }
+
+    /// `--init` from weights without the wavelet shortcut (a model trained before it existed)
+    /// starts the shortcut at zero; weights lacking anything else are still refused.
+    #[test]
+    fn init_from_weights_without_the_shortcut_zeroes_it_and_other_gaps_fail() {
+        let dir = std::env::temp_dir().join(format!("lic-init-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain =
+            Trainer::new(TrainOptions::new(ElicConfig::tiny(), vec![]), Device::Cpu).unwrap();
+        let path = dir.join("plain.safetensors");
+        let mut tensors = weights::named_vars(&plain.vs, "");
+        weights::save(&path, &tensors, FloatStorage::F32, &HashMap::new()).unwrap();
+        let wavelet = ElicConfig {
+            wavelet_shortcut: true,
+            ..ElicConfig::tiny()
+        };
+        let mut t = Trainer::new(TrainOptions::new(wavelet.clone(), vec![]), Device::Cpu).unwrap();
+        let note = t.init_from(&path).unwrap();
+        assert!(note.is_some_and(|n| n.contains("shortcut")), "{note:?}");
+        for (name, v) in weights::named_vars(&t.vs, "") {
+            let n = f64::try_from(v.abs().sum(tch::Kind::Double)).unwrap();
+            if name.starts_with("shortcut.") {
+                assert_eq!(n, 0.0, "{name}");
+            }
+        }
+        // The same file loads into the plain network without a note.
+        let mut p2 =
+            Trainer::new(TrainOptions::new(ElicConfig::tiny(), vec![]), Device::Cpu).unwrap();
+        assert_eq!(p2.init_from(&path).unwrap(), None);
+        // A file lacking a transform parameter is refused.
+        tensors.retain(|(n, _)| !n.starts_with("g_a."));
+        weights::save(&path, &tensors, FloatStorage::F32, &HashMap::new()).unwrap();
+        let mut t = Trainer::new(TrainOptions::new(wavelet, vec![]), Device::Cpu).unwrap();
+        let e = t.init_from(&path).unwrap_err().to_string();
+        assert!(e.contains("missing tensor `g_a."), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

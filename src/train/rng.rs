@@ -1,7 +1,7 @@
 //! A small seeded generator (SplitMix64) whose whole state is one `u64`, so checkpoints can
 //! save it and a resumed run draws exactly the same crops as an uninterrupted one.
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rng(pub u64);
 
 impl Rng {

@@ -93,7 +93,7 @@ impl Validation {
         }
         let _ = std::fs::remove_file(scratch);
         Ok(ValidationLog {
-            validation_step: t.step,
+            validation_step: t.progress.step,
             images: self.images.len(),
             points,
             seconds: t0.elapsed().as_secs_f64(),

@@ -21,20 +21,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::adam::Adam;
 use super::data::Dataset;
+use super::driver::{self, mean, read_checkpoint, write_checkpoint, Progress, StepRecord};
 use super::rng::Rng;
-use super::{begin_segment, read_checkpoint, update_segment, write_checkpoint, RunDir, Segment};
 use crate::codec::CodecModel;
 use crate::entropy::{bits_per_sample, gaussian};
 use crate::nn::weights::{self, TensorFile};
 use crate::video::model::check_base;
 use crate::zoo::temporal::{TemporalConfig, TemporalPrior};
-use crate::zoo::Network;
+use crate::zoo::{Network, NetworkFamily};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VideoTrainOptions {
@@ -85,18 +85,10 @@ impl VideoTrainOptions {
         }
     }
 
-    /// Learning rate at `step`: warm-up, then ×0.1 at 80% and ×0.01 at 95% of the steps.
+    /// Learning rate at `step` ([`driver::step_decay`]: warm-up, then ×0.1 at 80% and ×0.01
+    /// at 95% of the steps).
     pub fn lr_at(&self, step: u64) -> f64 {
-        let warm = ((step + 1) as f64 / self.warmup.max(1) as f64).min(1.0);
-        let frac = step as f64 / self.steps.max(1) as f64;
-        let decay = if frac >= 0.95 {
-            0.01
-        } else if frac >= 0.8 {
-            0.1
-        } else {
-            1.0
-        };
-        self.lr * warm * decay
+        driver::step_decay(self.lr, self.warmup, self.steps, step)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -283,11 +275,9 @@ const META_STATE: &str = "lic.video_train_state";
 #[derive(Serialize, Deserialize)]
 struct SavedState {
     opts: VideoTrainOptions,
-    step: u64,
-    rng: u64,
+    #[serde(flatten)]
+    progress: Progress,
     adam_t: u64,
-    elapsed: f64,
-    history: Vec<Segment>,
 }
 
 pub struct VideoTrainer {
@@ -297,10 +287,8 @@ pub struct VideoTrainer {
     pub vs: nn::VarStore,
     pub prior: TemporalPrior,
     pub adam: Adam,
-    pub rng: Rng,
-    pub step: u64,
-    pub elapsed_before: f64,
-    pub history: Vec<Segment>,
+    /// Step, batch generator, training time and history.
+    pub progress: Progress,
 }
 
 impl VideoTrainer {
@@ -319,16 +307,13 @@ impl VideoTrainer {
         let prior = TemporalPrior::new(&vs.root(), opts.config.clone());
         let params = weights::named_vars(&vs, "");
         Ok(VideoTrainer {
-            rng: Rng::new(opts.seed),
+            progress: Progress::new(Rng::new(opts.seed)),
             adam: Adam::new(params),
             opts,
             device,
             base,
             vs,
             prior,
-            step: 0,
-            elapsed_before: 0.0,
-            history: Vec::new(),
         })
     }
 
@@ -338,10 +323,7 @@ impl VideoTrainer {
         let mut t = VideoTrainer::new(state.opts, device)?;
         f.load_into(&t.vs, "model.", true)?;
         t.adam.load_state(&f, "adam", state.adam_t)?;
-        t.rng = Rng(state.rng);
-        t.step = state.step;
-        t.elapsed_before = state.elapsed;
-        t.history = state.history;
+        t.progress = state.progress;
         Ok(t)
     }
 
@@ -373,11 +355,8 @@ impl VideoTrainer {
         tensors.extend(self.adam.state_tensors("adam"));
         let state = SavedState {
             opts: self.opts.clone(),
-            step: self.step,
-            rng: self.rng.0,
+            progress: self.progress.saved(elapsed),
             adam_t: self.adam.t,
-            elapsed,
-            history: self.history.clone(),
         };
         write_checkpoint(path, &tensors, META_STATE, &state)
     }
@@ -417,11 +396,11 @@ impl VideoTrainer {
     /// One optimization step.
     pub fn train_step(&mut self, data: &SequenceSource) -> VideoStepLog {
         let t0 = Instant::now();
-        tch::manual_seed((self.opts.seed.wrapping_mul(1_000_003) ^ self.step) as i64);
-        let seq = data.batch(&self.opts, &mut self.rng, self.device);
+        tch::manual_seed((self.opts.seed.wrapping_mul(1_000_003) ^ self.progress.step) as i64);
+        let seq = data.batch(&self.opts, &mut self.progress.rng, self.device);
         let (lo, hi) = self.base.config.quality_range();
         let q: Vec<f64> = (0..self.opts.batch)
-            .map(|_| lo + (hi - lo) * self.rng.unit())
+            .map(|_| lo + (hi - lo) * self.progress.rng.unit())
             .collect();
         let (y, hyper) = self.base_latents(&seq, &q);
         let c = self.opts.config.latent;
@@ -460,11 +439,11 @@ impl VideoTrainer {
         } else {
             1.0
         };
-        let lr = self.opts.lr_at(self.step);
+        let lr = self.opts.lr_at(self.progress.step);
         self.adam.step(lr, scale);
-        self.step += 1;
+        self.progress.step += 1;
         VideoStepLog {
-            step: self.step,
+            step: self.progress.step,
             bpp: bpp.double_value(&[]),
             bpp_hyper: bits_hyper / denom,
             grad_norm,
@@ -476,50 +455,31 @@ impl VideoTrainer {
 
 /// Runs training until the step count or the time limit, checkpointing into `out`.
 pub fn run(
-    mut trainer: VideoTrainer,
+    trainer: VideoTrainer,
     data: &SequenceSource,
     out: &Path,
     time_limit: Option<f64>,
-    mut on_log: impl FnMut(&VideoStepLog),
+    on_log: impl FnMut(&VideoStepLog),
 ) -> anyhow::Result<VideoTrainer> {
-    let mut dir = RunDir::open(out)?;
-    begin_segment(&mut trainer.history, trainer.device, trainer.step);
-    let mut acc: Vec<VideoStepLog> = Vec::new();
-    let save = |t: &mut VideoTrainer, dir: &RunDir| -> anyhow::Result<()> {
-        let secs = dir.seconds();
-        update_segment(&mut t.history, t.step, secs);
-        t.save_checkpoint(&dir.checkpoint, t.elapsed_before + secs)
-    };
-    while trainer.step < trainer.opts.steps {
-        if dir.out_of_time(time_limit) {
-            break;
-        }
-        let l = trainer.train_step(data);
-        if !l.bpp.is_finite() {
-            bail!("loss diverged at step {} (bpp {})", l.step, l.bpp);
-        }
-        acc.push(l);
-        if trainer.step.is_multiple_of(trainer.opts.log_every) || trainer.step == trainer.opts.steps
-        {
-            let n = acc.len() as f64;
-            let mean = |f: fn(&VideoStepLog) -> f64| acc.iter().map(f).sum::<f64>() / n;
-            let last = acc.last().expect("non-empty");
-            let avg = VideoStepLog {
-                step: trainer.step,
-                bpp: mean(|l| l.bpp),
-                bpp_hyper: mean(|l| l.bpp_hyper),
-                grad_norm: mean(|l| l.grad_norm),
-                lr: last.lr,
-                seconds: mean(|l| l.seconds),
-            };
-            dir.log(&avg)?;
-            on_log(&avg);
-            acc.clear();
-        }
-        if trainer.step.is_multiple_of(trainer.opts.checkpoint_every) {
-            save(&mut trainer, &dir)?;
+    driver::drive(trainer, data, out, time_limit, on_log, |_, _| Ok(()))
+}
+
+impl StepRecord for VideoStepLog {
+    fn loss(&self) -> f64 {
+        self.bpp
+    }
+
+    fn average(logs: &[VideoStepLog]) -> VideoStepLog {
+        let last = logs.last().expect("non-empty");
+        VideoStepLog {
+            step: last.step,
+            bpp: mean(logs, |l| l.bpp),
+            bpp_hyper: mean(logs, |l| l.bpp_hyper),
+            grad_norm: mean(logs, |l| l.grad_norm),
+            lr: last.lr,
+            seconds: mean(logs, |l| l.seconds),
         }
     }
-    save(&mut trainer, &dir)?;
-    Ok(trainer)
 }
+
+driver::impl_driven!(VideoTrainer, SequenceSource, VideoStepLog);

@@ -14,10 +14,11 @@
 
 use tch::Tensor;
 
-use crate::codec::{
+use crate::codec::latent::{
     channel_indexes, check_quality, coding_inputs, dequantize, fixed_values, quantize_all, to_f32,
-    to_f64, z_fixed, CodecError, IntEntropy,
+    to_f64, z_fixed,
 };
+use crate::codec::{CodecError, IntEntropy};
 use crate::coder;
 use crate::format::video::{FrameChunk, FrameKind, VideoColour, VideoHeader};
 use crate::format::Limits;

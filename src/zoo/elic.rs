@@ -413,23 +413,6 @@ impl ElicModel {
         self.gains.inv_gains(&[q])
     }
 
-    pub fn analysis(&self, x: &Tensor) -> Tensor {
-        let y = self.g_a.forward(x);
-        match &self.shortcut {
-            Some(s) => y + s.analysis(x),
-            None => y,
-        }
-    }
-    pub fn synthesis(&self, y_hat: &Tensor) -> Tensor {
-        let x = self.g_s.forward(y_hat);
-        match &self.shortcut {
-            Some(s) => x + s.synthesis(y_hat),
-            None => x,
-        }
-    }
-    pub fn hyper_analysis(&self, y: &Tensor) -> Tensor {
-        self.h_a.forward(y)
-    }
     pub fn hyper_synthesis(&self, z_hat: &Tensor) -> Tensor {
         self.h_s.forward(z_hat)
     }
@@ -473,18 +456,75 @@ impl ElicModel {
             sigma: out.narrow(1, c, c),
         }
     }
+}
 
-    /// Forward pass for a batch `x` in [0, 1] with per-sample qualities `q`. With `train`, rates
-    /// are measured on noisy latents (the training proxy); without, on rounded ones (validation).
-    pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
-        let y = self.analysis(x) * self.gains.gains(q);
-        let z = self.hyper_analysis(&y);
-        self.forward_latents(&y, &z, q, RateProxy::from_train(train))
+/// Checkerboard mask `[H, W]` (bool): true at anchors, where `(row + col)` is even.
+pub fn checkerboard(h: i64, w: i64, device: Device) -> Tensor {
+    let r = Tensor::arange(h, (Kind::Int64, device)).view([h, 1]);
+    let c = Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
+    (r + c).remainder(2).eq(0)
+}
+
+impl super::ConfigFamily for ElicConfig {
+    fn arch(&self) -> &'static str {
+        "elic"
     }
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("config serializes")
+    }
+    fn lambdas(&self) -> &[f64] {
+        &self.lambdas
+    }
+    fn validate(&self) -> Result<(), String> {
+        ElicConfig::validate(self)
+    }
+    fn z_channels(&self) -> i64 {
+        self.n
+    }
+    fn latent_channels(&self) -> i64 {
+        self.m
+    }
+    fn latent_stride(&self) -> i64 {
+        16
+    }
+    /// `z`, then the anchors and non-anchors of every slice.
+    fn streams_per_tile(&self) -> usize {
+        1 + 2 * self.slices.len()
+    }
+    fn slice_ranges(&self) -> Vec<(i64, i64)> {
+        ElicConfig::slice_ranges(self)
+    }
+    fn summary(&self) -> &'static str {
+        if self.wavelet_shortcut {
+            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis around a linear 4-level CDF 9/7 \
+             wavelet-packet path (768 bands -> M by a 1x1 projection and back); hyperprior (factorized z); \
+             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
+        } else {
+            "4x stride-2 5x5 conv + simplified GDN analysis/synthesis; hyperprior (factorized z); \
+             uneven channel slices with channel context + checkerboard spatial context; gain-vector variable rate"
+        }
+    }
+    fn arch_arg(&self) -> String {
+        if *self == Self::tiny() {
+            "elic-tiny".into()
+        } else if self.wavelet_shortcut {
+            "elic-small-wavelet".into()
+        } else {
+            "elic-small".into()
+        }
+    }
+    fn build(&self, p: &nn::Path) -> super::Network {
+        super::Network::Elic(ElicModel::new(p, self.clone()))
+    }
+}
 
-    /// [`ElicModel::forward`] from a given gained latent `y` and hyper-latent `z` (encode-time
+impl super::NetworkFamily for ElicModel {
+    fn config(&self) -> super::ModelConfig {
+        self.config.clone().into()
+    }
+    /// The training forward pass from a given gained latent `y` and hyper-latent `z` (encode-time
     /// refinement optimizes them directly).
-    pub fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
+    fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
         let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
         let psi = self.hyper_synthesis(&zb.z_hat);
         let (b, _, h, w) = y.size4().expect("4-d latent");
@@ -515,18 +555,52 @@ impl ElicModel {
             z_bits: bits_per_sample(&zb.likelihoods),
         }
     }
-}
-
-/// Checkerboard mask `[H, W]` (bool): true at anchors, where `(row + col)` is even.
-pub fn checkerboard(h: i64, w: i64, device: Device) -> Tensor {
-    let r = Tensor::arange(h, (Kind::Int64, device)).view([h, 1]);
-    let c = Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
-    (r + c).remainder(2).eq(0)
+    fn entropy_bottleneck(&self) -> &EntropyBottleneck {
+        &self.entropy_bottleneck
+    }
+    fn gains(&self) -> &GainVectors {
+        &self.gains
+    }
+    fn analysis(&self, x: &Tensor) -> Tensor {
+        let y = self.g_a.forward(x);
+        match &self.shortcut {
+            Some(s) => y + s.analysis(x),
+            None => y,
+        }
+    }
+    fn hyper_analysis(&self, y: &Tensor) -> Tensor {
+        self.h_a.forward(y)
+    }
+    fn synthesis(&self, y_hat: &Tensor) -> Tensor {
+        let x = self.g_s.forward(y_hat);
+        match &self.shortcut {
+            Some(s) => x + s.synthesis(y_hat),
+            None => x,
+        }
+    }
+    fn to_int(&self) -> super::IntEntropy {
+        super::IntEntropy::Elic(ElicModel::to_int(self))
+    }
+    /// A wavelet shortcut that the weights did not have starts at zero: the model then codes
+    /// exactly like the one it was loaded from.
+    fn can_complete(&self, name: &str) -> bool {
+        self.shortcut.is_some() && name.starts_with("shortcut.")
+    }
+    fn complete_partial_init(&self, lacking: &[String]) -> Option<&'static str> {
+        match &self.shortcut {
+            Some(s) if !lacking.is_empty() => {
+                s.zero();
+                Some("wavelet shortcut starts at zero (function-preserving init)")
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zoo::NetworkFamily;
 
     #[test]
     fn wavelet_shortcut_is_a_codec_at_step_0_and_zero_shortcut_changes_nothing() {

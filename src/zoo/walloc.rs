@@ -175,21 +175,6 @@ impl WallocModel {
         self.wpt.forward(&(x - 0.5))
     }
 
-    /// The latent before the rate gain: `[B, C, H/2^J, W/2^J]`.
-    pub fn analysis(&self, x: &Tensor) -> Tensor {
-        self.encoder.forward(&self.wavelet(x))
-    }
-
-    /// Pixels in [0, 1] (unclamped) from a dequantized, gain-normalized latent.
-    pub fn synthesis(&self, y_hat: &Tensor) -> Tensor {
-        let coef = self.dec_linear.forward(y_hat) + self.dec_refine.forward(y_hat);
-        self.wpt.inverse(&coef) + 0.5
-    }
-
-    pub fn hyper_analysis(&self, y: &Tensor) -> Tensor {
-        self.h_a.forward(y)
-    }
-
     /// (μ, σ) of every latent from the decoded hyper-latent.
     pub fn hyper_synthesis(&self, z_hat: &Tensor) -> (Tensor, Tensor) {
         let out = self.h_s.forward(z_hat);
@@ -200,27 +185,6 @@ impl WallocModel {
     /// The exact integer copy of `h_s` (for coding): fixed-point ẑ → fixed-point (μ, σ).
     pub fn hyper_synthesis_int(&self) -> IntSeq {
         self.h_s.to_int()
-    }
-
-    pub fn forward(&self, x: &Tensor, q: &[f64], train: bool) -> TrainOut {
-        let y = self.analysis(x) * self.gains.gains(q);
-        let z = self.hyper_analysis(&y);
-        self.forward_latents(&y, &z, q, RateProxy::from_train(train))
-    }
-
-    /// [`WallocModel::forward`] from a given gained latent `y` and hyper-latent `z`.
-    pub fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
-        let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
-        let (mu, sigma) = self.hyper_synthesis(&zb.z_hat);
-        let y_hat = ste_round(&(y - &mu)) + &mu;
-        let y_rate = proxy.rate_input(y, &y_hat);
-        let y_bits = bits_per_sample(&gaussian::likelihood(&y_rate, &mu, &sigma));
-        let x_hat = self.synthesis(&(y_hat * self.gains.inv_gains(q)));
-        TrainOut {
-            x_hat,
-            y_bits,
-            z_bits: bits_per_sample(&zb.likelihoods),
-        }
     }
 }
 
@@ -256,9 +220,95 @@ pub(crate) fn low_band_init(encoder: &Conv1x1, decoder: &Conv1x1) {
     });
 }
 
+impl super::ConfigFamily for WallocConfig {
+    fn arch(&self) -> &'static str {
+        "walloc"
+    }
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("config serializes")
+    }
+    fn lambdas(&self) -> &[f64] {
+        &self.lambdas
+    }
+    fn validate(&self) -> Result<(), String> {
+        WallocConfig::validate(self)
+    }
+    fn z_channels(&self) -> i64 {
+        self.hyper
+    }
+    fn latent_channels(&self) -> i64 {
+        self.latent
+    }
+    fn latent_stride(&self) -> i64 {
+        WallocConfig::latent_stride(self)
+    }
+    /// `z`, then the whole latent.
+    fn streams_per_tile(&self) -> usize {
+        2
+    }
+    fn summary(&self) -> &'static str {
+        "CDF 9/7 wavelet packet transform + linear 1x1 encoder; mean-scale hyperprior \
+         (factorized z); linear + residual-CNN decoder to wavelet coefficients, inverse WPT; gain-vector variable rate"
+    }
+    fn arch_arg(&self) -> String {
+        if *self == Self::tiny() {
+            "walloc-tiny".into()
+        } else if self.latent == Self::small().latent {
+            "walloc".into()
+        } else {
+            format!("walloc --latent {}", self.latent)
+        }
+    }
+    fn build(&self, p: &nn::Path) -> super::Network {
+        super::Network::Walloc(WallocModel::new(p, self.clone()))
+    }
+}
+
+impl super::NetworkFamily for WallocModel {
+    fn config(&self) -> super::ModelConfig {
+        self.config.clone().into()
+    }
+    /// The training forward pass from a given gained latent `y` and hyper-latent `z`.
+    fn forward_latents(&self, y: &Tensor, z: &Tensor, q: &[f64], proxy: RateProxy) -> TrainOut {
+        let zb = self.entropy_bottleneck.forward_proxy(z, proxy);
+        let (mu, sigma) = self.hyper_synthesis(&zb.z_hat);
+        let y_hat = ste_round(&(y - &mu)) + &mu;
+        let y_rate = proxy.rate_input(y, &y_hat);
+        let y_bits = bits_per_sample(&gaussian::likelihood(&y_rate, &mu, &sigma));
+        let x_hat = self.synthesis(&(y_hat * self.gains.inv_gains(q)));
+        TrainOut {
+            x_hat,
+            y_bits,
+            z_bits: bits_per_sample(&zb.likelihoods),
+        }
+    }
+    fn entropy_bottleneck(&self) -> &EntropyBottleneck {
+        &self.entropy_bottleneck
+    }
+    fn gains(&self) -> &GainVectors {
+        &self.gains
+    }
+    /// The latent before the rate gain: `[B, C, H/2^J, W/2^J]`.
+    fn analysis(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(&self.wavelet(x))
+    }
+    fn hyper_analysis(&self, y: &Tensor) -> Tensor {
+        self.h_a.forward(y)
+    }
+    /// Pixels in [0, 1] (unclamped) from a dequantized, gain-normalized latent.
+    fn synthesis(&self, y_hat: &Tensor) -> Tensor {
+        let coef = self.dec_linear.forward(y_hat) + self.dec_refine.forward(y_hat);
+        self.wpt.inverse(&coef) + 0.5
+    }
+    fn to_int(&self) -> super::IntEntropy {
+        super::IntEntropy::Walloc(self.hyper_synthesis_int())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zoo::NetworkFamily;
     use tch::{Device, Kind};
 
     #[test]

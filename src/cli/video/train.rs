@@ -36,20 +36,14 @@ pub struct Args {
     /// Frames per training sequence (≥ 3: the decoded latents are fed back through the sequence).
     #[arg(long, default_value_t = 4)]
     pub frames: i64,
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
     /// Square crop side in pixels.
     #[arg(long, default_value_t = 192)]
     pub crop: i64,
     #[arg(long, default_value_t = 4000)]
     pub steps: u64,
-    #[arg(long, default_value_t = 1e-4)]
-    pub lr: f64,
     /// Gradient-norm clipping threshold.
     #[arg(long, default_value_t = 0.1)]
     pub clip: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Width of the prior network.
     #[arg(long, default_value_t = 96)]
     pub hidden: i64,
@@ -72,13 +66,8 @@ pub struct Args {
     /// Overwrite an existing exported model.
     #[arg(long, requires = "export")]
     pub force: bool,
-    /// Stop (with a checkpoint) after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub time_limit: Option<f64>,
-    #[arg(long, default_value_t = 50)]
-    pub log_every: u64,
-    #[arg(long, default_value_t = 500)]
-    pub checkpoint_every: u64,
+    #[command(flatten)]
+    pub run: crate::cli::common::LoopArgs,
 }
 
 pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
@@ -90,7 +79,7 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
         let mut t = VideoTrainer::resume(ckpt, device)
             .with_context(|| format!("resuming {}", ckpt.display()))?;
         t.opts.steps = args.steps;
-        eprintln!("resumed {} at step {}", ckpt.display(), t.step);
+        eprintln!("resumed {} at step {}", ckpt.display(), t.progress.step);
         t
     } else {
         let base = lic::codec::CodecModel::find(&args.base)?;
@@ -111,14 +100,14 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
             args.synthetic
         };
         o.frames = args.frames;
-        o.batch = args.batch;
+        o.batch = args.run.batch;
         o.crop = args.crop;
         o.steps = args.steps;
-        o.lr = args.lr;
+        o.lr = args.run.lr;
         o.clip = args.clip;
-        o.seed = args.seed;
-        o.log_every = args.log_every;
-        o.checkpoint_every = args.checkpoint_every;
+        o.seed = args.run.seed;
+        o.log_every = args.run.log_every;
+        o.checkpoint_every = args.run.checkpoint_every;
         let mut t = VideoTrainer::new(o, device)?;
         if let Some(w) = &args.init {
             t.init_from(w)
@@ -147,14 +136,14 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
         o.batch,
         o.frames,
         o.crop,
-        trainer.step,
+        trainer.progress.step,
         o.steps,
         tch::get_num_threads()
     );
-    if trainer.step == 0 && args.init.is_none() && args.resume.is_none() {
+    if trainer.progress.step == 0 && args.init.is_none() && args.resume.is_none() {
         trainer.calibrate(&data);
     }
-    let t = vt::run(trainer, &data, &args.out, args.time_limit, |l| {
+    let t = vt::run(trainer, &data, &args.out, args.run.time_limit, |l| {
         println!(
             "step {:>6}  inter bpp {:.4}  (hyperprior alone {:.4}, {:+.1}%)  |g| {:.3}  lr {:.2e}  {:.2}s/step",
             l.step,
@@ -168,7 +157,7 @@ pub fn run(args: Args, _global: &crate::cli::Global) -> anyhow::Result<()> {
     })?;
     eprintln!(
         "checkpoint at step {} in {}",
-        t.step,
+        t.progress.step,
         args.out.join("checkpoint.safetensors").display()
     );
     Ok(())
@@ -205,13 +194,13 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
             "stills": o.stills,
             "synthetic_fraction": o.synthetic,
             "frames_per_sequence": o.frames,
-            "steps": t.step,
+            "steps": t.progress.step,
             "batch": o.batch,
             "crop": o.crop,
             "lr": o.lr,
             "seed": o.seed,
-            "seconds": t.elapsed_before,
-            "history": t.history,
+            "seconds": t.progress.elapsed_before,
+            "history": t.progress.history,
         },
         "reproduce": format!(
             "lic video train --base {} {} {} --synthetic {} --frames {} --batch {} --crop {} --steps {} --lr {} --seed {} --hidden {} --refs {} --out runs/{}  (then lic video train --export runs/{}/checkpoint.safetensors --name {} --out models)",
@@ -225,7 +214,7 @@ fn export(ckpt: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "{}: video model {} (step {}) over {}, weights hash {}; card {}",
         path.display(),
         m.id,
-        t.step,
+        t.progress.step,
         m.base.id,
         m.hash_hex(),
         card_path.display()
