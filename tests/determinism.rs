@@ -88,7 +88,7 @@ fn the_first_mismatch_is_reported_with_its_inputs() {
     };
     let (e, trace) = codec::encode_traced(&img, &m, &opts).unwrap();
     // One substream per tile for z plus two per slice.
-    assert_eq!(trace.records.len(), 1 + 2 * m.slice_ranges().len());
+    assert_eq!(trace.records.len(), 1 + 2 * m.config.slice_ranges().len());
     let clean = codec::decode_checked(&e.bytes, &m, &trace).unwrap();
     assert!(clean == e.reconstruction);
     let (_, dec) = codec::decode_traced(&e.bytes, &m).unwrap();

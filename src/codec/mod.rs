@@ -272,7 +272,9 @@ fn code_latent(
     source: &mut ChunkSource<'_>,
 ) -> Result<Tensor, CodecError> {
     match &model.int {
-        IntEntropy::Elic(int) => elic_latent(int, &model.slice_ranges(), zfx, (h, w), source),
+        IntEntropy::Elic(int) => {
+            elic_latent(int, &model.config.slice_ranges(), zfx, (h, w), source)
+        }
         IntEntropy::Walloc(hs) => {
             let c = model.config.latent_channels();
             let out = hs.forward(zfx);

@@ -212,11 +212,6 @@ impl CodecModel {
         })
     }
 
-    /// `(first channel, channels)` of each channel slice of the ELIC family (empty for others).
-    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        self.config.slice_ranges()
-    }
-
     /// Hex form of the weights hash.
     pub fn hash_hex(&self) -> String {
         hex(&self.hash)

@@ -17,6 +17,7 @@ use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
+use super::ConfigFamily;
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck, RateProxy};
 use crate::nn::int::{IntLayer, IntSeq};
 use crate::nn::{conv, conv1x1, deconv, ste_round, Conv1x1, Gdn};
@@ -74,60 +75,9 @@ impl ElicConfig {
     pub fn levels(&self) -> usize {
         self.lambdas.len()
     }
-    /// `(first channel, channels)` of each slice.
-    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        let mut start = 0;
-        self.slices
-            .iter()
-            .map(|&c| {
-                let r = (start, c);
-                start += c;
-                r
-            })
-            .collect()
-    }
-    /// Range of the continuous quality parameter: `[1, L]`.
-    pub fn quality_range(&self) -> (f64, f64) {
-        rate::quality_range(&self.lambdas)
-    }
-    /// λ at a continuous quality (geometric interpolation between levels).
-    pub fn lambda_at(&self, q: f64) -> f64 {
-        rate::lambda_at(&self.lambdas, q)
-    }
     /// `(lower level index, interpolation weight)` for quality `q` (clamped to the range).
     pub fn level_weights(&self, q: f64) -> (usize, f64) {
         rate::level_weights(&self.lambdas, q)
-    }
-    /// Initial per-level gains (see [`rate::initial_gains`]).
-    pub fn initial_gains(&self) -> Vec<f64> {
-        rate::initial_gains(&self.lambdas)
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if self.slices.iter().sum::<i64>() != self.m {
-            return Err(format!(
-                "slices {:?} do not sum to m = {}",
-                self.slices, self.m
-            ));
-        }
-        rate::validate(&self.lambdas)?;
-        if self.n < 1 || self.hidden < 1 || self.slices.iter().any(|&s| s < 1) {
-            return Err("channel counts must be positive".into());
-        }
-        let (n, m, h) = (self.n, self.m, self.hidden);
-        let last = *self.slices.last().unwrap_or(&0);
-        let widest = self.slices.iter().copied().max().unwrap_or(0);
-        crate::nn::int::check_fan_in(&[
-            ("h_s.0", n * 25),
-            ("h_s.2", n * 25),
-            ("h_s.4", n * 3 / 2 * 9),
-            ("slices.*.channel.0", (m - last) * 9),
-            ("slices.*.channel.2", h * 9),
-            ("slices.*.spatial", widest * 25),
-            ("slices.*.agg.0", 2 * m + 4 * widest),
-            ("slices.*.agg.2", h),
-        ])?;
-        Ok(())
     }
 }
 
@@ -426,11 +376,6 @@ impl ElicModel {
         }
     }
 
-    /// Channel offsets of each slice.
-    pub fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        self.config.slice_ranges()
-    }
-
     /// μ and σ of slice `i`. `prev` holds the decoded earlier slices (`None` for slice 0);
     /// `anchors` holds the slice's decoded anchors with zeros at non-anchor positions (all zeros
     /// for the anchor pass). The encoder and the decoder call this with identical tensors.
@@ -476,7 +421,30 @@ impl super::ConfigFamily for ElicConfig {
         &self.lambdas
     }
     fn validate(&self) -> Result<(), String> {
-        ElicConfig::validate(self)
+        if self.slices.iter().sum::<i64>() != self.m {
+            return Err(format!(
+                "slices {:?} do not sum to m = {}",
+                self.slices, self.m
+            ));
+        }
+        rate::validate(&self.lambdas)?;
+        if self.n < 1 || self.hidden < 1 || self.slices.iter().any(|&s| s < 1) {
+            return Err("channel counts must be positive".into());
+        }
+        let (n, m, h) = (self.n, self.m, self.hidden);
+        let last = *self.slices.last().unwrap_or(&0);
+        let widest = self.slices.iter().copied().max().unwrap_or(0);
+        crate::nn::int::check_fan_in(&[
+            ("h_s.0", n * 25),
+            ("h_s.2", n * 25),
+            ("h_s.4", n * 3 / 2 * 9),
+            ("slices.*.channel.0", (m - last) * 9),
+            ("slices.*.channel.2", h * 9),
+            ("slices.*.spatial", widest * 25),
+            ("slices.*.agg.0", 2 * m + 4 * widest),
+            ("slices.*.agg.2", h),
+        ])?;
+        Ok(())
     }
     fn z_channels(&self) -> i64 {
         self.n
@@ -491,8 +459,17 @@ impl super::ConfigFamily for ElicConfig {
     fn streams_per_tile(&self) -> usize {
         1 + 2 * self.slices.len()
     }
+    /// `(first channel, channels)` of each slice.
     fn slice_ranges(&self) -> Vec<(i64, i64)> {
-        ElicConfig::slice_ranges(self)
+        let mut start = 0;
+        self.slices
+            .iter()
+            .map(|&c| {
+                let r = (start, c);
+                start += c;
+                r
+            })
+            .collect()
     }
     fn summary(&self) -> &'static str {
         if self.wavelet_shortcut {
@@ -532,7 +509,7 @@ impl super::NetworkFamily for ElicModel {
         let non_anchor = anchor.logical_not();
         let mut y_hats: Vec<Tensor> = Vec::new();
         let mut y_bits = Tensor::zeros([b], (Kind::Float, y.device()));
-        for (i, (start, c)) in self.slice_ranges().into_iter().enumerate() {
+        for (i, (start, c)) in self.config.slice_ranges().into_iter().enumerate() {
             let yi = y.narrow(1, start, c);
             let prev = (i > 0).then(|| Tensor::cat(&y_hats, 1));
             let zeros = yi.zeros_like();

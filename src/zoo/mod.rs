@@ -58,6 +58,18 @@ pub trait ConfigFamily {
     fn to_json(&self) -> String;
     /// λ of each rate level.
     fn lambdas(&self) -> &[f64];
+    /// Range of the continuous quality parameter: `[1, L]`.
+    fn quality_range(&self) -> (f64, f64) {
+        rate::quality_range(self.lambdas())
+    }
+    /// λ at a continuous quality (geometric interpolation between levels).
+    fn lambda_at(&self, q: f64) -> f64 {
+        rate::lambda_at(self.lambdas(), q)
+    }
+    /// Initial per-level gains (see [`rate::initial_gains`]).
+    fn initial_gains(&self) -> Vec<f64> {
+        rate::initial_gains(self.lambdas())
+    }
     fn validate(&self) -> Result<(), String>;
     /// Channels of the hyper-latent `z`.
     fn z_channels(&self) -> i64;
@@ -65,6 +77,10 @@ pub trait ConfigFamily {
     fn latent_channels(&self) -> i64;
     /// Spatial factor from pixels to the latent `y`.
     fn latent_stride(&self) -> i64;
+    /// Padding multiple of the input: the stride down to `z` (`y`'s stride × 4).
+    fn multiple(&self) -> i64 {
+        self.latent_stride() * 4
+    }
     /// Entropy-coded substreams per tile of the image codec.
     fn streams_per_tile(&self) -> usize;
     /// `(first channel, channels)` of each channel slice (empty for a family without slices).
@@ -209,19 +225,6 @@ impl ModelConfig {
         let c = parse(json)?;
         c.validate()?;
         Ok(c)
-    }
-    pub fn quality_range(&self) -> (f64, f64) {
-        rate::quality_range(self.lambdas())
-    }
-    pub fn lambda_at(&self, q: f64) -> f64 {
-        rate::lambda_at(self.lambdas(), q)
-    }
-    pub fn initial_gains(&self) -> Vec<f64> {
-        rate::initial_gains(self.lambdas())
-    }
-    /// Padding multiple of the input: the stride down to `z` (`y`'s stride × 4).
-    pub fn multiple(&self) -> i64 {
-        self.latent_stride() * 4
     }
 }
 

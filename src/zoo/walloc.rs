@@ -17,6 +17,7 @@ use tch::{nn, nn::Module, Tensor};
 
 use super::hyper::HyperSynthesis;
 use super::rate::{self, GainVectors};
+use super::ConfigFamily;
 use crate::entropy::{bits_per_sample, gaussian, EntropyBottleneck, RateProxy};
 use crate::nn::int::IntSeq;
 use crate::nn::{conv, conv1x1, ste_round, Conv1x1};
@@ -61,21 +62,6 @@ impl WallocConfig {
             blocks: 1,
             lambdas: vec![0.004, 0.02, 0.08],
         }
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        rate::validate(&self.lambdas)?;
-        if !(1..=4).contains(&self.wavelet_levels) {
-            return Err("wavelet_levels must be 1 to 4".into());
-        }
-        if self.latent < 1 || self.hyper < 1 || self.hidden < 1 || self.blocks < 0 {
-            return Err("channel counts must be positive".into());
-        }
-        crate::nn::int::check_fan_in(&[
-            ("h_s.0", self.hyper * 25),
-            ("h_s.2", self.hyper * 25),
-            ("h_s.4", self.hyper * 3 / 2 * 9),
-        ])?;
-        Ok(())
     }
     /// Spatial factor of the latent, `2^J`.
     pub fn latent_stride(&self) -> i64 {
@@ -231,7 +217,19 @@ impl super::ConfigFamily for WallocConfig {
         &self.lambdas
     }
     fn validate(&self) -> Result<(), String> {
-        WallocConfig::validate(self)
+        rate::validate(&self.lambdas)?;
+        if !(1..=4).contains(&self.wavelet_levels) {
+            return Err("wavelet_levels must be 1 to 4".into());
+        }
+        if self.latent < 1 || self.hyper < 1 || self.hidden < 1 || self.blocks < 0 {
+            return Err("channel counts must be positive".into());
+        }
+        crate::nn::int::check_fan_in(&[
+            ("h_s.0", self.hyper * 25),
+            ("h_s.2", self.hyper * 25),
+            ("h_s.4", self.hyper * 3 / 2 * 9),
+        ])?;
+        Ok(())
     }
     fn z_channels(&self) -> i64 {
         self.hyper
