@@ -85,6 +85,48 @@ fn eval_command_with_a_conventional_codec() {
         r["results"]["psnr-rgb"][1].as_f64().unwrap()
             > r["results"]["psnr-rgb"][0].as_f64().unwrap()
     );
+    // --resume adds the missing quality only; without it the file is not overwritten.
+    let out_s = out.to_str().unwrap();
+    let ds_s = ds.to_str().unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["eval", "--dataset", ds_s, "--codec", "jpeg", "-o", out_s];
+        a.extend_from_slice(extra);
+        a
+    };
+    assert_eq!(lic(&args(&["--quality", "20,50"])).status.code(), Some(1));
+    let o = lic(&args(&["--quality", "20,50,80", "--resume"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        r2["results"]["quality"],
+        serde_json::json!([20.0, 50.0, 80.0])
+    );
+    // The rows of quality 20 are the first run's (the same encoding time).
+    assert_eq!(
+        r2["points"][0]["per_image"][0]["encoding_time"],
+        r["points"][0]["per_image"][0]["encoding_time"]
+    );
+    assert_eq!(r2["earlier_runs"].as_array().unwrap().len(), 1);
+    // Another codec's rows are refused; --resume needs --output.
+    let o = lic(&[
+        "eval",
+        "--dataset",
+        ds_s,
+        "--codec",
+        "webp",
+        "-o",
+        out_s,
+        "--resume",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another file"));
+    assert_eq!(
+        lic(&["eval", "--dataset", ds_s, "--codec", "jpeg", "--resume"])
+            .status
+            .code(),
+        Some(2)
+    );
     // Errors: missing dataset, unknown codec, conflicting options.
     assert_eq!(
         lic(&["eval", "--dataset", "/nonexistent", "--codec", "jpeg"])

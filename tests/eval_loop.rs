@@ -14,6 +14,28 @@ use lic::metrics::{ms_ssim, psnr_rgb};
 /// A toy lossy codec: keeps the top `q` bits of every sample and stores the result as PNG.
 struct Posterize;
 
+/// [`Posterize`] that fails on one image (an interrupted run).
+struct FailsOn(&'static str);
+
+impl Codec for FailsOn {
+    fn name(&self) -> String {
+        Posterize.name()
+    }
+    fn bitstream_extension(&self) -> String {
+        Posterize.bitstream_extension()
+    }
+    fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
+        anyhow::ensure!(!input.ends_with(self.0), "interrupted");
+        Posterize.encode(input, out, q)
+    }
+    fn decode(&self, bitstream: &Path, out: &Path) -> Result<()> {
+        Posterize.decode(bitstream, out)
+    }
+    fn default_qualities(&self, points: usize) -> Vec<f64> {
+        Posterize.default_qualities(points)
+    }
+}
+
 impl Codec for Posterize {
     fn name(&self) -> String {
         "posterize".into()
@@ -197,4 +219,94 @@ fn measured_per_image_anchor_rows_parse() {
             p.display()
         );
     }
+}
+
+#[test]
+fn an_interrupted_run_keeps_its_rows_and_resumes_without_measuring_them_again() {
+    let ds = dataset();
+    let out = ds.path().join("partial.json");
+    let opts = EvalOptions {
+        checkpoint: Some(out.clone()),
+        ..Default::default()
+    };
+    // The run stops at b.png: a.png's rows are already on disk.
+    let err = evaluate(ds.path(), &FailsOn("b.png"), &[6.0, 3.0], &opts).unwrap_err();
+    assert!(format!("{err:#}").contains("interrupted"), "{err:#}");
+    let partial = RdResults::read(&out).unwrap();
+    assert_eq!(partial.results.quality, vec![6.0, 3.0]);
+    for p in &partial.points {
+        let names: Vec<&str> = p.per_image.iter().map(|r| r.image.as_str()).collect();
+        assert_eq!(names, ["a.png"]);
+    }
+    // Resume with one more quality: only the missing pairs are measured (a.png's rows keep
+    // their timings), the points come sorted, and the first run's information is kept.
+    let resumed = EvalOptions {
+        resume: Some(partial.clone()),
+        ..opts.clone()
+    };
+    let r = evaluate(ds.path(), &Posterize, &[3.0, 6.0, 8.0], &resumed).unwrap();
+    assert_eq!(r.results.quality, vec![3.0, 6.0, 8.0]);
+    for p in &r.points {
+        let names: Vec<&str> = p.per_image.iter().map(|row| row.image.as_str()).collect();
+        assert_eq!(names, ["a.png", "b.png", "c.png"], "quality {}", p.quality);
+    }
+    let row = |r: &RdResults, q: f64, name: &str| {
+        r.points
+            .iter()
+            .find(|p| p.quality == q)
+            .and_then(|p| p.per_image.iter().find(|row| row.image == name))
+            .cloned()
+            .unwrap()
+    };
+    for q in [3.0, 6.0] {
+        assert_eq!(
+            row(&r, q, "a.png").encoding_time,
+            row(&partial, q, "a.png").encoding_time
+        );
+    }
+    assert!(r.missing_rows().is_empty());
+    assert_eq!(r.run.as_ref().unwrap().images, 3);
+    let earlier = r.extra.get(lic::eval::run::EARLIER_RUNS).unwrap();
+    assert_eq!(earlier.as_array().unwrap().len(), 1);
+    // The file holds the whole result, and a second resume has nothing left to do.
+    let back = RdResults::read(&out).unwrap();
+    assert_eq!(back.points.len(), 3);
+    let again = EvalOptions {
+        resume: Some(back),
+        ..opts.clone()
+    };
+    let r2 = evaluate(ds.path(), &FailsOn("a.png"), &[3.0, 6.0, 8.0], &again).unwrap();
+    assert_eq!(
+        row(&r2, 8.0, "c.png").encoding_time,
+        row(&r, 8.0, "c.png").encoding_time
+    );
+    assert_eq!(
+        r2.extra
+            .get(lic::eval::run::EARLIER_RUNS)
+            .and_then(|v| v.as_array())
+            .map(Vec::len),
+        Some(2)
+    );
+    // Rows of other settings are refused.
+    let mut other = partial;
+    other.codec.as_mut().unwrap().settings = "something else".into();
+    let bad = EvalOptions {
+        resume: Some(other),
+        ..Default::default()
+    };
+    let err = evaluate(ds.path(), &Posterize, &[3.0], &bad).unwrap_err();
+    assert!(format!("{err}").contains("write to another file"), "{err}");
+}
+
+#[test]
+fn missing_rows_name_the_gaps() {
+    let ds = dataset();
+    let opts = EvalOptions {
+        limit: Some(2),
+        ..Default::default()
+    };
+    let mut r = evaluate(ds.path(), &Posterize, &[3.0, 6.0], &opts).unwrap();
+    assert!(r.missing_rows().is_empty());
+    r.points[1].per_image.remove(0);
+    assert_eq!(r.missing_rows(), vec![(6.0, "a.png".to_string())]);
 }

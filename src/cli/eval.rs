@@ -9,6 +9,7 @@ use lic::eval::classify::TorchClassifier;
 use lic::eval::conventional::{conventional_codec, CONVENTIONAL_CODECS};
 use lic::eval::perception::{agreement_plot, evaluate_classify, ClassifyResults};
 use lic::eval::plot::{plot, plot_metric, Curve, PlotOptions};
+use lic::eval::results::RdResults;
 use lic::eval::run::{evaluate, EvalOptions};
 use lic::io::file::check_output;
 
@@ -18,6 +19,8 @@ const EXAMPLES: &str = "\
 Examples:
   lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model (lic-dwt)
   lic eval --dataset datasets/kodak --model dwt --quality 2,4,6,8,10
+  lic eval --dataset datasets/kodak --model overfit --effort slow --quality 1,3,5,7 -o slow.json \
+      --resume                         # run it again after an interruption: only what is missing
   lic eval --dataset datasets/kodak --model lic-elic-small --quality 1,2.5,4,6
   lic eval --dataset datasets/kodak --codec jpeg --points 6 -o results/kodak-jpeg.json
   lic eval --dataset datasets/kodak --codec avif --quality 50,38,26 --limit 4
@@ -109,6 +112,12 @@ pub struct Args {
     /// Overwrite the output file.
     #[arg(short, long)]
     pub force: bool,
+    /// Keep the rows already in --output (same codec and settings) and measure only the
+    /// missing image–quality pairs: continues an interrupted run, or adds images, qualities or
+    /// another folder's images to one file. The file is rewritten after every encode anyway,
+    /// so an interrupted run loses at most the encode in progress.
+    #[arg(long, requires = "output", conflicts_with = "force")]
+    pub resume: bool,
 }
 
 pub fn run(args: Args, global: &super::Global) -> Result<()> {
@@ -129,9 +138,19 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         .dataset
         .clone()
         .expect("clap requires --dataset or --video");
-    if let Some(out) = &args.output {
-        check_output(out, &[], args.force)?;
+    if args.resume && (args.video.is_some() || args.task != Task::Rd) {
+        bail!("--resume works for rate-distortion runs over images (--task rd --dataset)");
     }
+    let resume = match &args.output {
+        Some(out) if args.resume && out.exists() => {
+            Some(RdResults::read(out).with_context(|| format!("--resume {}", out.display()))?)
+        }
+        Some(out) => {
+            check_output(out, &[], args.force)?;
+            None
+        }
+        None => None,
+    };
     if let Some(p) = &args.plot {
         check_output(p, &[], args.force)?;
         if args.output.as_deref() == Some(p.as_path()) {
@@ -180,6 +199,8 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         progress: true,
         device: None,
         threads: global.threads.map(|t| t as usize),
+        resume,
+        checkpoint: None,
     };
     if let Some(classifier) = &classifier {
         let results = evaluate_classify(&dataset, codec.as_ref(), &qualities, &opts, classifier)?;
@@ -199,7 +220,25 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
             }
         };
     }
-    let results = evaluate(&dataset, codec.as_ref(), &qualities, &opts)?;
+    let opts = EvalOptions {
+        checkpoint: args.output.clone(),
+        ..opts
+    };
+    let results = match evaluate(&dataset, codec.as_ref(), &qualities, &opts) {
+        Ok(r) => r,
+        Err(e) => match &args.output {
+            Some(out) if out.exists() => {
+                return Err(e.context(format!(
+                    "the rows measured so far are in {} (`--resume` continues)",
+                    out.display()
+                )))
+            }
+            _ => return Err(e),
+        },
+    };
+    for (q, image) in results.missing_rows() {
+        eprintln!("note: no row for {image} at quality {q}: its means are over fewer images");
+    }
     if let Some(p) = &args.plot {
         let label = results.name.clone();
         plot(&[Curve::from_results(&results, label)], p)?;

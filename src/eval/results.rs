@@ -361,6 +361,24 @@ impl RdResults {
         Ok(())
     }
 
+    /// The (quality, image) pairs without a row: images that have rows at some rate points
+    /// but not at these (an interrupted or partial run; `lic eval --resume` fills them in).
+    pub fn missing_rows(&self) -> Vec<(f64, String)> {
+        let all: std::collections::BTreeSet<&str> = self
+            .points
+            .iter()
+            .flat_map(|p| p.per_image.iter().map(|r| r.image.as_str()))
+            .collect();
+        self.points
+            .iter()
+            .flat_map(|p| {
+                all.iter()
+                    .filter(|&&name| p.per_image.iter().all(|r| r.image != name))
+                    .map(|name| (p.quality, name.to_string()))
+            })
+            .collect()
+    }
+
     /// A label for plots and tables: the name, or the file stem when the name is empty.
     pub fn label(&self, path: &Path) -> String {
         if self.name.trim().is_empty() {

@@ -15,6 +15,7 @@ use super::codec::{Codec, SourceImage};
 use super::results::{cpu_device, git_commit, CodecInfo, ImageRow, RatePoint, RdResults, RunInfo};
 use crate::io::image::{load, Image, LoadOptions};
 use crate::metrics;
+use serde_json::Value;
 
 /// Options of [`evaluate`].
 #[derive(Clone, Debug, Default)]
@@ -27,7 +28,57 @@ pub struct EvalOptions {
     pub device: Option<String>,
     /// Threads the codec may use (for the results; default: rayon's pool size).
     pub threads: Option<usize>,
+    /// Rows measured earlier (`lic eval --resume`): they must come from the same codec and
+    /// settings, the (image, quality) pairs they hold are not measured again, and the results
+    /// hold them next to the new rows. The earlier files' run information is kept in
+    /// `earlier_runs`.
+    pub resume: Option<RdResults>,
+    /// Write the results so far to this file (atomically) after every encode, so that an
+    /// interrupted run loses at most the encode in progress.
+    pub checkpoint: Option<PathBuf>,
 }
+
+/// Qualities closer than this are the same rate point.
+const SAME_QUALITY: f64 = 1e-9;
+
+/// The name rows carry for the image at `path` (its file name).
+fn image_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Checks that `prev` was measured with `codec` at the same settings and returns its rate
+/// points and its run information (its own and its earlier runs', oldest first).
+fn resumable(prev: &RdResults, codec: &dyn Codec) -> Result<(Vec<RatePoint>, Vec<Value>)> {
+    let Some(info) = &prev.codec else {
+        bail!("the results to resume carry no codec information (not written by lic eval)");
+    };
+    if info.id != codec.name() || info.settings != codec.description() {
+        bail!(
+            "the results to resume were measured with {} ({}), this run is {} ({}); \
+             write to another file",
+            info.id,
+            info.settings,
+            codec.name(),
+            codec.description()
+        );
+    }
+    if prev.points.is_empty() && !prev.results.bpp.is_empty() {
+        bail!("the results to resume have no per-image rows");
+    }
+    let mut runs = match prev.extra.get(EARLIER_RUNS) {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(run) = &prev.run {
+        runs.push(serde_json::to_value(run).context("run information")?);
+    }
+    Ok((prev.points.clone(), runs))
+}
+
+/// Key of the run information of resumed files.
+pub const EARLIER_RUNS: &str = "earlier_runs";
 
 /// The `*.png` files directly in `dir`, sorted by file name.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -43,10 +94,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 /// decodes to plain 8-bit RGB without conversion, otherwise a normalised copy in `work`.
 fn load_source(path: &Path, work: &Path) -> Result<SourceImage> {
     let loaded = load(path, &LoadOptions::default())?;
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = image_name(path);
     let mut image = loaded.image;
     let png = if loaded.notices.is_empty() && !image.gray {
         path.to_path_buf()
@@ -116,19 +164,56 @@ pub fn evaluate_with(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut points: Vec<RatePoint> = qualities
+    let (mut points, earlier_runs) = match &opts.resume {
+        Some(prev) => resumable(prev, codec)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    // The point of each requested quality (earlier points first, new ones after).
+    let slots: Vec<usize> = qualities
         .iter()
-        .map(|&q| RatePoint {
-            quality: q,
-            per_image: Vec::with_capacity(images.len()),
+        .map(|&q| {
+            match points
+                .iter()
+                .position(|p| (p.quality - q).abs() <= SAME_QUALITY)
+            {
+                Some(i) => i,
+                None => {
+                    points.push(RatePoint {
+                        quality: q,
+                        per_image: Vec::with_capacity(images.len()),
+                    });
+                    points.len() - 1
+                }
+            }
         })
         .collect();
+    let measured = |points: &[RatePoint], slot: usize, name: &str| {
+        points[slot].per_image.iter().any(|r| r.image == name)
+    };
+    let finish = |points: &[RatePoint]| {
+        assemble(codec, dataset, opts, points.to_vec(), earlier_runs.clone())
+    };
     for path in &images {
+        let name = image_name(path);
+        let mut todo: Vec<(usize, f64)> = Vec::new();
+        for (&q, &slot) in qualities.iter().zip(&slots) {
+            if !measured(&points, slot, &name) && todo.iter().all(|&(s, _)| s != slot) {
+                todo.push((slot, q));
+            }
+        }
+        pb.inc((qualities.len() - todo.len()) as u64);
+        if todo.is_empty() {
+            continue;
+        }
         let src = load_source(path, work.path())?;
         let input = codec
             .prepare(&src, work.path())
             .with_context(|| format!("{}: preparing the input", path.display()))?;
-        for (qi, &q) in qualities.iter().enumerate() {
+        for (slot, q) in todo {
+            let qi = qualities
+                .iter()
+                .position(|&x| x == q)
+                .expect("q is a requested quality");
             pb.set_message(format!("{} q={q}", src.name));
             for f in [&bitstream, &decoded] {
                 if f.exists() {
@@ -173,7 +258,7 @@ pub fn evaluate_with(
             let m = metrics::quality(&src.image, &rec)
                 .with_context(|| format!("{}: metrics", path.display()))?;
             on_decoded(&src, qi, &rec)?;
-            points[qi].per_image.push(ImageRow {
+            points[slot].per_image.push(ImageRow {
                 image: src.name.clone(),
                 quality: q,
                 bytes,
@@ -185,16 +270,45 @@ pub fn evaluate_with(
                 encoder,
             });
             pb.inc(1);
+            if let Some(out) = &opts.checkpoint {
+                finish(&points)?
+                    .write(out)
+                    .with_context(|| format!("{}: writing the results so far", out.display()))?;
+            }
         }
     }
     pb.finish_and_clear();
+    finish(&points)
+}
 
+/// The results of `points` (those with rows; when resuming sorted by quality, each point's
+/// rows by image name), with the codec's and this run's information.
+fn assemble(
+    codec: &dyn Codec,
+    dataset: &Path,
+    opts: &EvalOptions,
+    mut points: Vec<RatePoint>,
+    earlier_runs: Vec<Value>,
+) -> Result<RdResults> {
+    points.retain(|p| !p.per_image.is_empty());
+    if opts.resume.is_some() {
+        // Rows of several runs: in the order a fresh run would give.
+        points.sort_by(|a, b| a.quality.total_cmp(&b.quality));
+        for p in &mut points {
+            p.per_image.sort_by(|a, b| a.image.cmp(&b.image));
+        }
+    }
+    let images = points
+        .iter()
+        .flat_map(|p| p.per_image.iter().map(|r| r.image.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let description = format!(
         "{}. Metrics: mean over {} images of per-image PSNR-RGB (MAX=255) and MS-SSIM (RGB, \
          data_range=255); bpp from the bitstream file size; times are per-image wall seconds \
          (measured by lic eval, images in sequence).",
         codec.description(),
-        images.len()
+        images
     );
     let mut results = RdResults::from_points(&codec.name(), &description, points);
     results.codec = Some(CodecInfo {
@@ -209,12 +323,17 @@ pub fn evaluate_with(
         device: opts.device.clone().unwrap_or_else(cpu_device),
         threads: opts.threads.unwrap_or_else(rayon::current_num_threads),
         dataset: dataset.display().to_string(),
-        images: images.len(),
+        images,
         unix_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
         lic_version: env!("CARGO_PKG_VERSION").to_string(),
     });
+    if !earlier_runs.is_empty() {
+        results
+            .extra
+            .insert(EARLIER_RUNS.to_string(), Value::Array(earlier_runs));
+    }
     Ok(results)
 }
