@@ -310,3 +310,25 @@ fn missing_rows_name_the_gaps() {
     r.points[1].per_image.remove(0);
     assert_eq!(r.missing_rows(), vec![(6.0, "a.png".to_string())]);
 }
+
+#[test]
+fn an_image_list_picks_images_by_name_or_stem() {
+    let ds = dataset();
+    let opts = EvalOptions {
+        images: Some(vec!["c".into(), "a.png".into()]),
+        ..Default::default()
+    };
+    let r = evaluate(ds.path(), &Posterize, &[4.0], &opts).unwrap();
+    let names: Vec<&str> = r.points[0]
+        .per_image
+        .iter()
+        .map(|row| row.image.as_str())
+        .collect();
+    assert_eq!(names, ["a.png", "c.png"]);
+    let bad = EvalOptions {
+        images: Some(vec!["a".into(), "kodim01".into()]),
+        ..Default::default()
+    };
+    let err = evaluate(ds.path(), &Posterize, &[4.0], &bad).unwrap_err();
+    assert!(format!("{err}").contains("no image kodim01"), "{err}");
+}

@@ -19,8 +19,8 @@ const EXAMPLES: &str = "\
 Examples:
   lic eval --dataset datasets/kodak --points 6 -o results/kodak-lic.json       # default model (lic-dwt)
   lic eval --dataset datasets/kodak --model dwt --quality 2,4,6,8,10
-  lic eval --dataset datasets/kodak --model overfit --effort slow --quality 1,3,5,7 -o slow.json \
-      --resume                         # run it again after an interruption: only what is missing
+  lic eval --dataset datasets/kodak --images kodim01,kodim04,kodim08,kodim13,kodim19,kodim23 \
+      --model overfit --effort slow --quality 1,3,5,7 -o slow.json --resume   # run again until complete
   lic eval --dataset datasets/kodak --model lic-elic-small --quality 1,2.5,4,6
   lic eval --dataset datasets/kodak --codec jpeg --points 6 -o results/kodak-jpeg.json
   lic eval --dataset datasets/kodak --codec avif --quality 50,38,26 --limit 4
@@ -93,6 +93,15 @@ pub struct Args {
     /// Only the first N images.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+    /// Only these images of the dataset (file names or names without the extension,
+    /// comma-separated), e.g. `kodim01,kodim04`.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        conflicts_with = "video"
+    )]
+    pub images: Option<Vec<String>>,
     /// lic models: encode-time latent refinement steps per image (`lic encode --refine`).
     #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "codec")]
     pub refine: usize,
@@ -196,6 +205,7 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
     };
     let opts = EvalOptions {
         limit: args.limit.map(|n| n as usize),
+        images: args.images.clone(),
         progress: true,
         device: None,
         threads: global.threads.map(|t| t as usize),

@@ -490,7 +490,7 @@ pub fn evaluate_classify(
     classifier: &dyn Classify,
 ) -> Result<ClassifyResults> {
     let labels = read_labels(dataset)?;
-    let images = dataset_images(dataset, opts.limit)?;
+    let images = dataset_images(dataset, opts)?;
     let unlabelled: Vec<String> = images
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

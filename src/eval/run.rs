@@ -22,6 +22,8 @@ use serde_json::Value;
 pub struct EvalOptions {
     /// Only the first N images (sorted by name).
     pub limit: Option<usize>,
+    /// Only these images (file names, or names without the extension).
+    pub images: Option<Vec<String>>,
     /// Show a progress bar on stderr (it hides itself when stderr is not a terminal).
     pub progress: bool,
     /// Device description for the results (default: the CPU model).
@@ -108,10 +110,24 @@ fn load_source(path: &Path, work: &Path) -> Result<SourceImage> {
     Ok(SourceImage { name, png, image })
 }
 
-/// The images [`evaluate`] measures: [`list_images`], cut to `limit`.
-pub fn dataset_images(dataset: &Path, limit: Option<usize>) -> Result<Vec<PathBuf>> {
+/// The images [`evaluate`] measures: [`list_images`], only those named in
+/// [`EvalOptions::images`], cut to [`EvalOptions::limit`].
+pub fn dataset_images(dataset: &Path, opts: &EvalOptions) -> Result<Vec<PathBuf>> {
     let mut images = list_images(dataset)?;
-    if let Some(n) = limit {
+    if let Some(names) = &opts.images {
+        let stem = |p: &Path| {
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        for n in names {
+            if !images.iter().any(|p| image_name(p) == *n || stem(p) == *n) {
+                bail!("{}: no image {n} in the dataset", dataset.display());
+            }
+        }
+        images.retain(|p| names.iter().any(|n| image_name(p) == *n || stem(p) == *n));
+    }
+    if let Some(n) = opts.limit {
         if n == 0 {
             bail!("--limit must be at least 1");
         }
@@ -147,7 +163,7 @@ pub fn evaluate_with(
         codec.check_quality(q)?;
     }
     codec.check_available()?;
-    let images = dataset_images(dataset, opts.limit)?;
+    let images = dataset_images(dataset, opts)?;
     let work = tempfile::Builder::new()
         .prefix("lic-eval-")
         .tempdir()
