@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -57,6 +57,22 @@ fn main() {
     }
     if let Ok(v) = std::env::var("OF_PARENTS") {
         arch.parents = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("OF_SOAP").map(|v| v.to_lowercase()) {
+        // `b1,b2,shampoo_beta,frequency`, or `none` (Adam)
+        opts.soap = if v == "none" {
+            None
+        } else {
+            let f: Vec<f32> = v.split(',').map(|x| x.parse().unwrap()).collect();
+            let d = overfit::soap::SoapConfig::default();
+            Some(overfit::soap::SoapConfig {
+                beta1: *f.first().unwrap_or(&d.beta1),
+                beta2: *f.get(1).unwrap_or(&d.beta2),
+                shampoo_beta: f.get(2).map_or(d.shampoo_beta, |&x| f64::from(x)),
+                eps: d.eps,
+                frequency: f.get(3).map_or(d.frequency, |&x| x as usize),
+            })
+        };
     }
     if let Ok(v) = std::env::var("OF_LEVELS") {
         arch.levels = v.parse().unwrap();

@@ -12,6 +12,7 @@ pub mod fixed;
 pub mod laplace;
 pub mod model;
 pub mod simd;
+pub mod soap;
 pub mod stream;
 pub mod train;
 pub mod vmath;

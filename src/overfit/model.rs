@@ -316,6 +316,21 @@ impl Layout {
         }
     }
 
+    /// The weight matrices as `(offset, rows, columns)`, row-major: every dense layer
+    /// (`fan_out × fan_in`) and the convolution (`3 × 27`, outputs by inputs and taps).
+    pub fn matrices(&self) -> Vec<(usize, usize, usize)> {
+        let mut v: Vec<_> = self
+            .arm
+            .iter()
+            .chain(&self.syn)
+            .map(|d| (d.w, d.fan_out, d.fan_in))
+            .collect();
+        if let Some((w, _)) = self.conv {
+            v.push((w, 3, 27));
+        }
+        v
+    }
+
     /// Every tensor as `(offset, length)`, in bitstream order: per ARM layer weights then
     /// biases, the same for the synthesis, then the convolution.
     pub fn tensors(&self) -> Vec<(usize, usize)> {
