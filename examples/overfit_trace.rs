@@ -63,12 +63,12 @@ fn main() {
         opts.soap = if v == "none" {
             None
         } else {
-            let f: Vec<f32> = v.split(',').map(|x| x.parse().unwrap()).collect();
+            let f: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
             let d = overfit::soap::SoapConfig::default();
             Some(overfit::soap::SoapConfig {
-                beta1: *f.first().unwrap_or(&d.beta1),
-                beta2: *f.get(1).unwrap_or(&d.beta2),
-                shampoo_beta: f.get(2).map_or(d.shampoo_beta, |&x| f64::from(x)),
+                beta1: f.first().map_or(d.beta1, |&x| x as f32),
+                beta2: f.get(1).map_or(d.beta2, |&x| x as f32),
+                shampoo_beta: f.get(2).map_or(d.shampoo_beta, |&x| x),
                 eps: d.eps,
                 frequency: f.get(3).map_or(d.frequency, |&x| x as usize),
             })

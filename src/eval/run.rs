@@ -115,17 +115,17 @@ fn load_source(path: &Path, work: &Path) -> Result<SourceImage> {
 pub fn dataset_images(dataset: &Path, opts: &EvalOptions) -> Result<Vec<PathBuf>> {
     let mut images = list_images(dataset)?;
     if let Some(names) = &opts.images {
-        let stem = |p: &Path| {
-            p.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
+        // `n` names the image at `p` by its file name or its stem.
+        let names_it = |p: &Path, n: &str| {
+            image_name(p) == n || p.file_stem().is_some_and(|s| s.to_string_lossy() == n)
         };
-        for n in names {
-            if !images.iter().any(|p| image_name(p) == *n || stem(p) == *n) {
-                bail!("{}: no image {n} in the dataset", dataset.display());
-            }
+        if let Some(n) = names
+            .iter()
+            .find(|n| !images.iter().any(|p| names_it(p, n)))
+        {
+            bail!("{}: no image {n} in the dataset", dataset.display());
         }
-        images.retain(|p| names.iter().any(|n| image_name(p) == *n || stem(p) == *n));
+        images.retain(|p| names.iter().any(|n| names_it(p, n)));
     }
     if let Some(n) = opts.limit {
         if n == 0 {
@@ -211,10 +211,11 @@ pub fn evaluate_with(
     };
     for path in &images {
         let name = image_name(path);
-        let mut todo: Vec<(usize, f64)> = Vec::new();
-        for (&q, &slot) in qualities.iter().zip(&slots) {
+        // (point, index into `qualities`) of the pairs this image still lacks.
+        let mut todo: Vec<(usize, usize)> = Vec::new();
+        for (qi, &slot) in slots.iter().enumerate() {
             if !measured(&points, slot, &name) && todo.iter().all(|&(s, _)| s != slot) {
-                todo.push((slot, q));
+                todo.push((slot, qi));
             }
         }
         pb.inc((qualities.len() - todo.len()) as u64);
@@ -225,11 +226,8 @@ pub fn evaluate_with(
         let input = codec
             .prepare(&src, work.path())
             .with_context(|| format!("{}: preparing the input", path.display()))?;
-        for (slot, q) in todo {
-            let qi = qualities
-                .iter()
-                .position(|&x| x == q)
-                .expect("q is a requested quality");
+        for (slot, qi) in todo {
+            let q = qualities[qi];
             pb.set_message(format!("{} q={q}", src.name));
             for f in [&bitstream, &decoded] {
                 if f.exists() {

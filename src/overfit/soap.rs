@@ -234,11 +234,10 @@ impl Soap {
             matmul(&gm, false, &gm, true, rows, cols, rows, &mut ggt);
             let mut gtg = vec![0.0; cols * cols];
             matmul(&gm, true, &gm, false, cols, rows, cols, &mut gtg);
-            for (a, b) in mat.l.iter_mut().zip(&ggt) {
-                *a = sb * *a + (1.0 - sb) * b;
-            }
-            for (a, b) in mat.r.iter_mut().zip(&gtg) {
-                *a = sb * *a + (1.0 - sb) * b;
+            for (cov, sample) in [(&mut mat.l, &ggt), (&mut mat.r, &gtg)] {
+                for (a, b) in cov.iter_mut().zip(sample) {
+                    *a = sb * *a + (1.0 - sb) * b;
+                }
             }
             if mat.ql.is_empty() || (self.t as usize).is_multiple_of(c.frequency.max(1)) {
                 mat.refresh();
