@@ -150,3 +150,55 @@ fn eval_command_with_a_conventional_codec() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_failed_eval_says_whether_the_output_holds_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    std::fs::create_dir(&ds).unwrap();
+    let img = image::RgbImage::from_fn(192, 176, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    img.save(ds.join("b.png")).unwrap();
+    let out = dir.path().join("r.json");
+    let (ds_s, out_s) = (ds.to_str().unwrap(), out.to_str().unwrap());
+    let eval = |extra: &[&str]| {
+        let mut a = vec![
+            "eval",
+            "--dataset",
+            ds_s,
+            "--codec",
+            "jpeg",
+            "--quality",
+            "50",
+            "-o",
+            out_s,
+        ];
+        a.extend_from_slice(extra);
+        lic(&a)
+    };
+    let o = eval(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = std::fs::read(&out).unwrap();
+    // A broken image listed before the good one: --force fails before any row, and the file
+    // is still the first run's, which the error says instead of pointing --resume at it.
+    std::fs::write(ds.join("a.png"), b"not a png").unwrap();
+    let o = eval(&["--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unchanged") && !err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+    // Listed after it: the good image's row is written, and the error says so.
+    std::fs::rename(ds.join("a.png"), ds.join("c.png")).unwrap();
+    let o = eval(&["--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("measured so far") && err.contains("--resume"),
+        "{err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["points"][0]["per_image"][0]["image"], "b.png");
+}

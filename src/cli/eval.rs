@@ -234,12 +234,21 @@ pub fn run(args: Args, global: &super::Global) -> Result<()> {
         checkpoint: args.output.clone(),
         ..opts
     };
+    // With --force the file may still be an earlier run's until this run's first row.
+    let modified = |p: &std::path::Path| p.metadata().and_then(|m| m.modified()).ok();
+    let before = args.output.as_deref().and_then(modified);
     let results = match evaluate(&dataset, codec.as_ref(), &qualities, &opts) {
         Ok(r) => r,
         Err(e) => match &args.output {
-            Some(out) if out.exists() => {
+            Some(out) if out.exists() && (args.resume || modified(out) != before) => {
                 return Err(e.context(format!(
                     "the rows measured so far are in {} (`--resume` continues)",
+                    out.display()
+                )))
+            }
+            Some(out) if out.exists() => {
+                return Err(e.context(format!(
+                    "{} is unchanged (no row was measured)",
                     out.display()
                 )))
             }
