@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # BD-rate of a lic results file against the measured per-image anchors, restricted to the images
 # the file has (e.g. the six images of the lic-overfit bar), on the mean curve and per image.
+# Only images with rows at every quality of the file count; the others are named on stderr.
 #
 #   scripts/subset-bdrate.sh RESULTS.json [ANCHOR ...]   (default anchors: avif x265-intra-444
 #                                                         webp jxl jpeg444; or other results files)
@@ -28,7 +29,9 @@ subset() {
 import json, os, sys
 test, src, out, only, per_image = sys.argv[1:6]
 t = json.load(open(test))
-images = sorted({r["image"] for p in t["points"] for r in p["per_image"]})
+# The images with a row at every quality of the test file (a partial one, e.g. of a measurement
+# still being continued with --resume, would bias the mean curve).
+images = sorted(set.intersection(*({r["image"] for r in p["per_image"]} for p in t["points"])))
 if only:
     images = [only]
 if os.path.isfile(src):
@@ -55,7 +58,18 @@ res = {"bpp": [mean(v, "bpp") for _, v in pts],
 json.dump({"name": f"{name} ({len(images)} images)", "results": res}, open(out, "w"))
 PY
 }
-images=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(' '.join(sorted({r['image'] for p in d['points'] for r in p['per_image']})))" "$test_file")
+images=$(python3 - "$test_file" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+per_point = [{r["image"] for r in p["per_image"]} for p in d["points"]]
+complete = set.intersection(*per_point)
+partial = sorted(set.union(*per_point) - complete)
+if partial:
+    print(f"left out (rows at only some qualities): {' '.join(partial)}", file=sys.stderr)
+print(" ".join(sorted(complete)))
+PY
+)
+[ -n "$images" ] || { echo "$test_file: no image has rows at every quality" >&2; exit 1; }
 subset "$test_file" "$tmp/test.json"
 bd() { "$lic" bdrate "$1" "$2" 2>&1 | sed -n 's/^BD-rate: \([-+0-9.]*\) %.*/\1/p' | head -1; }
 for a in "${anchors[@]}"; do
