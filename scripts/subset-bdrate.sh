@@ -22,18 +22,13 @@ for d in "$root/anchors/measured/kodak/per_image" "$root/../shared/anchors/measu
   [ -d "$d" ] && { per_image=$d; break; }
 done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# subset FILE_OR_ANCHOR OUT [IMAGE]: a CompressAI file of the mean over the test file's images
-# (or over IMAGE alone).
+# subset FILE_OR_ANCHOR OUT [IMAGE]: a CompressAI file of the mean over $images (or over IMAGE
+# alone).
 subset() {
-  python3 - "$test_file" "$1" "$2" "${3:-}" "$per_image" <<'PY'
+  python3 - "$1" "$2" "${3:-$images}" "$per_image" <<'PY'
 import json, os, sys
-test, src, out, only, per_image = sys.argv[1:6]
-t = json.load(open(test))
-# The images with a row at every quality of the test file (a partial one, e.g. of a measurement
-# still being continued with --resume, would bias the mean curve).
-images = sorted(set.intersection(*({r["image"] for r in p["per_image"]} for p in t["points"])))
-if only:
-    images = [only]
+src, out, images, per_image = sys.argv[1:5]
+images = images.split()
 if os.path.isfile(src):
     d = json.load(open(src))
     rows = [dict(r, param=p["quality"]) for p in d["points"] for r in p["per_image"]]
@@ -58,6 +53,8 @@ res = {"bpp": [mean(v, "bpp") for _, v in pts],
 json.dump({"name": f"{name} ({len(images)} images)", "results": res}, open(out, "w"))
 PY
 }
+# The images with a row at every quality of the test file (a partial one, e.g. of a measurement
+# still being continued with --resume, would bias the mean curve).
 images=$(python3 - "$test_file" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
