@@ -14,7 +14,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::fixed::{QNet, QTensor};
-use super::model::{Arch, Model, Stats, Upsampling};
+use super::model::{Arch, Model, Scratch, Stats, Upsampling};
 use super::simd::multiversion;
 use super::soap::{Soap, SoapConfig};
 use super::stream;
@@ -128,6 +128,11 @@ pub struct EncodeOptions {
     /// learning rate 0.01; at 0.02 (the default with SOAP) kodim23 q3 gained 3.4% more, while
     /// Adam at 0.02 stayed where it was at 0.01. See `docs/overfit-notes.md`.
     pub soap: Option<SoapConfig>,
+    /// Candidate initializations `(count, iterations)`: `count` fits from seeds `seed`,
+    /// `seed + 1`, … each run the first `iterations` of the schedule; the one with the lowest
+    /// training loss over the last quarter of them goes on, the others are dropped (their
+    /// iterations count in [`Encoded::iterations`] and in the time budget). `(1, 0)`: one fit.
+    pub candidates: (usize, usize),
 }
 
 impl EncodeOptions {
@@ -154,6 +159,7 @@ impl Default for EncodeOptions {
             gaussian_noise: Some((0.22, 0.15)),
             freeze_latents: true,
             soap: Some(SoapConfig::default()),
+            candidates: (1, 0),
         }
     }
 }
@@ -195,7 +201,7 @@ pub struct Encoded {
     pub bytes: Vec<u8>,
     /// The decoder's reconstruction (interleaved RGB), bit-exact.
     pub rgb: Vec<u8>,
-    /// Iterations run.
+    /// Iterations run (those of dropped candidate initializations included).
     pub iterations: usize,
     /// Mean wall time per iteration, ms.
     pub ms_per_iteration: f64,
@@ -367,6 +373,106 @@ fn perturb(lat: &[f32], hat: &mut [f32], dhat: &mut [f32], mode: Perturb, key: u
         .for_each(|(t, (l, (h, d)))| perturb_chunk(l, h, d, mode, key, (t * CHUNK) as u32));
 }
 
+/// One fit: the network parameters, the latents and their optimizers.
+struct Fit {
+    p: Vec<f32>,
+    lat: Vec<f32>,
+    opt_p: NetOptimizer,
+    adam_l: Adam,
+    seed_key: u32,
+}
+
+/// Buffers that the fits share (overwritten by every step).
+struct Work {
+    lat_hat: Vec<f32>,
+    /// Derivative of the perturbed latents (1 outside soft rounding).
+    dhat: Vec<f32>,
+    gp: Vec<f32>,
+    gl: Vec<f32>,
+    scratch: Scratch,
+}
+
+impl Fit {
+    /// A fit initialized from `seed` (zero latents, random networks).
+    fn new(model: &Model, opts: &EncodeOptions, seed: u64) -> Self {
+        let p = model.init_params(seed);
+        let opt_p = match opts.soap {
+            Some(cfg) => {
+                let mats = model.layout.matrices();
+                NetOptimizer::Soap(Box::new(Soap::new(p.len(), &mats, cfg)))
+            }
+            None => NetOptimizer::Adam(Adam::new(p.len())),
+        };
+        Self {
+            p,
+            lat: vec![0.0; model.latents],
+            opt_p,
+            adam_l: Adam::new(model.latents),
+            seed_key: (seed ^ (seed >> 32)) as u32,
+        }
+    }
+
+    /// Iteration `it` of a schedule of `n1` noise and `n2` straight-through iterations: the
+    /// loss of the perturbed latents, its gradients, one optimizer step.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        model: &Model,
+        w: &mut Work,
+        opts: &EncodeOptions,
+        lam: f32,
+        it: usize,
+        n1: usize,
+        n2: usize,
+    ) -> Stats {
+        let noise_phase = it < n1;
+        let mode = match (noise_phase, opts.soft_rounding) {
+            (true, Some((t0, t1))) => {
+                let f = it as f32 / n1.max(1) as f32;
+                let t = t0 + (t1 - t0) * f;
+                let (inv_t, c) = (1.0 / t, 0.5 / (0.5 / t).tanh());
+                match opts.gaussian_noise {
+                    Some((s0, s1)) => Perturb::SoftGauss(inv_t, c, s0 + (s1 - s0) * f),
+                    None => Perturb::Soft(inv_t, c),
+                }
+            }
+            (true, None) => Perturb::Noise,
+            (false, _) => Perturb::Round,
+        };
+        let key = hash32(self.seed_key ^ hash32(it as u32 ^ 0x5bd1_e995));
+        perturb(&self.lat, &mut w.lat_hat, &mut w.dhat, mode, key);
+        let st = model.step(
+            &self.p,
+            &w.lat_hat,
+            lam,
+            &mut w.gp,
+            &mut w.gl,
+            &mut w.scratch,
+        );
+        if let Perturb::Soft(..) | Perturb::SoftGauss(..) = mode {
+            w.gl.par_chunks_mut(CHUNK)
+                .zip(w.dhat.par_chunks(CHUNK))
+                .for_each(|(g, d)| g.iter_mut().zip(d).for_each(|(g, d)| *g *= d));
+        }
+        let (t, n, scale) = if noise_phase {
+            (it, n1, 1.0)
+        } else {
+            (it - n1, n2, ROUND_LR_SCALE)
+        };
+        let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
+        let f = scale * cos.max(0.01);
+        match &mut self.opt_p {
+            NetOptimizer::Adam(a) => a.step(&mut self.p, &w.gp, opts.lr * f, f32::MAX),
+            NetOptimizer::Soap(o) => o.step(&mut self.p, &w.gp, opts.lr * f),
+        }
+        if noise_phase || !opts.freeze_latents {
+            self.adam_l
+                .step(&mut self.lat, &w.gl, opts.latent_lr * f, 16000.0);
+        }
+        st
+    }
+}
+
 fn psnr(mse: f64) -> f64 {
     if mse <= 0.0 {
         99.0
@@ -396,24 +502,14 @@ pub fn encode(
     }
     let lam = lambda(opts.quality);
     let model = Model::new(arch, w, h, rgb);
-    let mut p = model.init_params(opts.seed);
-    let mut lat = vec![0.0f32; model.latents];
-    let mut lat_hat = vec![0.0f32; model.latents];
-    let mut gp = vec![0.0f32; p.len()];
-    let mut gl = vec![0.0f32; lat.len()];
-    let mut opt_p = match opts.soap {
-        Some(cfg) => {
-            let mats = model.layout.matrices();
-            NetOptimizer::Soap(Box::new(Soap::new(p.len(), &mats, cfg)))
-        }
-        None => NetOptimizer::Adam(Adam::new(p.len())),
+    let mut work = Work {
+        lat_hat: vec![0.0f32; model.latents],
+        dhat: vec![1.0f32; model.latents],
+        gp: vec![0.0f32; model.layout.len],
+        gl: vec![0.0f32; model.latents],
+        scratch: model.scratch(),
     };
-    let mut adam_l = Adam::new(lat.len());
-    let mut scratch = model.scratch();
-    let soft = opts.soft_rounding;
-    let mut dhat = vec![1.0f32; lat.len()];
     let (mut n1, mut n2) = opts.iterations.unwrap_or(opts.effort.iterations());
-    let seed_key = (opts.seed ^ (opts.seed >> 32)) as u32;
     // The fitting gets most of the budget; the quantization search and coding the rest.
     // The six-image default-effort evaluation of 0fd7168 took 139–148 s per 180 s encode at
     // 0.85, the quantization search a few seconds of it; that of 0e8df35 144–162 s at 0.92
@@ -428,48 +524,47 @@ pub fn encode(
         .or(opts.iterations.map_or(opts.effort.budget(), |_| None))
         .map(|t| share * t);
     let start = Instant::now();
+    let pixels = model.pixels() as f64;
+    // Candidate initializations: each runs the first `warm` iterations of the schedule, the
+    // one with the lowest mean loss over the last quarter of them goes on.
+    let (count, warm) = opts.candidates;
+    let warm = if count > 1 { warm.min(n1) } else { 0 };
+    let mut warm_up = |c: usize| {
+        let mut fit = Fit::new(&model, opts, opts.seed.wrapping_add(c as u64));
+        let mut score = 0.0;
+        for it in 0..warm {
+            let st = fit.step(&model, &mut work, opts, lam, it, n1, n2);
+            if 4 * it >= 3 * warm {
+                score += st.loss(f64::from(lam), model.pixels());
+            }
+            if it % 25 == 0 {
+                progress(&Progress {
+                    iteration: c * warm + it,
+                    total: count * warm,
+                    bpp: st.bits / pixels,
+                    psnr: psnr(st.mse),
+                    phase: "candidates",
+                });
+            }
+        }
+        (score, fit)
+    };
+    let (mut best, mut fit) = warm_up(0);
+    for c in 1..count {
+        let (score, other) = warm_up(c);
+        if score < best {
+            (best, fit) = (score, other);
+        }
+    }
+    // Iterations of the candidates that were dropped (they count in the time per iteration).
+    let extra = (count.max(1) - 1) * warm;
     // Start of the rounding phase (its steps are faster: no noise, frozen latents).
     let mut round_start = None;
-    let mut it = 0;
+    let mut it = warm;
     let mut last = Stats::default();
-    let pixels = model.pixels() as f64;
     while it < n1 + n2 {
         let noise_phase = it < n1;
-        let mode = match (noise_phase, soft) {
-            (true, Some((t0, t1))) => {
-                let f = it as f32 / n1.max(1) as f32;
-                let t = t0 + (t1 - t0) * f;
-                let (inv_t, c) = (1.0 / t, 0.5 / (0.5 / t).tanh());
-                match opts.gaussian_noise {
-                    Some((s0, s1)) => Perturb::SoftGauss(inv_t, c, s0 + (s1 - s0) * f),
-                    None => Perturb::Soft(inv_t, c),
-                }
-            }
-            (true, None) => Perturb::Noise,
-            (false, _) => Perturb::Round,
-        };
-        let key = hash32(seed_key ^ hash32(it as u32 ^ 0x5bd1_e995));
-        perturb(&lat, &mut lat_hat, &mut dhat, mode, key);
-        last = model.step(&p, &lat_hat, lam, &mut gp, &mut gl, &mut scratch);
-        if let Perturb::Soft(..) | Perturb::SoftGauss(..) = mode {
-            gl.par_chunks_mut(CHUNK)
-                .zip(dhat.par_chunks(CHUNK))
-                .for_each(|(g, d)| g.iter_mut().zip(d).for_each(|(g, d)| *g *= d));
-        }
-        let (t, n, scale) = if noise_phase {
-            (it, n1, 1.0)
-        } else {
-            (it - n1, n2, ROUND_LR_SCALE)
-        };
-        let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
-        let f = scale * cos.max(0.01);
-        match &mut opt_p {
-            NetOptimizer::Adam(a) => a.step(&mut p, &gp, opts.lr * f, f32::MAX),
-            NetOptimizer::Soap(o) => o.step(&mut p, &gp, opts.lr * f),
-        }
-        if noise_phase || !opts.freeze_latents {
-            adam_l.step(&mut lat, &gl, opts.latent_lr * f, 16000.0);
-        }
+        last = fit.step(&model, &mut work, opts, lam, it, n1, n2);
         it += 1;
         if it == n1 {
             round_start = Some((Instant::now(), it));
@@ -477,12 +572,12 @@ pub fn encode(
         if let (Some(limit), true) = (budget, it % 20 == 0 && it < n1) {
             // Fit the rest of the schedule into the budget (re-estimated every 20 iterations,
             // the machine's load varies), keeping the phase proportions.
-            let per = start.elapsed().as_secs_f64() / it as f64;
-            let fit = ((limit / per) as usize).max(it + 20);
-            if fit < n1 + n2 {
+            let per = start.elapsed().as_secs_f64() / (it + extra) as f64;
+            let fits = ((limit / per) as usize).saturating_sub(extra).max(it + 20);
+            if fits < n1 + n2 {
                 let total = n1 + n2;
-                n2 = (n2 * fit / total).max(10);
-                n1 = (fit - n2).max(it + 1);
+                n2 = (n2 * fits / total).max(10);
+                n1 = (fits - n2).max(it + 1);
             }
         }
         if let (Some(limit), Some((t0, i0))) = (budget, round_start) {
@@ -508,6 +603,9 @@ pub fn encode(
             });
         }
     }
+    let Fit { p, lat, .. } = fit;
+    let scratch = work.scratch;
+    let it = it + extra;
     let ms = start.elapsed().as_secs_f64() * 1e3 / it.max(1) as f64;
     let time_arm = scratch.timing[0] * 1e3 / it.max(1) as f64;
     let time_syn = scratch.timing[1] * 1e3 / it.max(1) as f64;
