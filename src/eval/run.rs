@@ -163,6 +163,9 @@ pub fn evaluate_with(
         codec.check_quality(q)?;
     }
     codec.check_available()?;
+    // Before the first results file is written: a results file inside the source tree would
+    // otherwise mark the run's own later writes `-dirty`.
+    let commit = git_commit();
     let images = dataset_images(dataset, opts)?;
     let work = tempfile::Builder::new()
         .prefix("lic-eval-")
@@ -207,7 +210,14 @@ pub fn evaluate_with(
         points[slot].per_image.iter().any(|r| r.image == name)
     };
     let finish = |points: &[RatePoint]| {
-        assemble(codec, dataset, opts, points.to_vec(), earlier_runs.clone())
+        assemble(
+            codec,
+            dataset,
+            opts,
+            &commit,
+            points.to_vec(),
+            earlier_runs.clone(),
+        )
     };
     for path in &images {
         let name = image_name(path);
@@ -301,6 +311,7 @@ fn assemble(
     codec: &dyn Codec,
     dataset: &Path,
     opts: &EvalOptions,
+    commit: &Option<String>,
     mut points: Vec<RatePoint>,
     earlier_runs: Vec<Value>,
 ) -> Result<RdResults> {
@@ -333,7 +344,7 @@ fn assemble(
         quality_name: codec.quality_name(),
     });
     results.run = Some(RunInfo {
-        git_commit: git_commit(),
+        git_commit: commit.clone(),
         device: opts.device.clone().unwrap_or_else(cpu_device),
         threads: opts.threads.unwrap_or_else(rayon::current_num_threads),
         dataset: dataset.display().to_string(),
