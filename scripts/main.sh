@@ -5,17 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The workspace: `lic` (no libtorch, no FFmpeg) and `lic-torch` (what lic hands libtorch work to).
 cargo build --release
-# lic-decode without libtorch (the default build links it, and its start-up costs ~0.5 s).
-cargo build --release --no-default-features --bin lic-decode --target-dir target/lite
 bash datasets/fetch.sh kodak
 lic=target/release/lic
 mkdir -p out
 echo "== encode + decode kodim01 with the default model (lic-dwt)"
 $lic encode datasets/kodak/kodim01.png out/kodim01.lic --force --verify
 $lic decode out/kodim01.lic out/kodim01.png --force
-target/lite/release/lic-decode out/kodim01.lic out/kodim01.lite.png --force
-cmp out/kodim01.png out/kodim01.lite.png && echo "lic-decode: same pixels as lic decode"
+target/release/lic-torch decode out/kodim01.lic out/kodim01.torch.png --force
+cmp out/kodim01.png out/kodim01.torch.png && echo "lic-torch decode: same pixels as lic decode"
 $lic info out/kodim01.lic
 echo "== Kodak report"
 bash scripts/kodak-report.sh lic-dwt

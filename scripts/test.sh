@@ -8,6 +8,6 @@ bash datasets/fetch.sh kodak
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --release
+cargo test --release --workspace

@@ -25,10 +25,32 @@ pub fn synthetic(w: u32, h: u32, seed: u32) -> Image {
     Image::new(w, h, data)
 }
 
-/// Runs the `lic` binary.
+/// The command line to test: `lic` in `lic-cli`'s tests, `lic-torch` (the whole command line)
+/// in `lic-torch-cli`'s, and elsewhere the workspace's `lic-torch` beside the test executable's
+/// folder (`target/release/deps/..`), which `cargo test --workspace` builds.
+#[allow(dead_code)]
+pub fn lic_binary() -> std::path::PathBuf {
+    if let Some(b) = option_env!("CARGO_BIN_EXE_lic").or(option_env!("CARGO_BIN_EXE_lic-torch")) {
+        return b.into();
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder")
+        .join("lic-torch");
+    assert!(
+        bin.is_file(),
+        "{} not found: run the tests with `cargo test --workspace` (it builds lic-torch)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the command line ([`lic_binary`]).
 #[allow(dead_code)]
 pub fn lic(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_lic"))
+    std::process::Command::new(lic_binary())
         .args(args)
         .output()
         .expect("run lic")

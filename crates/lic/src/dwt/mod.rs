@@ -1,0 +1,724 @@
+//! `lic-dwt`: a wavelet codec with context-adaptive entropy coding, pure Rust, no libtorch.
+//!
+//! It is the codec that works on day one: a fixed colour transform and CDF 9/7 wavelet
+//! ([`transform`]), dead-zone quantization with per-band steps that equalize the pixel-domain
+//! error and a rate–distortion choice of each level ([`encode`]), and adaptive context models
+//! over the already coded neighbours, the parent band and luma ([`code`], [`model`]). The
+//! decoder's symbol path is integer arithmetic end to end (the bitstream decodes identically
+//! everywhere) and its float inverse transform uses no fused or transcendental operations, so
+//! the pixels are the same on every machine as well.
+//!
+//! Two parts are learned: the prior every adaptive model starts from ([`prior`], trained on
+//! the training crops in CPU-minutes and compiled in), and a restoration filter the encoder
+//! fits to each image by least squares ([`filter`]).
+pub mod code;
+pub mod filter;
+pub mod model;
+pub mod prior;
+pub mod transform;
+
+use sha2::{Digest, Sha256};
+
+use crate::coder::CoderError;
+use crate::format::{Container, Header, Limits};
+use crate::io::image::Image;
+use code::{Layout, Models, RECON_CLASSES};
+use model::{Counter, Decoder, Encoder, SymbolCoder};
+use transform::{band_norms, bands, Band, MAX_LEVELS};
+
+/// Model id in the container header.
+pub const MODEL_ID: &str = "lic-dwt";
+/// Version of the parameter blob.
+pub const BLOB_VERSION: u8 = 1;
+/// Quality range: the step is `2^(8 − q / 2)` pixel levels (q = 16: a step of one level).
+pub const QUALITY_RANGE: (f32, f32) = (0.0, 16.0);
+/// Default largest image the decoder accepts (pixels).
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+/// Quality used when none is given (`lic encode`; about 0.4 bpp, 31 dB on Kodak).
+pub const DEFAULT_QUALITY: f32 = 6.0;
+/// Reconstruction offsets are stored in units of `1 / OFFSET_SCALE` of a step.
+const OFFSET_SCALE: f32 = 64.0;
+
+/// Errors of the `lic-dwt` codec: the libtorch-free families' shared error type.
+pub type DwtError = crate::family::FamilyError;
+
+fn bad(msg: impl Into<String>) -> DwtError {
+    DwtError::params(MODEL_ID, msg)
+}
+
+/// Encoder settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EncodeOptions {
+    /// Quality in [`QUALITY_RANGE`] (higher is better).
+    pub quality: f32,
+    /// Dead-zone rounding offset: `q = floor(|c| / Δ + rounding)`.
+    pub rounding: f32,
+    /// Chroma step multiplier.
+    pub chroma: f32,
+    /// Rate–distortion trade-off of the coefficient choice (squared steps per bit; 0: plain
+    /// dead-zone quantization).
+    pub kappa: f32,
+    /// Fit and send the restoration filter ([`filter`]).
+    pub filter: bool,
+}
+
+impl EncodeOptions {
+    /// Defaults at a quality.
+    pub fn new(quality: f32) -> Self {
+        EncodeOptions {
+            quality,
+            rounding: 0.38,
+            chroma: 1.0,
+            kappa: 0.12,
+            filter: true,
+        }
+    }
+}
+
+/// What the decoder needs besides the coefficients (the parameter blob).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// Decomposition levels.
+    pub levels: usize,
+    /// Base step in pixel levels.
+    pub step: f32,
+    /// Chroma step multiplier.
+    pub chroma: f32,
+    /// Reconstruction offsets per class, in `1/64` of a step.
+    pub offsets: [i8; RECON_CLASSES],
+    /// Restoration filter per output channel (R, G, B or gray), or none at all.
+    pub filters: Vec<filter::ChannelFilter>,
+}
+
+impl Params {
+    /// Serializes the blob.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = vec![BLOB_VERSION, self.levels as u8];
+        v.extend(self.step.to_le_bytes());
+        v.extend(self.chroma.to_le_bytes());
+        v.extend(self.offsets.iter().map(|&o| o as u8));
+        v.push(self.filters.len() as u8);
+        for f in &self.filters {
+            match f {
+                None => v.push(0),
+                Some(c) => {
+                    v.push(1);
+                    v.extend(c.iter().map(|&k| k as u8));
+                }
+            }
+        }
+        v
+    }
+
+    /// Parses and checks a blob.
+    pub fn parse(b: &[u8]) -> Result<Self, DwtError> {
+        let n = 2 + 8 + RECON_CLASSES + 1;
+        if b.len() < n {
+            return Err(bad(format!(
+                "parameter blob of {} bytes, at least {n} expected",
+                b.len()
+            )));
+        }
+        if b[0] != BLOB_VERSION {
+            return Err(bad(format!(
+                "parameter blob version {} (this build reads {BLOB_VERSION})",
+                b[0]
+            )));
+        }
+        let levels = usize::from(b[1]);
+        if levels > MAX_LEVELS {
+            return Err(bad(format!("{levels} levels (at most {MAX_LEVELS})")));
+        }
+        let f = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let (step, chroma) = (f(2), f(6));
+        for (what, v) in [("step", step), ("chroma multiplier", chroma)] {
+            if !(v.is_finite() && (1e-3..=1e4).contains(&v)) {
+                return Err(bad(format!("{what} {v} out of range")));
+            }
+        }
+        let mut offsets = [0i8; RECON_CLASSES];
+        for (o, &x) in offsets.iter_mut().zip(&b[10..]) {
+            *o = x as i8;
+            if f32::from(*o).abs() > OFFSET_SCALE / 2.0 {
+                return Err(bad(format!("reconstruction offset {o} out of range")));
+            }
+        }
+        let count = usize::from(b[n - 1]);
+        if count > 3 {
+            return Err(bad(format!("{count} restoration filters (at most 3)")));
+        }
+        let mut pos = n;
+        let mut filters = Vec::with_capacity(count);
+        for _ in 0..count {
+            match b.get(pos) {
+                Some(0) => {
+                    filters.push(None);
+                    pos += 1;
+                }
+                Some(1) => {
+                    let c = b
+                        .get(pos + 1..pos + 1 + filter::TAPS)
+                        .ok_or_else(|| bad("parameter blob truncated in a restoration filter"))?;
+                    filters.push(Some(std::array::from_fn(|k| c[k] as i8)));
+                    pos += 1 + filter::TAPS;
+                }
+                Some(f) => return Err(bad(format!("restoration filter flag {f}"))),
+                None => return Err(bad("parameter blob truncated in a restoration filter")),
+            }
+        }
+        if pos != b.len() {
+            return Err(bad(format!(
+                "{} trailing bytes in the parameter blob",
+                b.len() - pos
+            )));
+        }
+        Ok(Params {
+            levels,
+            step,
+            chroma,
+            offsets,
+            filters,
+        })
+    }
+}
+
+/// Per component and band, the quantizer step in coefficient units.
+fn band_steps(p: &Params, comps: usize, bands: &[Band]) -> Vec<Vec<f32>> {
+    let norms = band_norms(p.levels);
+    // RGB error per unit error of Y, Cb, Cr (columns of the inverse colour matrix, squared and
+    // summed), so that the steps equalize the RGB-domain error slope.
+    let gains: [f64; 3] = if comps == 1 {
+        [1.0; 3]
+    } else {
+        [
+            1.0,
+            (3.0 / (0.344_136 * 0.344_136 + 1.772 * 1.772f64)).sqrt(),
+            (3.0 / (1.402 * 1.402 + 0.714_136 * 0.714_136f64)).sqrt(),
+        ]
+    };
+    (0..comps)
+        .map(|c| {
+            let mult = if c == 0 { 1.0 } else { f64::from(p.chroma) };
+            bands
+                .iter()
+                .zip(&norms)
+                .map(|(_, &n)| (f64::from(p.step) * gains[c] * mult / n) as f32)
+                .collect()
+        })
+        .collect()
+}
+
+/// Result of encoding.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// The `.lic` bytes.
+    pub bytes: Vec<u8>,
+    /// Information content of the coefficients under the adaptive models, in bits.
+    pub estimated_bits: f64,
+}
+
+/// Splits an image into centred float planes (Y, Cb, Cr or gray).
+fn to_planes(data: &[u8], gray: bool) -> Vec<Vec<f32>> {
+    if gray {
+        let mut p = Vec::new();
+        transform::gray_to_plane(data, &mut p);
+        vec![p]
+    } else {
+        let mut planes = [Vec::new(), Vec::new(), Vec::new()];
+        transform::rgb_to_ycc(data, &mut planes);
+        planes.into_iter().collect()
+    }
+}
+
+/// The header's weights hash of every `lic-dwt` stream: the first 16 bytes of the SHA-256 of
+/// the embedded prior ([`prior::EMBEDDED`], `models/lic-dwt.safetensors`), the only learned
+/// part of the codec.
+pub fn weights_hash() -> [u8; 16] {
+    static HASH: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| {
+        let d = Sha256::digest(prior::EMBEDDED);
+        let mut h = [0u8; 16];
+        h.copy_from_slice(&d[..16]);
+        h
+    })
+}
+
+/// Encodes an 8-bit image (`data` is RGB or, when `gray`, one byte per pixel).
+pub fn encode(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    gray: bool,
+    opts: &EncodeOptions,
+) -> Result<Encoded, DwtError> {
+    let (w, h) = (width as usize, height as usize);
+    let comps = if gray { 1 } else { 3 };
+    // The container's default limits: a larger image would make a file no reader accepts.
+    let lim = Limits::default();
+    if width > lim.max_side
+        || height > lim.max_side
+        || u64::from(width) * u64::from(height) > lim.max_pixels
+    {
+        return Err(bad(format!(
+            "image {width}x{height} is larger than a .lic file holds ({} per side, {} pixels)",
+            lim.max_side, lim.max_pixels
+        )));
+    }
+    if w == 0 || h == 0 || data.len() != w * h * comps {
+        return Err(bad(format!(
+            "image data of {} bytes does not match {width}x{height}x{comps}",
+            data.len()
+        )));
+    }
+    let (qlo, qhi) = QUALITY_RANGE;
+    if !(qlo..=qhi).contains(&opts.quality) {
+        return Err(bad(format!(
+            "quality {} outside [{qlo}, {qhi}]",
+            opts.quality
+        )));
+    }
+    if !(0.0..=0.5).contains(&opts.rounding) || !(0.25..=8.0).contains(&opts.chroma) {
+        return Err(bad("rounding must be in [0, 0.5] and chroma in [0.25, 8]"));
+    }
+    let prep = prepare(data, w, h, gray, opts);
+    let bands = prep.bands.clone();
+    let mut enc = Encoder::default();
+    let (mut params, _, q) = code_prepared_models(prep, opts, &prior::models(), &mut enc)?;
+    if opts.filter {
+        let rec = reconstruct(&params, &q, w, h, &bands);
+        params.filters = filter::fit(data, &rec, w, h, comps);
+        if params.filters.iter().all(Option::is_none) {
+            params.filters.clear();
+        }
+    }
+    finish(enc, &params, width, height, gray, opts.quality)
+}
+
+/// An image transformed and dead-zone quantized, before entropy coding.
+struct Prepared {
+    params: Params,
+    bands: Vec<Band>,
+    w: usize,
+    /// Coefficients in units of their step.
+    u: Vec<Vec<f32>>,
+    /// Dead-zone quantized values.
+    q: Vec<Vec<i32>>,
+}
+
+fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) -> Prepared {
+    let comps = if gray { 1 } else { 3 };
+    let levels = transform::default_levels(w, h);
+    let params = Params {
+        levels,
+        step: 2f32.powf(8.0 - opts.quality / 2.0),
+        chroma: opts.chroma,
+        offsets: [0; RECON_CLASSES],
+        filters: Vec::new(),
+    };
+    let bands = bands(w, h, levels);
+    let steps = band_steps(&params, comps, &bands);
+    let mut planes = to_planes(data, gray);
+    for p in &mut planes {
+        transform::forward(p, w, h, levels);
+    }
+    let mut u: Vec<Vec<f32>> = planes.iter().map(|p| vec![0.0; p.len()]).collect();
+    let mut q: Vec<Vec<i32>> = planes.iter().map(|p| vec![0; p.len()]).collect();
+    for (c, plane) in planes.iter().enumerate() {
+        for (b, band) in bands.iter().enumerate() {
+            let inv = 1.0 / steps[c][b];
+            let r = if band.orient.is_none() {
+                0.5
+            } else {
+                opts.rounding
+            };
+            for y in band.y0..band.y0 + band.h {
+                for x in band.x0..band.x0 + band.w {
+                    let v = plane[y * w + x] * inv;
+                    u[c][y * w + x] = v;
+                    let m = (v.abs() + r).floor().min(code::MAX_MAGNITUDE as f32);
+                    q[c][y * w + x] = if v < 0.0 { -(m as i32) } else { m as i32 };
+                }
+            }
+        }
+    }
+    Prepared {
+        params,
+        bands,
+        w,
+        u,
+        q,
+    }
+}
+
+/// Entropy-codes a prepared image with `coder`, starting from `models`. With `opts.kappa > 0`
+/// a counting pass first chooses the values with the dead-zone centroids; the centroids of its
+/// choice are what the decoder gets, and the real pass chooses again with them. Returns the
+/// parameters, the models' final state and the coded values.
+fn code_prepared_models<C: SymbolCoder>(
+    prep: Prepared,
+    opts: &EncodeOptions,
+    models: &Models,
+    coder: &mut C,
+) -> Result<(Params, Models, Vec<Vec<i32>>), DwtError> {
+    let Prepared {
+        mut params,
+        bands,
+        w,
+        u,
+        mut q,
+    } = prep;
+    let layout = Layout {
+        w,
+        bands: &bands,
+        levels: params.levels,
+    };
+    params.offsets = centroids(&u, &q, &bands);
+    let mut m = models.clone();
+    if opts.kappa > 0.0 {
+        let mut rdo = code::Rdo {
+            u: &u,
+            offsets: params.offsets.map(|o| f32::from(o) / OFFSET_SCALE),
+            kappa: opts.kappa,
+        };
+        let mut trial = q.clone();
+        let mut first = models.clone();
+        code::code_planes(
+            &mut Counter::default(),
+            &mut first,
+            &layout,
+            &mut trial,
+            Some(&rdo),
+        )?;
+        params.offsets = centroids(&u, &trial, &bands);
+        rdo.offsets = params.offsets.map(|o| f32::from(o) / OFFSET_SCALE);
+        code::code_planes(coder, &mut m, &layout, &mut q, Some(&rdo))?;
+    } else {
+        code::code_planes(coder, &mut m, &layout, &mut q, None)?;
+    }
+    Ok((params, m, q))
+}
+
+/// Codes an image with a counting coder from `models` (whose histograms are recording, for
+/// [`prior::train`]) and returns the models' final state.
+fn count_image(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    gray: bool,
+    opts: &EncodeOptions,
+    models: &Models,
+) -> Result<(Models, f64), DwtError> {
+    let prep = prepare(data, width as usize, height as usize, gray, opts);
+    let mut counter = Counter::default();
+    let (_, m, _) = code_prepared_models(prep, opts, models, &mut counter)?;
+    Ok((m, counter.bits))
+}
+
+/// Per reconstruction class, the mean of `|u| − |q|` over the nonzero values, in `1/64` steps.
+fn centroids(u: &[Vec<f32>], q: &[Vec<i32>], bands: &[Band]) -> [i8; RECON_CLASSES] {
+    let mut sums = [(0.0f64, 0u64); RECON_CLASSES];
+    let w = bands.iter().map(|b| b.x0 + b.w).max().unwrap_or(0);
+    for (c, (uc, qc)) in u.iter().zip(q).enumerate() {
+        for band in bands {
+            let class = code::recon_class(c, band);
+            for y in band.y0..band.y0 + band.h {
+                for x in band.x0..band.x0 + band.w {
+                    let m = qc[y * w + x].unsigned_abs();
+                    if m > 0 {
+                        sums[class].0 += f64::from(uc[y * w + x].abs()) - f64::from(m);
+                        sums[class].1 += 1;
+                    }
+                }
+            }
+        }
+    }
+    sums.map(|(s, n)| {
+        if n == 0 {
+            0
+        } else {
+            ((s / n as f64) * f64::from(OFFSET_SCALE)).round().clamp(
+                -f64::from(OFFSET_SCALE) / 2.0,
+                f64::from(OFFSET_SCALE) / 2.0,
+            ) as i8
+        }
+    })
+}
+
+fn finish(
+    enc: Encoder,
+    params: &Params,
+    width: u32,
+    height: u32,
+    gray: bool,
+    quality: f32,
+) -> Result<Encoded, DwtError> {
+    let estimated_bits = enc.bits;
+    let stream = enc.finish()?;
+    let container = Container {
+        header: Header::image(
+            MODEL_ID,
+            weights_hash(),
+            (width, height),
+            gray,
+            quality,
+            params.to_bytes(),
+        ),
+        substreams: vec![stream],
+    };
+    Ok(Encoded {
+        bytes: container.to_bytes()?,
+        estimated_bits,
+    })
+}
+
+/// Information content of an image's coefficients at given options without writing a stream
+/// (for tuning).
+pub fn estimate_bits(q: &mut [Vec<i32>], w: usize, h: usize, levels: usize) -> f64 {
+    let bands = bands(w, h, levels);
+    let layout = Layout {
+        w,
+        bands: &bands,
+        levels,
+    };
+    let mut counter = Counter::default();
+    code::code_planes(&mut counter, &mut prior::models(), &layout, q, None)
+        .expect("counting never fails");
+    counter.bits
+}
+
+/// Dequantizes and inverse-transforms the coefficients into 8-bit pixels (before the
+/// restoration filter).
+fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Band]) -> Vec<u8> {
+    let comps = q.len();
+    let steps = band_steps(params, comps, bands);
+    let mut planes: Vec<Vec<f32>> = Vec::with_capacity(comps);
+    for (c, qc) in q.iter().enumerate() {
+        let mut p = vec![0.0f32; w * h];
+        for (b, band) in bands.iter().enumerate() {
+            let s = steps[c][b];
+            let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
+            for y in band.y0..band.y0 + band.h {
+                for x in band.x0..band.x0 + band.w {
+                    let v = qc[y * w + x];
+                    p[y * w + x] = match v.signum() {
+                        0 => 0.0,
+                        1 => (v as f32 + off) * s,
+                        _ => (v as f32 - off) * s,
+                    };
+                }
+            }
+        }
+        transform::inverse(&mut p, w, h, params.levels);
+        planes.push(p);
+    }
+    let mut data = Vec::new();
+    if comps == 1 {
+        transform::plane_to_gray(&planes[0], &mut data);
+    } else {
+        let arr: [Vec<f32>; 3] = [
+            std::mem::take(&mut planes[0]),
+            std::mem::take(&mut planes[1]),
+            std::mem::take(&mut planes[2]),
+        ];
+        transform::ycc_to_rgb(&arr, &mut data);
+    }
+    data
+}
+
+/// A decoded image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Gray (one byte per pixel) rather than RGB.
+    pub gray: bool,
+    /// Pixels.
+    pub data: Vec<u8>,
+}
+
+impl Decoded {
+    /// The decoded image as lic's 8-bit RGB [`Image`] (a gray image has R = G = B and the gray
+    /// flag set).
+    pub fn into_image(self) -> Image {
+        let data = if self.gray {
+            self.data.iter().flat_map(|&v| [v, v, v]).collect()
+        } else {
+            self.data
+        };
+        let mut img = Image::new(self.width, self.height, data);
+        img.gray = self.gray;
+        img
+    }
+}
+
+/// Encodes an [`Image`] (see [`encode`]). lic's images are always RGB; a gray one (R = G = B,
+/// the gray flag set) is coded as one plane of its first channel.
+pub fn encode_image(img: &Image, opts: &EncodeOptions) -> Result<Encoded, DwtError> {
+    if img.gray {
+        let g: Vec<u8> = img.data.iter().step_by(3).copied().collect();
+        encode(&g, img.width, img.height, true, opts)
+    } else {
+        encode(&img.data, img.width, img.height, false, opts)
+    }
+}
+
+/// Decodes `.lic` bytes of `lic-dwt` into an [`Image`] (at most [`DEFAULT_MAX_PIXELS`]).
+pub fn decode_image(bytes: &[u8]) -> Result<Image, DwtError> {
+    Ok(decode(bytes, DEFAULT_MAX_PIXELS)?.into_image())
+}
+
+/// Decodes `.lic` bytes of `lic-dwt`, refusing images above `max_pixels`.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, DwtError> {
+    let c = Container::parse(bytes)?;
+    decode_container(&c, max_pixels)
+}
+
+/// Decodes a parsed container.
+pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtError> {
+    let hd = &c.header;
+    if hd.model_id != MODEL_ID {
+        return Err(DwtError::model_id(&hd.model_id, MODEL_ID));
+    }
+    if hd.weights_hash != weights_hash() {
+        return Err(bad("the header's design hash is not lic-dwt's"));
+    }
+    if u64::from(hd.width) * u64::from(hd.height) > max_pixels {
+        return Err(DwtError::TooLarge {
+            width: hd.width,
+            height: hd.height,
+            limit: max_pixels,
+        });
+    }
+    let params = Params::parse(&hd.params)?;
+    let (w, h) = (hd.width as usize, hd.height as usize);
+    if params.levels != transform::default_levels(w, h) {
+        return Err(bad(format!(
+            "{} levels for a {w}x{h} image (expected {})",
+            params.levels,
+            transform::default_levels(w, h)
+        )));
+    }
+    if c.substreams.len() != 1 {
+        return Err(bad(format!(
+            "{} substreams, expected 1",
+            c.substreams.len()
+        )));
+    }
+    let comps = if hd.gray { 1 } else { 3 };
+    let bands = bands(w, h, params.levels);
+    let layout = Layout {
+        w,
+        bands: &bands,
+        levels: params.levels,
+    };
+    let mut q: Vec<Vec<i32>> = (0..comps).map(|_| vec![0; w * h]).collect();
+    let mut dec = Decoder::new(&c.substreams[0])?;
+    code::code_planes(&mut dec, &mut prior::models(), &layout, &mut q, None)?;
+    if !dec.maybe_exhausted() {
+        return Err(CoderError::TrailingData.into());
+    }
+    let mut data = reconstruct(&params, &q, w, h, &bands);
+    if params.filters.len() == comps {
+        filter::apply(&mut data, w, h, comps, &params.filters);
+    } else if !params.filters.is_empty() {
+        return Err(bad(format!(
+            "{} restoration filters for {comps} channels",
+            params.filters.len()
+        )));
+    }
+    Ok(Decoded {
+        width: hd.width,
+        height: hd.height,
+        gray: hd.gray,
+        data,
+    })
+}
+
+/// `lic-dwt` behind the codec interface ([`crate::family::ImageFamily`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dwt;
+
+impl crate::family::ImageFamily for Dwt {
+    fn id(&self) -> &str {
+        MODEL_ID
+    }
+    fn short_name(&self) -> &str {
+        "dwt"
+    }
+    fn description(&self) -> &str {
+        "wavelet codec, no network: CDF 9/7, RD-optimized quantization, context-adaptive range \
+         coding (the default; fast)"
+    }
+    fn quality_range(&self) -> (f64, f64) {
+        (f64::from(QUALITY_RANGE.0), f64::from(QUALITY_RANGE.1))
+    }
+    fn default_quality(&self) -> f64 {
+        f64::from(DEFAULT_QUALITY)
+    }
+    fn capabilities(&self) -> crate::family::Capabilities {
+        crate::family::Capabilities {
+            rate_search: true,
+            ..Default::default()
+        }
+    }
+    fn encode(
+        &self,
+        img: &Image,
+        opts: &crate::family::EncodeOptions,
+        progress: &mut dyn FnMut(&crate::family::Progress) -> crate::family::Control,
+    ) -> Result<crate::family::Encoded, crate::family::Error> {
+        crate::family::check_options(self, opts)?;
+        if img.pixels() > DEFAULT_MAX_PIXELS {
+            // Refused before any work: the decoder would not accept the stream.
+            return Err(DwtError::TooLarge {
+                width: img.width,
+                height: img.height,
+                limit: DEFAULT_MAX_PIXELS,
+            }
+            .into());
+        }
+        let quality = opts.quality.unwrap_or(self.default_quality());
+        let report = |done, message: &str| crate::family::Progress {
+            done,
+            total: 2,
+            message: message.to_string(),
+        };
+        if progress(&report(0, "coding")) == crate::family::Control::Cancel {
+            return Err(DwtError::Cancelled.into());
+        }
+        let e = encode_image(img, &EncodeOptions::new(quality as f32))?;
+        // The encoder keeps no reconstruction: the stream is decoded once, so the reported
+        // reconstruction is what every decoder produces.
+        if progress(&report(1, "decoding")) == crate::family::Control::Cancel {
+            return Err(DwtError::Cancelled.into());
+        }
+        let reconstruction = decode(&e.bytes, u64::MAX)?.into_image();
+        Ok(crate::family::Encoded {
+            bytes: e.bytes,
+            reconstruction,
+            estimated_bits: e.estimated_bits,
+            quality,
+            details: String::new(),
+        })
+    }
+    fn decode(
+        &self,
+        container: &Container,
+        limits: &crate::format::Limits,
+    ) -> Result<Image, crate::family::Error> {
+        let cap = limits.max_pixels.min(DEFAULT_MAX_PIXELS);
+        Ok(decode_container(container, cap)?.into_image())
+    }
+    fn describe_params(&self, c: &Container) -> Option<String> {
+        Some(match Params::parse(&c.header.params) {
+            Ok(p) => format!(
+                "lic-dwt:        {} levels, step {} levels, chroma step ×{}, \
+                 reconstruction offsets {:?}/64",
+                p.levels, p.step, p.chroma, p.offsets
+            ),
+            Err(e) => format!("lic-dwt:        {e}"),
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! What the libtorch-free codec families (`dwt`, `overfit`) share: one error type for their
+//! encoders and decoders, so that a new family of this kind reuses it instead of declaring the
+//! container, coder, model-id and size errors again.
+
+use crate::coder::CoderError;
+use crate::format::FormatError;
+
+/// Errors of a libtorch-free codec family (`lic::dwt::DwtError` and `lic::overfit::OverfitError`
+/// are this type).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FamilyError {
+    /// The container is malformed.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// An entropy-coded substream is malformed.
+    #[error("entropy-coded data: {0}")]
+    Coder(#[from] CoderError),
+    /// The file is of another model.
+    #[error("model id {found:?} is not {expected}")]
+    ModelId {
+        /// The file's model id.
+        found: String,
+        /// The decoder's.
+        expected: &'static str,
+    },
+    /// The parameter blob or the options are invalid.
+    #[error("invalid {model} parameters: {msg}")]
+    Params {
+        /// The family's model id.
+        model: &'static str,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Wrong number of substreams.
+    #[error("{found} substreams, {model} with these parameters has {expected}")]
+    Substreams {
+        /// The family's model id.
+        model: &'static str,
+        /// In the file.
+        found: usize,
+        /// Expected.
+        expected: usize,
+    },
+    /// A substream does not match the header's weights hash.
+    #[error("weights substream does not match the header's weights hash")]
+    WeightsHash,
+    /// A decoded weight is out of range.
+    #[error("decoded weight {0} out of range")]
+    WeightOutOfRange(i32),
+    /// A decoded latent is out of range.
+    #[error("decoded latent out of range at level {level}, ({x}, {y})")]
+    LatentOutOfRange {
+        /// Level.
+        level: usize,
+        /// Column.
+        x: usize,
+        /// Row.
+        y: usize,
+    },
+    /// The encode was cancelled (by its progress callback or its cancel flag).
+    #[error("cancelled")]
+    Cancelled,
+    /// The image is larger than the decoder accepts.
+    #[error("image {width}x{height} exceeds the decoder's limit of {limit} pixels")]
+    TooLarge {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// Pixel limit.
+        limit: u64,
+    },
+}
+
+impl FamilyError {
+    /// Invalid parameters of `model`.
+    pub fn params(model: &'static str, msg: impl Into<String>) -> Self {
+        FamilyError::Params {
+            model,
+            msg: msg.into(),
+        }
+    }
+
+    /// A file of another model than `expected`.
+    pub fn model_id(found: &str, expected: &'static str) -> Self {
+        FamilyError::ModelId {
+            found: found.to_string(),
+            expected,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The codec interface every image family implements.
+
+/// How long to encode (the families with [`Capabilities::effort`]; lic-overfit: how long to fit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Effort {
+    /// About 30 s for a Kodak image on 2 cores.
+    Fast,
+    /// About 3 minutes.
+    #[default]
+    Default,
+    /// Longer, for the best rate-distortion.
+    Slow,
+}
+use crate::format::{Container, Limits};
+use crate::io::image::Image;
+
+/// The library's top-level error: what any family, the registry or the container can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A family's encoder or decoder (container, entropy coding, parameters, sizes).
+    #[error(transparent)]
+    Family(#[from] FamilyError),
+    /// No family with this name or model id is registered here.
+    #[error("{0}")]
+    UnknownModel(String),
+    /// An option the family cannot honour (from its [`Capabilities`]).
+    #[error("{option} is not available with {model} ({why})")]
+    Unsupported {
+        /// The family's model id.
+        model: String,
+        /// The option, as the command line spells it.
+        option: &'static str,
+        /// What the family offers instead.
+        why: String,
+    },
+    /// A quality outside the family's range.
+    #[error("quality {quality} is outside {model}'s range [{lo}, {hi}]")]
+    Quality {
+        /// The family's model id.
+        model: String,
+        /// The value asked for.
+        quality: f64,
+        /// Lowest quality.
+        lo: f64,
+        /// Highest quality.
+        hi: f64,
+    },
+    /// Reading or writing an image.
+    #[error(transparent)]
+    Image(#[from] crate::io::image::ImageIoError),
+    /// A family outside this crate (the libtorch ones) failed; the message names the cause.
+    #[error("{0}")]
+    External(String),
+}
+
+impl From<crate::format::FormatError> for Error {
+    fn from(e: crate::format::FormatError) -> Self {
+        Error::Family(e.into())
+    }
+}
+
+/// What a family can do beyond encode and decode at a quality. The command line refuses an
+/// option whose capability is missing, with one message ([`check_options`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Honours [`EncodeOptions::effort`] (other than the default).
+    pub effort: bool,
+    /// Honours [`EncodeOptions::time_limit`].
+    pub time_limit: bool,
+    /// Honours [`EncodeOptions::refine`] (encode-time latent refinement).
+    pub refine: bool,
+    /// Honours [`EncodeOptions::tile`].
+    pub tile: bool,
+    /// Can dump and check the entropy coder's symbols (`--dump-symbols`, `--check-symbols`).
+    pub symbol_trace: bool,
+    /// Fast enough to search the quality for a `--bpp` / `--psnr` target (about ten encodes).
+    pub rate_search: bool,
+    /// A learned model (its parameters were trained, in advance or per image).
+    pub learned: bool,
+    /// Needs libtorch (the `lic-torch` crate and binary).
+    pub libtorch: bool,
+}
+
+/// Encoder settings common to every family. A field the family's [`Capabilities`] do not cover
+/// must stay at its default ([`check_options`] says which).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct EncodeOptions {
+    /// Quality in the family's range (`None`: its default).
+    pub quality: Option<f64>,
+    /// Effort (families with [`Capabilities::effort`]).
+    pub effort: Effort,
+    /// Wall-clock budget in seconds (families with [`Capabilities::time_limit`]).
+    pub time_limit: Option<f64>,
+    /// Encode-time refinement steps (families with [`Capabilities::refine`]).
+    pub refine: usize,
+    /// Tile side in pixels (families with [`Capabilities::tile`]; `None`: the family's).
+    pub tile: Option<u32>,
+}
+
+impl EncodeOptions {
+    /// Options at quality `q`, everything else at its default.
+    pub fn with_quality(q: f64) -> Self {
+        Self {
+            quality: Some(q),
+            ..Default::default()
+        }
+    }
+}
+
+/// A progress report of a long encode.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Steps done.
+    pub done: u64,
+    /// Steps planned (may change as the encoder adapts to its budget).
+    pub total: u64,
+    /// What is happening, in a few words (phase, current rate and PSNR).
+    pub message: String,
+}
+
+/// The answer of a progress callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop: the encode returns [`FamilyError::Cancelled`].
+    Cancel,
+}
+
+/// An encoded image.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// The `.lic` file.
+    pub bytes: Vec<u8>,
+    /// What the decoder will produce from `bytes` (bit-exact).
+    pub reconstruction: Image,
+    /// The encoder's estimate of the rate, in bits (the real size is `bytes.len() × 8`).
+    pub estimated_bits: f64,
+    /// The quality the stream was coded at.
+    pub quality: f64,
+    /// Family-specific facts for the report (iterations, timings), one line or empty.
+    pub details: String,
+}
+
+/// An image codec family: one per model id, registered once ([`crate::registry`]).
+/// Not `Send`/`Sync` by itself (a libtorch model is neither); the core's registry holds
+/// `dyn ImageFamily + Sync`.
+pub trait ImageFamily {
+    /// The model id written in the container header (`lic-dwt`).
+    fn id(&self) -> &str;
+    /// The short name `--model` also accepts (`dwt`).
+    fn short_name(&self) -> &str;
+    /// One line: what the family is.
+    fn description(&self) -> &str;
+    /// Lowest and highest quality (higher is better).
+    fn quality_range(&self) -> (f64, f64);
+    /// The quality used when none is given.
+    fn default_quality(&self) -> f64;
+    /// What the family can do beyond a plain encode and decode.
+    fn capabilities(&self) -> Capabilities;
+    /// Encodes an image. `progress` is called now and then on long encodes; returning
+    /// [`Control::Cancel`] stops the encode with [`FamilyError::Cancelled`].
+    fn encode(
+        &self,
+        img: &Image,
+        opts: &EncodeOptions,
+        progress: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Encoded, Error>;
+    /// Decodes a parsed container of this family, refusing images above `limits`.
+    fn decode(&self, container: &Container, limits: &Limits) -> Result<Image, Error>;
+    /// The family's parameters in the header, in words (for `lic info`).
+    fn describe_params(&self, _container: &Container) -> Option<String> {
+        None
+    }
+}
+
+/// Checks `opts` against the family's capabilities and quality range: the first option it cannot
+/// honour is refused with one message.
+pub fn check_options(f: &dyn ImageFamily, opts: &EncodeOptions) -> Result<(), Error> {
+    let caps = f.capabilities();
+    let unsupported = |option: &'static str, why: &str| Error::Unsupported {
+        model: f.id().to_string(),
+        option,
+        why: why.to_string(),
+    };
+    if opts.effort != Effort::Default && !caps.effort {
+        return Err(unsupported("--effort", "it has one speed"));
+    }
+    if opts.time_limit.is_some() && !caps.time_limit {
+        return Err(unsupported("--time-limit", "its encode time is fixed"));
+    }
+    if opts.refine > 0 && !caps.refine {
+        return Err(unsupported(
+            "--refine",
+            "only the libtorch models refine latents",
+        ));
+    }
+    if opts.tile.is_some() && !caps.tile {
+        return Err(unsupported("--tile", "it codes the image whole"));
+    }
+    if let Some(t) = opts.time_limit {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(Error::External(
+                "--time-limit must be a positive number".into(),
+            ));
+        }
+    }
+    if let Some(q) = opts.quality {
+        let (lo, hi) = f.quality_range();
+        if !(q.is_finite() && (lo..=hi).contains(&q)) {
+            return Err(Error::Quality {
+                model: f.id().to_string(),
+                quality: q,
+                lo,
+                hi,
+            });
+        }
+    }
+    Ok(())
+}
