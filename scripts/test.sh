@@ -9,5 +9,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --release --workspace --all-targets -- -D warnings
+echo "== cargo doc (the libtorch-free crates' public API, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps -p lic -p lic-eval -p lic-cli
 echo "== cargo test"
 cargo test --release --workspace

@@ -119,10 +119,15 @@ pub fn run(args: Args, global: &Global, engine: &dyn Engine) -> anyhow::Result<(
     let target = target(&args)?;
     if target.is_some() && !caps.rate_search {
         return Err(bad(format!(
-            "--bpp and --psnr are not available with {} (one encode takes minutes; choose \
-             --quality)",
+            "--bpp and --psnr are not available with {}",
             family.id()
         )));
+    }
+    if target.is_some() && caps.learned {
+        eprintln!(
+            "note: {} searches the quality with up to ten full encodes",
+            family.id()
+        );
     }
     let mut opts = FamilyOptions::default();
     opts.quality = args.quality;

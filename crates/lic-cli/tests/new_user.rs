@@ -271,10 +271,6 @@ fn options_a_family_cannot_honour_are_bad_arguments() {
             &["-m", "overfit", "--tile", "256"][..],
             "--tile is not available with lic-overfit",
         ),
-        (
-            &["-m", "overfit", "--bpp", "0.5"][..],
-            "not available with lic-overfit",
-        ),
     ] {
         let mut a = vec!["encode", "in.png", "a.lic"];
         a.extend_from_slice(args);

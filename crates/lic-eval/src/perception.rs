@@ -18,7 +18,7 @@
 //! between the two measured points around the first crossing.
 //!
 //! This module has no libtorch dependency; the TorchScript classifier is
-//! [`super::classify::TorchClassifier`] (engine feature).
+//! `lic_torch::eval::classify::TorchClassifier` (engine feature).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -168,7 +168,8 @@ pub struct Capabilities {
     pub tile: bool,
     /// Can dump and check the entropy coder's symbols (`--dump-symbols`, `--check-symbols`).
     pub symbol_trace: bool,
-    /// Fast enough to search the quality for a `--bpp` / `--psnr` target (about ten encodes).
+    /// Can search the quality for a `--bpp` / `--psnr` target (about ten encodes; with
+    /// lic-overfit, ten fits).
     pub rate_search: bool,
     /// A learned model (its parameters were trained, in advance or per image).
     pub learned: bool,

@@ -167,3 +167,31 @@ fn exif_orientation_is_applied() {
     assert!(top < 40 && bottom > 215, "top {top} bottom {bottom}");
     assert!(l.notices.iter().any(|n| n.contains("orientation")));
 }
+
+#[test]
+fn float_tiffs_are_rounded_like_the_readme_says() {
+    let d = tempfile::tempdir().unwrap();
+    // RGB and gray 32-bit float TIFFs (values in [0, 1]), as scientific tools write them.
+    let rgb = image::Rgb32FImage::from_fn(6, 4, |x, y| {
+        image::Rgb([x as f32 / 5.0, y as f32 / 3.0, 0.5])
+    });
+    let p = d.path().join("rgb.tif");
+    image::DynamicImage::ImageRgb32F(rgb).save(&p).unwrap();
+    let l = lic::io::image::load(&p, &Default::default()).unwrap();
+    assert_eq!((l.image.width, l.image.height), (6, 4));
+    assert_eq!(&l.image.data[..3], &[0, 0, 128]);
+    assert_eq!(&l.image.data[l.image.data.len() - 3..], &[255, 255, 128]);
+    assert!(l.notices.iter().any(|n| n.contains("floating-point")));
+    // Gray 32-bit float (what PIL writes for mode F), which the image crate does not decode.
+    let p = d.path().join("gray.tif");
+    let mut e = tiff::encoder::TiffEncoder::new(std::fs::File::create(&p).unwrap()).unwrap();
+    let v: Vec<f32> = (0..12).map(|i| i as f32 / 11.0 * 1.2 - 0.1).collect();
+    e.write_image::<tiff::encoder::colortype::Gray32Float>(4, 3, &v)
+        .unwrap();
+    let l = lic::io::image::load(&p, &Default::default()).unwrap();
+    assert!(l.image.gray);
+    assert_eq!((l.image.width, l.image.height), (4, 3));
+    assert_eq!(&l.image.data[..3], &[0, 0, 0]);
+    assert_eq!(&l.image.data[33..], &[255, 255, 255]);
+    assert!(l.notices.iter().any(|n| n.contains("floating-point")));
+}

@@ -1,7 +1,7 @@
 //! Context-adaptive coding of quantized wavelet coefficients, written once for the encoder, the
 //! decoder and the rate counter ([`SymbolCoder`]).
 //!
-//! Order: band by band as in [`bands`] (LL, then coarse to fine HL, LH, HH), within a band the
+//! Order: band by band as in `bands` (LL, then coarse to fine HL, LH, HH), within a band the
 //! components Y, Cb, Cr, within a component raster order. Each coefficient's magnitude is coded
 //! as a token (values below 16 directly, larger ones as exponent and first mantissa bit, the
 //! remaining bits raw) under an adaptive model chosen by its context, then its sign:

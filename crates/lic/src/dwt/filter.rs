@@ -64,9 +64,9 @@ fn features(
 
 /// Applies the filters to an interleaved image with `stride` channels (one filter each), in place.
 ///
-/// Each filtered channel is copied once into a plane with a clamped border of [`BORDER`]
+/// Each filtered channel is copied once into a plane with a clamped border of `BORDER`
 /// pixels, so that every tap is a plain offset and a row is computed as 12 vectorizable passes
-/// over it; the integers are those of [`features`] term by term.
+/// over it; the integers are those of `features` term by term.
 pub fn apply(img: &mut [u8], w: usize, h: usize, stride: usize, filters: &[ChannelFilter]) {
     if w == 0 || h == 0 {
         return;

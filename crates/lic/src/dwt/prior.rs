@@ -2,7 +2,7 @@
 //!
 //! Each image's models start from distributions learned on a training set instead of from a
 //! guess, so the first symbols of every context cost fewer bits (most of the gain is at low
-//! rates and on small images, where a context sees few symbols). Training ([`train`]) codes
+//! rates and on small images, where a context sees few symbols). Training (`train`) codes
 //! every training image at several qualities with the models recording what they code, and sets
 //! each model to the histogram of its symbols plus a few pseudo-counts of its previous state;
 //! it is repeated a few rounds because the encoder's rate–distortion choices depend on the

@@ -162,9 +162,14 @@ pub fn load_from_memory(
     // RGBA16 or RGB32F of the largest accepted image, plus slack.
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(16).max(64 << 20));
     reader.limits(limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| decode_error(path, opts, e))?;
+    let mut decoder = match reader.into_decoder() {
+        Ok(d) => d,
+        // Float TIFFs the image crate does not decode (gray 32- and 64-bit float).
+        Err(image::ImageError::Unsupported(_)) if format == image::ImageFormat::Tiff => {
+            return float_tiff(bytes, path, opts);
+        }
+        Err(e) => return Err(decode_error(path, opts, e)),
+    };
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(ImageIoError::Empty {
@@ -230,6 +235,74 @@ pub fn load_from_memory(
             gray,
         },
         notices,
+    })
+}
+
+/// A gray or RGB floating-point TIFF (32 or 64 bits per sample), clamped to [0, 1] and rounded
+/// to 8 bits, as the README promises for float images. Limits are checked from the header first.
+fn float_tiff(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Loaded, ImageIoError> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    let p = || path.to_path_buf();
+    let unsupported = |what: String| ImageIoError::Decode {
+        path: p(),
+        reason: format!("unsupported: {what}"),
+    };
+    let err = |e: tiff::TiffError| ImageIoError::Decode {
+        path: p(),
+        reason: e.to_string(),
+    };
+    let mut d = Decoder::new(std::io::Cursor::new(bytes)).map_err(err)?;
+    let (width, height) = d.dimensions().map_err(err)?;
+    if width == 0 || height == 0 {
+        return Err(ImageIoError::Empty {
+            path: p(),
+            width,
+            height,
+        });
+    }
+    if width > opts.max_side
+        || height > opts.max_side
+        || u64::from(width) * u64::from(height) > opts.max_pixels
+    {
+        return Err(ImageIoError::TooLarge {
+            path: p(),
+            width,
+            height,
+            max_side: opts.max_side,
+            max_pixels: opts.max_pixels,
+        });
+    }
+    let channels = match d.colortype().map_err(err)? {
+        tiff::ColorType::Gray(32 | 64) => 1,
+        tiff::ColorType::RGB(32 | 64) => 3,
+        other => return Err(unsupported(format!("TIFF colour type {other:?}"))),
+    };
+    let values: Vec<f64> = match d.read_image().map_err(err)? {
+        DecodingResult::F32(v) => v.into_iter().map(f64::from).collect(),
+        DecodingResult::F64(v) => v,
+        _ => return Err(unsupported("integer samples of this depth".to_string())),
+    };
+    let n = width as usize * height as usize;
+    if values.len() < n * channels {
+        return Err(ImageIoError::Decode {
+            path: p(),
+            reason: "fewer samples than the image size".to_string(),
+        });
+    }
+    let to8 = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let data: Vec<u8> = if channels == 1 {
+        values[..n].iter().flat_map(|&v| [to8(v); 3]).collect()
+    } else {
+        values[..3 * n].iter().map(|&v| to8(v)).collect()
+    };
+    Ok(Loaded {
+        image: Image {
+            width,
+            height,
+            data,
+            gray: channels == 1,
+        },
+        notices: vec!["floating-point image clamped to [0,1] and rounded to 8 bits".to_string()],
     })
 }
 

@@ -6,7 +6,7 @@
 //! weights are integers over `2^frac`. Every sum is an exact `i64` integer (|activation| ≤ 2^27,
 //! |weight| < 2^15, fan-in ≤ 64: below 2^48), rescaled with round-half-up arithmetic shifts, so
 //! the result is the same on every machine, thread count and instruction set; the kernels are
-//! compiled per ISA ([`super::simd::multiversion`]) only so that the `i32 × i32 → i64` products
+//! compiled per ISA (`super::simd::multiversion`) only so that the `i32 × i32 → i64` products
 //! vectorize. The encoder uses these same functions to write the bitstream.
 use rayon::prelude::*;
 

@@ -65,10 +65,12 @@ impl crate::family::ImageFamily for Overfit {
         4.0
     }
     fn capabilities(&self) -> crate::family::Capabilities {
+        // A --bpp/--psnr search runs up to ten fits: slow, but a user may want it.
         crate::family::Capabilities {
             effort: true,
             time_limit: true,
             learned: true,
+            rate_search: true,
             ..Default::default()
         }
     }

@@ -710,7 +710,7 @@ fn dense_dx<S: Simd, const R: usize>(p: &[f32], d: &Dense, dy: &[Unit], dx: &mut
     }
 }
 
-/// The weights of an MLP in bf16 pairs for [`dense_fwd_r`]: layer `i`'s output `o` reads
+/// The weights of an MLP in bf16 pairs for `dense_fwd_r`: layer `i`'s output `o` reads
 /// input pair `j` (inputs `2j`, `2j + 1`, the last one zero for an odd count) with
 /// `w[off[i] + o · ⌈fan_in / 2⌉ + j]`.
 pub struct Packed {

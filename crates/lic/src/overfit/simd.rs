@@ -1,7 +1,7 @@
 //! Runtime instruction-set dispatch for the float training kernels.
 //!
 //! Kernels are written once as `#[inline(always)]` bodies over `[f32; 16]` blocks, generic over
-//! a [`Simd`] implementation. [`multiversion!`] wraps a body in an AVX-512 + AVX512_BF16, an
+//! a [`Simd`] implementation. `multiversion!` wraps a body in an AVX-512 + AVX512_BF16, an
 //! AVX-512, an AVX2+FMA and a baseline variant and picks one per call with
 //! `is_x86_feature_detected!`, so the shipped binary needs no `-C target-cpu`. The bf16 variant
 //! differs only where a kernel asks for [`Simd::dot2`] (the training forward passes); the
@@ -139,7 +139,7 @@ fn dot2_emulated(acc: &Lane, x: &Pairs, w: &Pairs) -> Lane {
 ///
 /// # Safety
 /// The methods may only run on a CPU with the implementation's features: kernels call them
-/// only from the variant that [`multiversion!`] picked for [`isa`].
+/// only from the variant that `multiversion!` picked for [`isa`].
 pub trait Simd {
     /// Register type holding one lane.
     type V: Copy;

@@ -4,7 +4,7 @@
 //! fifth of the time (the Laplace rate of every latent, the soft rounding of every latent).
 //! These versions are straight-line arithmetic on the bit patterns, so that a loop over a block
 //! of values inlines them and the compiler vectorizes it in each ISA variant of
-//! [`super::simd::multiversion`]. They serve training only: nothing that selects a probability
+//! `super::simd::multiversion`. They serve training only: nothing that selects a probability
 //! table or a decoded pixel uses them (that is the integer path of [`super::fixed`]), so their
 //! last-bit behaviour may differ between ISAs without breaking the bitstream contract.
 
