@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use std::time::Instant;
 
-use lic::family::{check_options, Control, EncodeOptions as FamilyOptions};
+use lic::family::{check_options, encode_target, Control, EncodeOptions as FamilyOptions, Target};
 use lic::io::image::AlphaPolicy;
 
 use super::common::{check_out, report_line, write_output};
@@ -77,31 +77,33 @@ pub struct Args {
     pub time_limit: Option<f64>,
 }
 
-/// What `--bpp` / `--psnr` aim at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// Bits per pixel of the file.
-    Bpp,
-    /// PSNR-RGB of the decoded image.
-    Psnr,
-}
-
 /// `--bpp` or `--psnr`, checked to be a positive number.
-pub fn target(args: &Args) -> anyhow::Result<Option<(f64, Target)>> {
+pub fn target(args: &Args) -> anyhow::Result<Option<Target>> {
     let t = match (args.bpp, args.psnr) {
-        (Some(b), _) => Some((b, Target::Bpp, "--bpp")),
-        (_, Some(p)) => Some((p, Target::Psnr, "--psnr")),
+        (Some(b), _) => Some((Target::Bpp(b), "--bpp")),
+        (_, Some(p)) => Some((Target::Psnr(p), "--psnr")),
         _ => None,
     };
     Ok(match t {
-        Some((v, what, name)) => {
-            if !(v.is_finite() && v > 0.0) {
+        Some((t, name)) => {
+            if !(t.value().is_finite() && t.value() > 0.0) {
                 return Err(BadArgs(format!("{name} must be a positive number")).into());
             }
-            Some((v, what))
+            Some(t)
         }
         None => None,
     })
+}
+
+/// Reports what a target search reached (on stderr).
+pub fn report_reached(target: Target, r: &lic::family::Reached) {
+    eprintln!(
+        "quality {:.4} reaches {} {:.4} (target {})",
+        r.encoded.quality,
+        target.name(),
+        r.value,
+        target.value()
+    );
 }
 
 pub fn run(args: Args, global: &Global, engine: &dyn Engine) -> anyhow::Result<()> {
@@ -142,32 +144,22 @@ pub fn run(args: Args, global: &Global, engine: &dyn Engine) -> anyhow::Result<(
     let pixels = img.pixels() as f64;
     let t = Instant::now();
     let pb = lic_eval::progress_bar(1, "encode");
-    let encode_at = |q: f64| {
-        let mut o = opts.clone();
-        o.quality = Some(q);
-        family
-            .encode(&img, &o, &mut |p| {
-                pb.set_length(p.total);
-                pb.set_position(p.done);
-                pb.set_message(p.message.clone());
-                Control::Continue
-            })
-            .with_context(|| format!("encoding {}", args.input.display()))
+    let mut progress = |p: &lic::family::Progress| {
+        pb.set_length(p.total);
+        pb.set_position(p.done);
+        pb.set_message(p.message.clone());
+        Control::Continue
     };
+    let ctx = || format!("encoding {}", args.input.display());
     let enc = match target {
-        Some((value, what)) => {
-            let (lo, hi) = family.quality_range();
-            let (_, e) = bisect_quality(lo, hi, (value, what), |q| {
-                let e = encode_at(q)?;
-                let v = match what {
-                    Target::Bpp => e.bytes.len() as f64 * 8.0 / pixels,
-                    Target::Psnr => lic::metrics::psnr_rgb(&img, &e.reconstruction)?,
-                };
-                Ok((e, v))
-            })?;
-            e
+        Some(t) => {
+            let r = encode_target(family, &img, &opts, t, &mut progress).with_context(ctx)?;
+            report_reached(t, &r);
+            r.encoded
         }
-        None => encode_at(opts.quality.unwrap_or(family.default_quality()))?,
+        None => family
+            .encode(&img, &opts, &mut progress)
+            .with_context(ctx)?,
     };
     pb.finish_and_clear();
     if args.verify {
@@ -227,46 +219,4 @@ pub fn check_lic_name(out: &std::path::Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Bisection over the quality for a target of a metric that grows with the quality:
-/// `encode(q)` gives a result and its metric. Reports the reached value on stderr and returns
-/// the best quality and its result.
-pub fn bisect_quality<E>(
-    lo: f64,
-    hi: f64,
-    (target, what): (f64, Target),
-    mut encode: impl FnMut(f64) -> anyhow::Result<(E, f64)>,
-) -> anyhow::Result<(f64, E)> {
-    let (mut a, mut b) = (lo, hi);
-    let mut best: Option<(f64, E, f64, f64)> = None;
-    for _ in 0..10 {
-        let q = 0.5 * (a + b);
-        let (e, v) = encode(q)?;
-        let err = (v - target).abs();
-        if v < target {
-            a = q;
-        } else {
-            b = q;
-        }
-        if best.as_ref().is_none_or(|(.., be, _)| err < *be) {
-            best = Some((q, e, err, v));
-        }
-        if err <= 0.002 * target {
-            break;
-        }
-    }
-    let (q, e, err, v) = best.expect("at least one encode");
-    let name = match what {
-        Target::Bpp => "bpp",
-        Target::Psnr => "PSNR",
-    };
-    // Farther than 5% from the target: the target is outside what the model reaches.
-    anyhow::ensure!(
-        err <= 0.05 * target,
-        "cannot reach {name} {target}: the closest is {v:.4} at quality {q:.3} (the model's \
-         qualities run from {lo} to {hi}); nothing was written"
-    );
-    eprintln!("quality {q:.4} reaches {name} {v:.4} (target {target})");
-    Ok((q, e))
 }

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+pub mod batch;
 pub mod bdrate;
 pub mod common;
 pub mod decode;
@@ -67,6 +68,8 @@ pub enum Command {
     Latents(Passthrough),
     /// Rate–distortion evaluation over a folder of images (a lic model or a conventional codec).
     Eval(eval::Args),
+    /// Transcode a folder or manifest of images into .lic files (sharded, resumable).
+    Batch(batch::Args),
     /// Bjøntegaard delta rate between two results files.
     Bdrate(bdrate::Args),
     /// Plot RD curves from results files into a PNG.
@@ -122,19 +125,22 @@ pub fn main_with(engine: &dyn Engine) -> ExitCode {
         threads: cli.threads,
     };
     common::apply_threads(&global);
-    let result: anyhow::Result<()> = match cli.command {
-        Command::Encode(a) => encode::run(a, &global, engine),
-        Command::Decode(a) => decode::run(a, &global, engine),
-        Command::Info(a) => info::run(a, &global),
-        Command::Latents(a) => engine.latents(a.args, &global),
-        Command::Eval(a) => eval::run(a, &global, engine),
-        Command::Bdrate(a) => bdrate::run(a, &global),
-        Command::Plot(a) => plot::run(a, &global),
-        Command::Train(a) => engine.train(a.args, &global),
-        Command::Video(a) => engine.video(a.args, &global),
+    // Every subcommand exits 0 on success except `lic batch`, whose code says what failed.
+    let ok = |r: anyhow::Result<()>| r.map(|()| 0u8);
+    let result: anyhow::Result<u8> = match cli.command {
+        Command::Encode(a) => ok(encode::run(a, &global, engine)),
+        Command::Decode(a) => ok(decode::run(a, &global, engine)),
+        Command::Info(a) => ok(info::run(a, &global)),
+        Command::Latents(a) => ok(engine.latents(a.args, &global)),
+        Command::Eval(a) => ok(eval::run(a, &global, engine)),
+        Command::Bdrate(a) => ok(bdrate::run(a, &global)),
+        Command::Plot(a) => ok(plot::run(a, &global)),
+        Command::Train(a) => ok(engine.train(a.args, &global)),
+        Command::Video(a) => ok(engine.video(a.args, &global)),
+        Command::Batch(a) => batch::run(a, &global),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => report(&e),
     }
 }

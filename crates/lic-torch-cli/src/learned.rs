@@ -7,10 +7,12 @@ use lic::codec::{self, EncodeOptions};
 use lic::io::file::{check_output, write_atomic};
 use lic_cli::common::read_input;
 use lic_cli::decode::Args as DecodeArgs;
-use lic_cli::encode::{bisect_quality, target, Args as EncodeArgs, Target};
+use lic_cli::encode::{report_reached, target, Args as EncodeArgs};
 
 use lic::codec::family::Learned;
-use lic::family::{check_options, EncodeOptions as FamilyOptions, ImageFamily};
+use lic::family::{
+    check_options, encode_target, Control, EncodeOptions as FamilyOptions, ImageFamily,
+};
 use lic_cli::BadArgs;
 
 use crate::common::{load_model, stream_model};
@@ -33,24 +35,24 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     }
     let img = lic_cli::common::load_input(&args.input, args.alpha)?;
     let model = learned.model();
-    let (lo, hi) = learned.quality_range();
     let mut opts = EncodeOptions {
         quality: args.quality.unwrap_or(learned.default_quality()),
         tile: args.tile.unwrap_or(codec::DEFAULT_TILE),
         refine: args.refine,
     };
     let pixels = img.pixels() as f64;
-    let enc = if let Some((value, what)) = target(&args)? {
-        let (q, e) = bisect_quality(lo, hi, (value, what), |q| {
-            let e = codec::encode(&img, model, &EncodeOptions { quality: q, ..opts })?;
-            let v = match what {
-                Target::Bpp => e.bytes.len() as f64 * 8.0 / pixels,
-                Target::Psnr => lic::metrics::psnr_rgb(&img, &e.reconstruction).unwrap_or(0.0),
-            };
-            Ok((e, v))
-        })?;
-        opts.quality = q;
-        e
+    let enc = if let Some(t) = target(&args)? {
+        let start = std::time::Instant::now();
+        let r = encode_target(&learned, &img, &checked, t, &mut |_| Control::Continue)
+            .with_context(|| format!("encoding {}", args.input.display()))?;
+        report_reached(t, &r);
+        opts.quality = r.encoded.quality;
+        codec::Encoded {
+            bytes: r.encoded.bytes,
+            estimated_bits: r.encoded.estimated_bits,
+            reconstruction: r.encoded.reconstruction,
+            seconds: start.elapsed().as_secs_f64(),
+        }
     } else {
         codec::encode(&img, model, &opts)
             .with_context(|| format!("encoding {}", args.input.display()))?

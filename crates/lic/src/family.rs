@@ -139,6 +139,23 @@ pub enum Error {
         /// Highest quality.
         hi: f64,
     },
+    /// A `--bpp`/`--psnr` target that no quality reaches.
+    #[error(
+        "cannot reach {measure} {target}: the closest {model} gets is {closest:.4} at quality \
+         {quality:.3}"
+    )]
+    Unreachable {
+        /// The family's model id.
+        model: String,
+        /// `bpp` or `PSNR`.
+        measure: &'static str,
+        /// The target.
+        target: f64,
+        /// The closest value reached.
+        closest: f64,
+        /// Its quality.
+        quality: f64,
+    },
     /// Reading or writing an image.
     #[error(transparent)]
     Image(#[from] crate::io::image::ImageIoError),
@@ -314,4 +331,102 @@ pub fn check_options(f: &dyn ImageFamily, opts: &EncodeOptions) -> Result<(), Er
         }
     }
     Ok(())
+}
+
+/// What a rate or quality target aims at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// Bits per pixel of the file.
+    Bpp(f64),
+    /// PSNR-RGB of the decoded image, dB.
+    Psnr(f64),
+}
+
+impl Target {
+    /// The target value.
+    pub fn value(self) -> f64 {
+        match self {
+            Target::Bpp(v) | Target::Psnr(v) => v,
+        }
+    }
+
+    /// The measure's name (`bpp`, `PSNR`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Bpp(_) => "bpp",
+            Target::Psnr(_) => "PSNR",
+        }
+    }
+}
+
+/// An encode that reached a [`Target`]: the stream and the value it reached.
+#[derive(Clone, Debug)]
+pub struct Reached {
+    /// The stream (its `quality` is the one the search chose).
+    pub encoded: Encoded,
+    /// The bpp or PSNR it reached.
+    pub value: f64,
+}
+
+/// Searches the family's quality for `target` by bisection (both measures grow with the
+/// quality): at most ten encodes, stopping within 0.2% of the target. A target farther than 5%
+/// from what any tried quality reaches is [`Error::Unreachable`].
+pub fn encode_target(
+    f: &dyn ImageFamily,
+    img: &Image,
+    opts: &EncodeOptions,
+    target: Target,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<Reached, Error> {
+    let t = target.value();
+    if !(t.is_finite() && t > 0.0) {
+        return Err(Error::External(format!(
+            "--{} must be a positive number",
+            target.name().to_ascii_lowercase()
+        )));
+    }
+    if !f.capabilities().rate_search {
+        return Err(Error::Unsupported {
+            model: f.id().to_string(),
+            option: "--bpp/--psnr",
+            why: "it cannot search its quality".to_string(),
+        });
+    }
+    let (lo, hi) = f.quality_range();
+    let (mut a, mut b) = (lo, hi);
+    let mut best: Option<(Encoded, f64, f64)> = None;
+    for _ in 0..10 {
+        let q = 0.5 * (a + b);
+        let mut o = opts.clone();
+        o.quality = Some(q);
+        let e = f.encode(img, &o, progress)?;
+        let v = match target {
+            Target::Bpp(_) => e.bytes.len() as f64 * 8.0 / img.pixels() as f64,
+            Target::Psnr(_) => crate::metrics::psnr_rgb(img, &e.reconstruction)
+                .map_err(|m| Error::External(format!("PSNR of the reconstruction: {m}")))?,
+        };
+        let err = (v - t).abs();
+        if v < t {
+            a = q;
+        } else {
+            b = q;
+        }
+        if best.as_ref().is_none_or(|(.., be)| err < *be) {
+            best = Some((e, v, err));
+        }
+        if err <= 0.002 * t {
+            break;
+        }
+    }
+    let (encoded, value, err) = best.expect("at least one encode");
+    if err > 0.05 * t {
+        return Err(Error::Unreachable {
+            model: f.id().to_string(),
+            measure: target.name(),
+            target: t,
+            closest: value,
+            quality: encoded.quality,
+        });
+    }
+    Ok(Reached { encoded, value })
 }
