@@ -3,20 +3,30 @@
 # Usage: scripts/setup.sh                 (system packages + libtorch)
 #        scripts/setup.sh --perception    (also the machine-perception classifier: a Python venv
 #                                          with torch, ~3 GB once; scripts/setup-perception.sh)
+#        scripts/setup.sh --python        (also the Python wheel and its test venvs;
+#                                          scripts/setup-python.sh)
+#        scripts/setup.sh --web           (also the wasm32 compiler, Chromium and playwright-core
+#                                          for the WebAssembly decoder; scripts/setup-web.sh)
+# Options combine: scripts/setup.sh --perception --python --web
 # On failure it names the step and the cause and exits nonzero.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 perception=""
-case "${1:-}" in
-  "") ;;
-  --perception) perception=1 ;;
-  *) echo "usage: $0 [--perception]" >&2; exit 2 ;;
-esac
+python=""
+web=""
+for a in "$@"; do
+  case "$a" in
+    --perception) perception=1 ;;
+    --python) python=1 ;;
+    --web) web=1 ;;
+    *) echo "usage: $0 [--perception] [--python] [--web]" >&2; exit 2 ;;
+  esac
+done
 step() { echo "[setup] $*"; }
 fail() { echo "[setup] FAILED at step: $1" >&2; exit 1; }
 
 # 1. Debian packages: build deps (bindgen, FFmpeg dev) and the encoders `lic eval --codec` calls.
-pkgs=(pkg-config clang libclang-dev unzip
+pkgs=(pkg-config clang libclang-dev unzip python3-venv
       libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
       ffmpeg webp libavif-bin libjxl-tools libjpeg-turbo-progs)
 missing=()
@@ -47,5 +57,13 @@ bash "$root/scripts/setup-libtorch.sh" || fail "libtorch (scripts/setup-libtorch
 # 4. Optional: EfficientNet-Lite0 TorchScript for `lic eval --task classify` and its tests.
 if [ -n "$perception" ]; then
   bash "$root/scripts/setup-perception.sh" || fail "perception classifier (scripts/setup-perception.sh)"
+fi
+# 5. Optional: the Python package (wheel built with maturin, test venvs).
+if [ -n "$python" ]; then
+  bash "$root/scripts/setup-python.sh" || fail "Python package (scripts/setup-python.sh)"
+fi
+# 6. Optional: the WebAssembly decoder's compiler and its browser test.
+if [ -n "$web" ]; then
+  bash "$root/scripts/setup-web.sh" || fail "WebAssembly and browser test (scripts/setup-web.sh)"
 fi
 step "ok"

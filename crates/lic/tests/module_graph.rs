@@ -58,6 +58,16 @@ const CRATES: &[(&str, &[&str], &[&str])] = &[
         &["tch", "torch-sys", "ffmpeg-next", "clap"],
     ),
     ("lic-video-io", &["lic"], &["tch", "torch-sys", "clap"]),
+    (
+        "lic-wasm",
+        &["lic"],
+        &["tch", "torch-sys", "ffmpeg-next", "clap", "anyhow"],
+    ),
+    (
+        "lic-python",
+        &["lic"],
+        &["tch", "torch-sys", "ffmpeg-next", "clap", "anyhow"],
+    ),
     ("lic-torch", &["lic", "lic-eval", "lic-video-io"], &["clap"]),
     (
         "lic-cli",
