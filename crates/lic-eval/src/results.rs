@@ -262,35 +262,50 @@ impl RdResults {
             .flat_map(|p| p.per_image.iter().map(|r| r.image.clone()))
             .collect()
     }
+
+    /// How many images the curves are means over: the per-image rows' images, else the
+    /// file's `images` field (the published anchors say how many images their means cover).
+    pub fn image_count(&self) -> Option<usize> {
+        let names = self.image_names();
+        if !names.is_empty() {
+            return Some(names.len());
+        }
+        self.extra
+            .get("images")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+    }
 }
 
 /// A warning when two results files are compared over different image sets (`None`: the same
-/// images, or neither file has per-image rows). `a` and `b` name the files in the message.
+/// images, or the same count where only a count is known). `a` and `b` name the files.
 pub fn image_set_warning(a: (&str, &RdResults), b: (&str, &RdResults)) -> Option<String> {
     let (na, nb) = (a.1.image_names(), b.1.image_names());
-    match (na.is_empty(), nb.is_empty()) {
-        (true, true) => None,
-        (false, false) if na == nb => None,
-        (false, false) => Some(format!(
-            "{} has {} images and {} has {} ({} in common): the curves are means over \
-             different image sets",
-            a.0,
-            na.len(),
-            b.0,
-            nb.len(),
-            na.intersection(&nb).count()
+    if !na.is_empty() && !nb.is_empty() {
+        return (na != nb).then(|| {
+            format!(
+                "{} has {} images and {} has {} ({} in common): the curves are means over \
+                 different image sets",
+                a.0,
+                na.len(),
+                b.0,
+                nb.len(),
+                na.intersection(&nb).count()
+            )
+        });
+    }
+    match (a.1.image_count(), b.1.image_count()) {
+        (Some(x), Some(y)) if x == y => None,
+        (Some(x), Some(y)) => Some(format!(
+            "{} is a mean over {x} images and {} over {y}: the curves are means over different \
+             image sets",
+            a.0, b.0
         )),
-        (true, false) | (false, true) => {
-            let (with, n, without) = if na.is_empty() {
-                (b.0, nb.len(), a.0)
-            } else {
-                (a.0, na.len(), b.0)
-            };
-            Some(format!(
-                "{with} is a mean over {n} images; {without} has no per-image rows, so whether it \
-                 covers the same images cannot be checked"
-            ))
-        }
+        (None, None) => None,
+        (Some(n), None) | (None, Some(n)) => Some(format!(
+            "one file is a mean over {n} images and the other does not say over how many \
+             (an \"images\" field): whether they cover the same images cannot be checked"
+        )),
     }
 }
 
@@ -540,5 +555,34 @@ mod tests {
         r.write(&f).unwrap();
         let back = RdResults::read(&f).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn image_sets_are_compared_by_names_or_counts() {
+        let rows = |names: &[&str]| RdResults {
+            points: vec![RatePoint {
+                quality: 1.0,
+                per_image: names
+                    .iter()
+                    .map(|n| ImageRow {
+                        image: n.to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        let mut anchor = RdResults::default();
+        anchor.extra.insert("images".into(), Value::from(24));
+        let two = rows(&["a", "b"]);
+        let w = image_set_warning(("run", &two), ("vtm", &anchor)).unwrap();
+        assert!(w.contains("over 2 images") && w.contains("over 24"), "{w}");
+        assert!(image_set_warning(("a", &two), ("b", &rows(&["b", "a"]))).is_none());
+        assert!(image_set_warning(("a", &two), ("b", &rows(&["a", "c"]))).is_some());
+        assert!(image_set_warning(("a", &anchor), ("b", &anchor)).is_none());
+        let unknown = RdResults::default();
+        assert!(image_set_warning(("a", &two), ("b", &unknown))
+            .unwrap()
+            .contains("cannot be checked"));
     }
 }
