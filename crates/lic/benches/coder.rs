@@ -1,7 +1,7 @@
 //! Throughput of the entropy coder: Gaussian (scale-table) and factorized coding, ANS vs range
 //! coder, 1 vs 2 rayon threads over 16 chunks.
 //!
-//! Run: `cargo bench --no-default-features --bench coder`.
+//! Run: `cargo bench -p lic --bench coder`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lic::coder::{
     decode_chunks, encode_chunks, gaussian_tables, quantize, Backend, CdfTable, FactorizedCoder,

@@ -1,5 +1,5 @@
 //! Time of one `lic-overfit` training step on a Kodak image, split into the ARM and synthesis
-//! passes: `cargo run --release --no-default-features --example overfit_step -- IMG.png [Q]
+//! passes: `cargo run --release -p lic --example overfit_step -- IMG.png [Q]
 //! [STEPS]`. For A/B comparisons of the kernels (run both builds in the same minute).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::model::Model;

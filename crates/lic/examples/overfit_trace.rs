@@ -1,4 +1,4 @@
-//! Training curve of one `lic-overfit` fit: `cargo run --release --no-default-features --example
+//! Training curve of one `lic-overfit` fit: `cargo run --release -p lic --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
 //! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_ROUND_LR (learning-rate factor of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_CAND (`count,iterations` of candidate initializations; ITERS then includes the dropped candidates' iterations), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam).
 use lic::io::image::{load, LoadOptions};

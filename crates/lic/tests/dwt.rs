@@ -1,7 +1,7 @@
 //! The wavelet codec (`lic-dwt`): round trips at odd sizes (RGB and gray), rate and quality
 //! growing with the quality, determinism, the rate estimate, malformed streams and options, and
-//! the golden bitstreams (`tests/golden/dwt.json`). Libtorch-free: runs with
-//! `--no-default-features` too.
+//! the golden bitstreams (`tests/golden/dwt.json`). Libtorch-free (the core crate,
+//! `crates/lic`).
 use std::path::{Path, PathBuf};
 
 use lic::dwt::{self, DwtError, EncodeOptions, Params};

@@ -26,7 +26,7 @@ fn seeds_replay_through_the_harness() {
     assert!(n >= 2, "seed corpus missing");
 }
 
-/// Regenerates the seeds (by hand: `cargo test --release --no-default-features --test
+/// Regenerates the seeds (by hand: `cargo test --release -p lic --test
 /// overfit_fuzz -- --ignored write_overfit_seeds`).
 #[test]
 #[ignore]
