@@ -121,3 +121,41 @@ fn the_lic_binary_links_neither_libtorch_nor_ffmpeg() {
         assert!(!deps.contains(lib), "lic needs {lib}:\n{deps}");
     }
 }
+
+#[test]
+fn libtorch_work_is_handed_to_lic_torch_with_the_same_arguments() {
+    // `cargo test --workspace` builds lic-torch beside lic.
+    let torch = Path::new(env!("CARGO_BIN_EXE_lic")).with_file_name("lic-torch");
+    assert!(
+        torch.is_file(),
+        "{} not built: run `cargo test --workspace`",
+        torch.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let lic = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lic"))
+            .env_remove("LIC_TORCH")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // A subcommand only lic-torch parses: its help, exit 0.
+    let o = lic(&["train", "--help"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--out"));
+    // A libtorch model's golden stream decodes through lic to the same pixels as lic-torch.
+    let g = golden("synthetic-45x29-q5.lic");
+    let a = dir.path().join("a.png");
+    let b = dir.path().join("b.png");
+    let o = lic(&["decode", g.to_str().unwrap(), a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(&torch)
+        .args(["decode", g.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // Bad arguments keep lic-torch's exit code 2.
+    assert_eq!(lic(&["train", "--bogus"]).status.code(), Some(2));
+}
