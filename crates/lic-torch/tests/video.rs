@@ -210,6 +210,68 @@ fn damaged_frames_are_named_and_keep_going_recovers_at_the_next_intra_frame() {
 }
 
 #[test]
+fn every_frame_slot_is_written_and_damage_is_counted_honestly() {
+    // The cases a new user hit with an 8-frame clip at intra period 4 (issue #34).
+    let m = model();
+    let frames = pan(48, 32, 8, 1);
+    let (bytes, sizes, recon) = encode_frames(&m, &frames, 2.0, 4);
+    let header_len = bytes.len() - sizes.iter().sum::<usize>();
+    let run = |b: &[u8]| {
+        let mut got = Vec::new();
+        let r = decode_video(b, &m, true, |i, f| {
+            got.push((i, f.data.clone()));
+            Ok::<(), VideoStreamError>(())
+        });
+        (r, got)
+    };
+    // Frame 0 damaged: frames 0-3 (3 depend on 0) are mid-grey, 4-7 decode; all 8 written.
+    let mut bad = bytes.clone();
+    bad[header_len + sizes[0] - 1] ^= 0x10;
+    let (r, got) = run(&bad);
+    let r = r.unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+    assert_eq!(r.decoded, 4);
+    assert_eq!(
+        r.damaged.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    assert!(got[..4].iter().all(|g| g.1.iter().all(|&v| v == 0.5)));
+    for k in 4..8 {
+        assert_eq!(got[k].1, recon[k], "frame {k}");
+    }
+    // Cut inside frame 5: 5 decoded, 3 replaced (by frame 4), 8 written.
+    let cut = &bytes[..header_len + sizes[..5].iter().sum::<usize>() + 7];
+    let (r, got) = run(cut);
+    let r = r.unwrap();
+    assert_eq!((r.decoded, r.damaged.len(), got.len()), (5, 3, 8));
+    assert!(got[5..].iter().all(|g| g.1 == recon[4]));
+    // Without --keep-going a truncated stream is an error.
+    assert!(decode_video(cut, &m, false, |_, _| Ok::<(), VideoStreamError>(())).is_err());
+    // Trailing bytes: every frame decodes, and the report says so (the CLI exits 1).
+    let mut long = bytes.clone();
+    long.extend_from_slice(&[0; 5]);
+    let (r, got) = run(&long);
+    let r = r.unwrap();
+    assert_eq!((r.decoded, r.trailing, got.len()), (8, 5, 8));
+    // A header whose frame count the file cannot hold (CRC repaired): refused, nothing decoded.
+    let body_len = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
+    let mut huge = bytes.clone();
+    huge[10 + body_len - 4..10 + body_len].copy_from_slice(&(1u32 << 20).to_le_bytes());
+    let crc = crc32fast::hash(&huge[..10 + body_len]);
+    huge[10 + body_len..14 + body_len].copy_from_slice(&crc.to_le_bytes());
+    let (r, got) = run(&huge);
+    let err = r.unwrap_err().to_string();
+    assert!(
+        err.contains("1048576 frames") && err.contains("at most"),
+        "{err}"
+    );
+    assert!(got.is_empty());
+}
+
+#[test]
 fn cli_round_trip_threads_and_errors() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("clip.y4m");

@@ -80,15 +80,28 @@ pub fn run(args: Args, _global: &lic_cli::Global) -> anyhow::Result<()> {
         report.damaged.len(),
         f64::from(report.decoded) / report.seconds.max(1e-9)
     );
-    if !report.damaged.is_empty() {
-        for (i, why) in &report.damaged {
+    if !report.damaged.is_empty() || report.trailing > 0 {
+        // Bounded logging: the first few damaged frames, then a count.
+        const SHOWN: usize = 10;
+        for (i, why) in report.damaged.iter().take(SHOWN) {
             eprintln!("frame {i}: {why}");
         }
+        if report.damaged.len() > SHOWN {
+            eprintln!("… and {} more damaged frames", report.damaged.len() - SHOWN);
+        }
+        if report.trailing > 0 {
+            eprintln!("{} trailing bytes after the last frame", report.trailing);
+        }
         anyhow::bail!(
-            "{}: {} of {} frames damaged (output written with --keep-going)",
+            "{}: {} of {} frames damaged{} (output written with --keep-going)",
             args.input.display(),
             report.damaged.len(),
-            header.frames
+            header.frames,
+            if report.trailing > 0 {
+                ", trailing bytes"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

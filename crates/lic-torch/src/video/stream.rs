@@ -25,6 +25,13 @@ pub enum VideoStreamError {
     Empty,
     #[error("{0} trailing bytes after the last frame")]
     Trailing(usize),
+    #[error("the stream ends after frame {from} of {frames} (truncated)")]
+    Missing {
+        /// Frames read.
+        from: u32,
+        /// Frames in the header.
+        frames: u32,
+    },
 }
 
 /// Header colour fields from a reader's description.
@@ -143,8 +150,10 @@ pub struct DecodeReport {
     /// Frames decoded from their own data.
     pub decoded: u32,
     /// Frames that could not be decoded (with `keep_going`), with the reason; each was replaced
-    /// by a copy of the last good frame when there was one.
+    /// by a copy of the last good frame, or by mid-grey before the first good one.
     pub damaged: Vec<(u32, String)>,
+    /// Bytes after the last frame (with `keep_going`; without, they are an error).
+    pub trailing: usize,
     pub seconds: f64,
 }
 
@@ -165,6 +174,13 @@ pub fn decode_video<E: From<VideoStreamError>>(
     let mut dec = VideoDecoder::new(model, &header).map_err(VideoStreamError::from)?;
     let mut report = DecodeReport::default();
     let mut last: Option<RgbF32> = None;
+    // Every frame slot is written: a frame that cannot be decoded is replaced by the last good
+    // frame, or mid-grey before the first one, so the output keeps the stream's timeline.
+    let grey = || RgbF32 {
+        width: header.width,
+        height: header.height,
+        data: vec![0.5; 3 * header.width as usize * header.height as usize],
+    };
     let mut index = 0u32;
     let mut frames = frames;
     for item in frames.by_ref() {
@@ -186,8 +202,9 @@ pub fn decode_video<E: From<VideoStreamError>>(
             Err(e) if keep_going => {
                 report.damaged.push((index, e.to_string()));
                 dec.reset();
-                if let Some(f) = &last {
-                    sink(index, f)?;
+                match &last {
+                    Some(f) => sink(index, f)?,
+                    None => sink(index, &grey())?,
                 }
             }
             Err(e) => return Err(e.into()),
@@ -195,14 +212,26 @@ pub fn decode_video<E: From<VideoStreamError>>(
         index += 1;
     }
     if index < header.frames {
-        // The reader stopped early (truncation): the rest is lost.
+        // The reader stopped early (truncation): the rest of the frames are lost.
+        if !keep_going {
+            return Err(VideoStreamError::Missing {
+                from: index,
+                frames: header.frames,
+            }
+            .into());
+        }
+        let fill = last.unwrap_or_else(grey);
         for k in index..header.frames {
             report
                 .damaged
                 .push((k, "missing (stream truncated)".to_string()));
+            sink(k, &fill)?;
         }
-    } else if frames.trailing() > 0 && !keep_going {
-        return Err(VideoStreamError::Trailing(frames.trailing()).into());
+    } else if frames.trailing() > 0 {
+        if !keep_going {
+            return Err(VideoStreamError::Trailing(frames.trailing()).into());
+        }
+        report.trailing = frames.trailing();
     }
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)

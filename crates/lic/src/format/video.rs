@@ -294,6 +294,19 @@ pub fn parse_video<'a>(
         frames,
     };
     header.validate(limits)?;
+    // Every frame chunk takes at least MIN_FRAME_CHUNK bytes: a frame count the file cannot hold
+    // is a damaged header, refused before anything is decoded or written.
+    let room = (bytes.len() - c.pos()) / MIN_FRAME_CHUNK;
+    if header.frames as usize > room {
+        return Err(invalid(
+            "frames",
+            format!(
+                "the header says {} frames; the {} bytes after it hold at most {room}",
+                header.frames,
+                bytes.len() - c.pos()
+            ),
+        ));
+    }
     Ok((
         header.clone(),
         FrameReader {
@@ -305,6 +318,9 @@ pub fn parse_video<'a>(
         },
     ))
 }
+
+/// The smallest frame chunk: kind, substream count, one length and the CRC.
+pub const MIN_FRAME_CHUNK: usize = 1 + 1 + 4 + 4;
 
 /// Reads frame chunks one by one (an iterator of `Result<FrameChunk, FrameError>`).
 #[derive(Debug)]
