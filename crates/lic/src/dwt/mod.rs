@@ -17,6 +17,7 @@ pub mod model;
 pub mod prior;
 pub mod transform;
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::coder::CoderError;
@@ -318,9 +319,9 @@ fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) ->
     let bands = bands(w, h, levels);
     let steps = band_steps(&params, comps, &bands);
     let mut planes = to_planes(data, gray);
-    for p in &mut planes {
-        transform::forward(p, w, h, levels);
-    }
+    planes
+        .par_iter_mut()
+        .for_each(|p| transform::forward(p, w, h, levels));
     let mut u: Vec<Vec<f32>> = planes.iter().map(|p| vec![0.0; p.len()]).collect();
     let mut q: Vec<Vec<i32>> = planes.iter().map(|p| vec![0; p.len()]).collect();
     for (c, plane) in planes.iter().enumerate() {
@@ -491,26 +492,31 @@ pub fn estimate_bits(q: &mut [Vec<i32>], w: usize, h: usize, levels: usize) -> f
 fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Band]) -> Vec<u8> {
     let comps = q.len();
     let steps = band_steps(params, comps, bands);
-    let mut planes: Vec<Vec<f32>> = Vec::with_capacity(comps);
-    for (c, qc) in q.iter().enumerate() {
-        let mut p = vec![0.0f32; w * h];
-        for (b, band) in bands.iter().enumerate() {
-            let s = steps[c][b];
-            let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
-            for y in band.y0..band.y0 + band.h {
-                for x in band.x0..band.x0 + band.w {
-                    let v = qc[y * w + x];
-                    p[y * w + x] = match v.signum() {
-                        0 => 0.0,
-                        1 => (v as f32 + off) * s,
-                        _ => (v as f32 - off) * s,
-                    };
+    // The planes are independent: each is dequantized and inverse-transformed on its own thread
+    // (the same arithmetic in the same order on any thread count).
+    let mut planes: Vec<Vec<f32>> = q
+        .par_iter()
+        .enumerate()
+        .map(|(c, qc)| {
+            let mut p = vec![0.0f32; w * h];
+            for (b, band) in bands.iter().enumerate() {
+                let s = steps[c][b];
+                let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
+                for y in band.y0..band.y0 + band.h {
+                    for x in band.x0..band.x0 + band.w {
+                        let v = qc[y * w + x];
+                        p[y * w + x] = match v.signum() {
+                            0 => 0.0,
+                            1 => (v as f32 + off) * s,
+                            _ => (v as f32 - off) * s,
+                        };
+                    }
                 }
             }
-        }
-        transform::inverse(&mut p, w, h, params.levels);
-        planes.push(p);
-    }
+            transform::inverse(&mut p, w, h, params.levels);
+            p
+        })
+        .collect();
     let mut data = Vec::new();
     if comps == 1 {
         transform::plane_to_gray(&planes[0], &mut data);
