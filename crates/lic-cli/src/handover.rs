@@ -70,7 +70,7 @@ impl Engine for Handover {
     fn eval(&self, _: eval::Args, _: &Global) -> anyhow::Result<()> {
         hand_over("this evaluation")
     }
-    fn latents(&self, _: Vec<OsString>, _: &Global) -> anyhow::Result<()> {
+    fn latents(&self, _: crate::latents::Args, _: &Global) -> anyhow::Result<()> {
         hand_over("lic latents")
     }
     fn train(&self, _: Vec<OsString>, _: &Global) -> anyhow::Result<()> {

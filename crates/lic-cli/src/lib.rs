@@ -22,6 +22,7 @@ pub mod encode;
 pub mod eval;
 pub mod handover;
 pub mod info;
+pub mod latents;
 pub mod plot;
 
 const MAIN_EXAMPLES: &str = "\
@@ -64,8 +65,8 @@ pub enum Command {
     Decode(decode::Args),
     /// Print the header of a .lic file.
     Info(info::Args),
-    /// Export the dequantized latent tensor of an image or a .lic file (safetensors; libtorch).
-    Latents(Passthrough),
+    /// Export a compressed-domain tensor of an image or a .lic file (safetensors).
+    Latents(latents::Args),
     /// Rate–distortion evaluation over a folder of images (a lic model or a conventional codec).
     Eval(eval::Args),
     /// Transcode a folder or manifest of images into .lic files (sharded, resumable).
@@ -95,8 +96,8 @@ pub trait Engine {
     fn decode(&self, args: decode::Args, global: &Global) -> anyhow::Result<()>;
     /// `lic eval` of a libtorch model, `--task classify`, or `--video`.
     fn eval(&self, args: eval::Args, global: &Global) -> anyhow::Result<()>;
-    /// `lic latents ARGS...`.
-    fn latents(&self, args: Vec<OsString>, global: &Global) -> anyhow::Result<()>;
+    /// `lic latents` of a libtorch model.
+    fn latents(&self, args: latents::Args, global: &Global) -> anyhow::Result<()>;
     /// `lic train ARGS...`.
     fn train(&self, args: Vec<OsString>, global: &Global) -> anyhow::Result<()>;
     /// `lic video ARGS...`.
@@ -131,7 +132,7 @@ pub fn main_with(engine: &dyn Engine) -> ExitCode {
         Command::Encode(a) => ok(encode::run(a, &global, engine)),
         Command::Decode(a) => ok(decode::run(a, &global, engine)),
         Command::Info(a) => ok(info::run(a, &global)),
-        Command::Latents(a) => ok(engine.latents(a.args, &global)),
+        Command::Latents(a) => ok(latents::run(a, &global, engine)),
         Command::Eval(a) => ok(eval::run(a, &global, engine)),
         Command::Bdrate(a) => ok(bdrate::run(a, &global)),
         Command::Plot(a) => ok(plot::run(a, &global)),

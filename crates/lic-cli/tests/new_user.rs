@@ -299,3 +299,59 @@ fn causes_are_printed_once_and_video_streams_are_pointed_to_lic_video() {
         "lic video decode",
     );
 }
+
+#[test]
+fn latents_of_the_libtorch_free_families() {
+    let d = tempfile::tempdir().unwrap();
+    save(&synthetic(40, 24, 1), &d.path().join("in.png")).unwrap();
+    ok(&lic(d.path(), &["encode", "in.png", "a.lic", "-q", "6"]));
+    // lic-dwt: its wavelet coefficients, the same from the stream and from the image.
+    ok(&lic(d.path(), &["latents", "a.lic", "-o", "a.safetensors"]));
+    ok(&lic(
+        d.path(),
+        &[
+            "latents",
+            "in.png",
+            "-o",
+            "b.safetensors",
+            "-m",
+            "dwt",
+            "-q",
+            "6",
+        ],
+    ));
+    let a = std::fs::read(d.path().join("a.safetensors")).unwrap();
+    let b = std::fs::read(d.path().join("b.safetensors")).unwrap();
+    let (ta, tb) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    for name in ["latent", "symbols"] {
+        let (x, y) = (ta.tensor(name).unwrap(), tb.tensor(name).unwrap());
+        assert_eq!(x.shape(), &[3, 24, 40]);
+        assert_eq!(x.data(), y.data(), "{name}: the two routes differ");
+    }
+    assert_eq!(
+        ta.tensor("latent").unwrap().dtype(),
+        safetensors::Dtype::F32
+    );
+    assert_eq!(
+        ta.tensor("symbols").unwrap().dtype(),
+        safetensors::Dtype::I32
+    );
+    let q: Vec<i32> = ta
+        .tensor("symbols")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert!(q.iter().any(|&v| v != 0));
+    // lic-overfit has none: a clear message, no file.
+    let o = lic(
+        d.path(),
+        &["latents", "in.png", "-o", "o.safetensors", "-m", "overfit"],
+    );
+    fails(&o, 1, "lic-overfit has no latent tensor");
+    assert!(!d.path().join("o.safetensors").exists());
+}

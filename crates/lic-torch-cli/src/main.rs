@@ -84,8 +84,8 @@ impl Engine for Torch {
             .map(|c| c as &dyn lic::eval::perception::Classify);
         eval::run_with(args, global, codec, classifier)
     }
-    fn latents(&self, args: Vec<OsString>, global: &Global) -> anyhow::Result<()> {
-        latents::run(parse("latents", args)?, global)
+    fn latents(&self, args: lic_cli::latents::Args, global: &Global) -> anyhow::Result<()> {
+        latents::run(args, global)
     }
     fn train(&self, args: Vec<OsString>, global: &Global) -> anyhow::Result<()> {
         train::run_cmd(parse("train", args)?, global)

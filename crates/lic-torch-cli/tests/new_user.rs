@@ -1,5 +1,6 @@
-//! The new-user defects of issue #36 that live on the libtorch side, through the `lic-torch`
-//! binary (which `lic` hands these commands to).
+//! The new-user defect of issue #36 that lives on the libtorch side (`--model FILE` that is no
+//! model), through the `lic-torch` binary (which `lic` hands it to). `lic latents` of the
+//! libtorch-free families is tested in `crates/lic-cli/tests/new_user.rs`.
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -19,26 +20,6 @@ fn fails(o: &Output, needle: &str) {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
     assert!(!err.contains("panicked"), "{err}");
-}
-
-#[test]
-fn latents_of_a_libtorch_free_stream_say_what_latents_are() {
-    let d = tempfile::tempdir().unwrap();
-    lic::io::image::save(&common::synthetic(32, 24, 1), &d.path().join("in.png")).unwrap();
-    let o = lic(d.path(), &["encode", "in.png", "a.lic"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    fails(
-        &lic(d.path(), &["latents", "a.lic", "-o", "a.safetensors"]),
-        "lic-dwt has no latent tensor",
-    );
-    fails(
-        &lic(
-            d.path(),
-            &["latents", "in.png", "-o", "a.safetensors", "-m", "overfit"],
-        ),
-        "lic-overfit has no latent tensor",
-    );
-    assert!(!d.path().join("a.safetensors").exists());
 }
 
 #[test]

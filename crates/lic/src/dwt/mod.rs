@@ -489,6 +489,33 @@ pub fn estimate_bits(q: &mut [Vec<i32>], w: usize, h: usize, levels: usize) -> f
 
 /// Dequantizes and inverse-transforms the coefficients into 8-bit pixels (before the
 /// restoration filter).
+/// Plane `c`'s quantized values back to coefficients: `(|v| + offset) · step` with the sign.
+fn dequantize(
+    params: &Params,
+    c: usize,
+    qc: &[i32],
+    w: usize,
+    bands: &[Band],
+    steps: &[f32],
+) -> Vec<f32> {
+    let mut p = vec![0.0f32; qc.len()];
+    for (b, band) in bands.iter().enumerate() {
+        let s = steps[b];
+        let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
+        for y in band.y0..band.y0 + band.h {
+            for x in band.x0..band.x0 + band.w {
+                let v = qc[y * w + x];
+                p[y * w + x] = match v.signum() {
+                    0 => 0.0,
+                    1 => (v as f32 + off) * s,
+                    _ => (v as f32 - off) * s,
+                };
+            }
+        }
+    }
+    p
+}
+
 fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Band]) -> Vec<u8> {
     let comps = q.len();
     let steps = band_steps(params, comps, bands);
@@ -581,8 +608,39 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, DwtError> {
     decode_container(&c, max_pixels)
 }
 
-/// Decodes a parsed container.
-pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtError> {
+/// The entropy-decoded content of a `lic-dwt` stream: its parameters and the quantized
+/// wavelet coefficients, before dequantization and the inverse transforms.
+#[derive(Clone, Debug)]
+pub struct Coefficients {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Gray (one plane: Y) rather than colour (Y, Cb, Cr).
+    pub gray: bool,
+    /// The stream's parameters (levels, steps, reconstruction offsets, filters).
+    pub params: Params,
+    /// Per plane, the quantized coefficients in the Mallat layout (`width × height`).
+    pub q: Vec<Vec<i32>>,
+}
+
+impl Coefficients {
+    /// The dequantized coefficients (the values the inverse wavelet transform receives), per
+    /// plane in the Mallat layout: lic-dwt's compressed-domain representation.
+    pub fn dequantized(&self) -> Vec<Vec<f32>> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let bands = bands(w, h, self.params.levels);
+        let steps = band_steps(&self.params, self.q.len(), &bands);
+        self.q
+            .iter()
+            .enumerate()
+            .map(|(c, qc)| dequantize(&self.params, c, qc, w, &bands, &steps[c]))
+            .collect()
+    }
+}
+
+/// Entropy-decodes a parsed container into its [`Coefficients`] (no pixels).
+pub fn decode_coefficients(c: &Container, max_pixels: u64) -> Result<Coefficients, DwtError> {
     let hd = &c.header;
     if hd.model_id != MODEL_ID {
         return Err(DwtError::model_id(&hd.model_id, MODEL_ID));
@@ -625,6 +683,27 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtEr
     if !dec.maybe_exhausted() {
         return Err(CoderError::TrailingData.into());
     }
+    Ok(Coefficients {
+        width: hd.width,
+        height: hd.height,
+        gray: hd.gray,
+        params,
+        q,
+    })
+}
+
+/// Decodes a parsed container.
+pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtError> {
+    let Coefficients {
+        width,
+        height,
+        gray,
+        params,
+        q,
+    } = decode_coefficients(c, max_pixels)?;
+    let (w, h) = (width as usize, height as usize);
+    let comps = q.len();
+    let bands = bands(w, h, params.levels);
     let mut data = reconstruct(&params, &q, w, h, &bands);
     if params.filters.len() == comps {
         filter::apply(&mut data, w, h, comps, &params.filters);
@@ -635,9 +714,9 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtEr
         )));
     }
     Ok(Decoded {
-        width: hd.width,
-        height: hd.height,
-        gray: hd.gray,
+        width,
+        height,
+        gray,
         data,
     })
 }
