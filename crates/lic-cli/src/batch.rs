@@ -261,20 +261,7 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
     opts.effort = args.effort.into();
     opts.time_limit = args.time_limit;
     check_options(family, &opts).map_err(|e| BadArgs(e.to_string()))?;
-    let target = match (args.bpp, args.psnr) {
-        (Some(b), _) => Some(Target::Bpp(b)),
-        (_, Some(p)) => Some(Target::Psnr(p)),
-        _ => None,
-    };
-    if let Some(t) = target {
-        if !(t.value().is_finite() && t.value() > 0.0) {
-            return Err(BadArgs(format!(
-                "--{} must be a positive number",
-                t.name().to_lowercase()
-            ))
-            .into());
-        }
-    }
+    let target = super::encode::rate_target(args.bpp, args.psnr)?;
     let (shard, of) = match args.shard {
         Some(s) => s,
         None => shard_from_env(&|k| std::env::var(k).ok())

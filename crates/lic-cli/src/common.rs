@@ -92,8 +92,17 @@ pub fn report_line(out: &std::path::Path, line: &str) {
     }
 }
 
-/// Loads the image to encode, printing the loader's notices (e.g. a dropped opaque alpha).
+/// Loads the image to encode (standard input for `-`), printing the loader's notices.
 pub fn load_input(
+    path: &std::path::Path,
+    alpha: AlphaPolicy,
+) -> anyhow::Result<lic::io::image::Image> {
+    image_from_bytes(&read_input(path)?, path, alpha)
+}
+
+/// An input image from its file's bytes (read once by the caller), printing the loader's notices.
+pub fn image_from_bytes(
+    bytes: &[u8],
     path: &std::path::Path,
     alpha: AlphaPolicy,
 ) -> anyhow::Result<lic::io::image::Image> {
@@ -101,14 +110,14 @@ pub fn load_input(
         alpha,
         ..Default::default()
     };
-    let loaded = if is_stdio(path) {
-        let bytes = read_input(path)?;
-        lic::io::image::load_from_memory(&bytes, std::path::Path::new("standard input"), &opts)?
+    let name = if is_stdio(path) {
+        std::path::Path::new("standard input")
     } else {
-        lic::io::image::load(path, &opts)?
+        path
     };
+    let loaded = lic::io::image::load_from_memory(bytes, name, &opts)?;
     for n in &loaded.notices {
-        eprintln!("note: {}: {n}", path.display());
+        eprintln!("note: {}: {n}", name.display());
     }
     Ok(loaded.image)
 }

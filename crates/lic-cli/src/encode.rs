@@ -77,22 +77,24 @@ pub struct Args {
     pub time_limit: Option<f64>,
 }
 
-/// `--bpp` or `--psnr`, checked to be a positive number.
+/// `--bpp` or `--psnr` of `lic encode`, checked to be a positive number.
 pub fn target(args: &Args) -> anyhow::Result<Option<Target>> {
-    let t = match (args.bpp, args.psnr) {
-        (Some(b), _) => Some((Target::Bpp(b), "--bpp")),
-        (_, Some(p)) => Some((Target::Psnr(p), "--psnr")),
-        _ => None,
+    rate_target(args.bpp, args.psnr)
+}
+
+/// `--bpp` or `--psnr` (clap keeps them exclusive), checked to be a positive number: a bad
+/// argument (exit 2) otherwise.
+pub fn rate_target(bpp: Option<f64>, psnr: Option<f64>) -> anyhow::Result<Option<Target>> {
+    let t = match (bpp, psnr) {
+        (Some(b), _) => Target::Bpp(b),
+        (_, Some(p)) => Target::Psnr(p),
+        _ => return Ok(None),
     };
-    Ok(match t {
-        Some((t, name)) => {
-            if !(t.value().is_finite() && t.value() > 0.0) {
-                return Err(BadArgs(format!("{name} must be a positive number")).into());
-            }
-            Some(t)
-        }
-        None => None,
-    })
+    if !(t.value().is_finite() && t.value() > 0.0) {
+        let name = t.name().to_lowercase();
+        return Err(BadArgs(format!("--{name} must be a positive number")).into());
+    }
+    Ok(Some(t))
 }
 
 /// Reports what a target search reached (on stderr).

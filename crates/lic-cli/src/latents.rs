@@ -75,7 +75,7 @@ pub fn run(args: Args, global: &Global, engine: &dyn Engine) -> anyhow::Result<(
         if f.id() != lic::dwt::MODEL_ID {
             return Err(no_latents(f.id()));
         }
-        let img = super::common::load_input(&args.input, Default::default())?;
+        let img = super::common::image_from_bytes(&bytes, &args.input, Default::default())?;
         let mut opts = lic::family::EncodeOptions::default();
         opts.quality = args.quality;
         lic::family::check_options(f, &opts).map_err(|e| BadArgs(e.to_string()))?;

@@ -90,6 +90,9 @@ pub struct Global {
 /// What needs libtorch. The `lic` binary's engine hands the whole command line over to
 /// `lic-torch` ([`handover::Handover`]); `lic-torch`'s does the work in process.
 pub trait Engine {
+    /// Applies the global options to what the engine runs (`lic-torch`: libtorch's threads);
+    /// called once, after the command line is parsed.
+    fn init(&self, _global: &Global) {}
     /// `lic encode` with a model that is not a libtorch-free family.
     fn encode(&self, args: encode::Args, global: &Global) -> anyhow::Result<()>;
     /// `lic decode` of a stream that is not of a libtorch-free family (or with symbol traces).
@@ -126,6 +129,7 @@ pub fn main_with(engine: &dyn Engine) -> ExitCode {
         threads: cli.threads,
     };
     common::apply_threads(&global);
+    engine.init(&global);
     // Every subcommand exits 0 on success except `lic batch`, whose code says what failed.
     let ok = |r: anyhow::Result<()>| r.map(|()| 0u8);
     let result: anyhow::Result<u8> = match cli.command {

@@ -28,7 +28,7 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
     checked.refine = args.refine;
     checked.tile = args.tile;
     check_options(&learned, &checked).map_err(|e| BadArgs(e.to_string()))?;
-    target(&args)?;
+    let target = target(&args)?;
     check_output(&args.output, &[&args.input], args.force)?;
     if let Some(d) = &args.dump_symbols {
         check_output(d, &[&args.input, &args.output], args.force)?;
@@ -41,7 +41,7 @@ pub fn encode(args: EncodeArgs) -> anyhow::Result<()> {
         refine: args.refine,
     };
     let pixels = img.pixels() as f64;
-    let enc = if let Some(t) = target(&args)? {
+    let enc = if let Some(t) = target {
         let start = std::time::Instant::now();
         let r = encode_target(&learned, &img, &checked, t, &mut |_| Control::Continue)
             .with_context(|| format!("encoding {}", args.input.display()))?;

@@ -36,6 +36,12 @@ fn parse<T: clap::Args>(name: &str, args: Vec<OsString>) -> anyhow::Result<T> {
 }
 
 impl Engine for Torch {
+    fn init(&self, global: &Global) {
+        // libtorch's intra-op threads; lic_cli sets rayon's.
+        if let Some(n) = global.threads {
+            tch::set_num_threads(n as i32);
+        }
+    }
     fn encode(&self, args: encode::Args, _: &Global) -> anyhow::Result<()> {
         learned::encode(args)
     }
@@ -96,23 +102,5 @@ impl Engine for Torch {
 }
 
 fn main() -> std::process::ExitCode {
-    if let Some(n) = threads_arg() {
-        tch::set_num_threads(n);
-    }
     lic_cli::main_with(&Torch)
-}
-
-/// `--threads N` of the command line, for libtorch's intra-op pool (lic_cli sets rayon's).
-fn threads_arg() -> Option<i32> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().enumerate().find_map(|(i, a)| {
-        a.strip_prefix("--threads=")
-            .map(str::to_string)
-            .or_else(|| {
-                (a == "--threads")
-                    .then(|| args.get(i + 1).cloned())
-                    .flatten()
-            })
-            .and_then(|v| v.parse().ok())
-    })
 }
