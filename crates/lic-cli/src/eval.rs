@@ -45,8 +45,8 @@ pub struct VideoOpts {
     /// Frames per clip (all when absent).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub frames: Option<u32>,
-    /// Anchors to run (x264, x265); `--anchors none` for lic alone.
-    #[arg(long, value_delimiter = ',', default_value = "x264,x265")]
+    /// Anchors to run (x264, x265, x265-psnr); `--anchors none` for lic alone.
+    #[arg(long, value_delimiter = ',', default_value = "x264,x265,x265-psnr")]
     pub anchors: Vec<String>,
     /// Only clips whose file name starts with one of these (comma-separated).
     #[arg(long, value_delimiter = ',')]

@@ -10,14 +10,17 @@ use serde::Serialize;
 
 use lic::eval::bdrate::Method;
 use lic::eval::plot::{plot_metric, MetricCurve, MetricPlot, PlotOptions};
-use lic::eval::video::{bd_rate_yuv, run_anchor_clip, run_lic_clip, Anchor, VideoClipResult};
+use lic::eval::video::{
+    bd_rate_yuv, run_anchor_clip, run_lic_clip, run_mcw_clip, Anchor, VideoClipResult,
+};
 use lic::io::file::{check_output, write_atomic};
 
 #[derive(Serialize)]
 struct ClipReport {
     clip: String,
     results: Vec<VideoClipResult>,
-    /// BD-rate (%, pchip, bpp vs YUV-PSNR) of the lic model against each anchor.
+    /// BD-rate (%, pchip, bpp vs YUV-PSNR) of the lic codec against each anchor (and, for
+    /// lic-mcw, against its own all-intra row).
     bd_rate: Vec<(String, Option<f64>)>,
 }
 
@@ -90,14 +93,25 @@ pub fn run(dir: &Path, args: &VideoRequest<'_>, global: &Global) -> Result<()> {
         a.check_available()?;
     }
     let clips = video_files(dir, &o.clips)?;
-    let name = args.model.unwrap_or(lic::video::model::DEFAULT_VIDEO_MODEL);
-    let path = lic::video::model::VideoModel::find(name)?;
-    let model = lic::video::model::VideoModel::load(&path, tch::Device::Cpu)
-        .with_context(|| format!("loading video model {}", path.display()))?;
+    let name = args.model.unwrap_or(lic::mcw::MODEL_ID);
+    let mcw = crate::video::is_mcw(name);
+    let model = if mcw {
+        None
+    } else {
+        let path = lic::video::model::VideoModel::find(name)?;
+        Some(
+            lic::video::model::VideoModel::load(&path, tch::Device::Cpu)
+                .with_context(|| format!("loading video model {}", path.display()))?,
+        )
+    };
+    let (lo, hi) = match &model {
+        // lic-mcw's ladder spans the anchors' CRF ladders on the CIF clips (28–38 dB).
+        None => (1.0, 8.0),
+        Some(m) => m.base.config.quality_range(),
+    };
     let qualities = match args.quality {
         Some(q) if !q.is_empty() => q.to_vec(),
         _ => {
-            let (lo, hi) = model.base.config.quality_range();
             let n = args.points.max(2) as usize;
             (0..n)
                 .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
@@ -114,11 +128,23 @@ pub fn run(dir: &Path, args: &VideoRequest<'_>, global: &Global) -> Result<()> {
                 .to_string_lossy()
                 .into_owned(),
         );
-        let lic_r = run_lic_clip(&model, clip, &qualities, o.gop, o.frames, work.path())?;
+        let lic_r = match &model {
+            None => run_mcw_clip(clip, &qualities, o.gop, o.frames, work.path(), false)?,
+            Some(m) => run_lic_clip(m, clip, &qualities, o.gop, o.frames, work.path())?,
+        };
         // Without --frames the anchors code the frames lic coded: the whole clip.
         let frames = o.frames.unwrap_or(lic_r.frames);
         let mut results = vec![lic_r];
         let mut bd = Vec::new();
+        if model.is_none() && o.gop > 1 {
+            // The all-intra row: what the inter frames gain.
+            let r = run_mcw_clip(clip, &qualities, o.gop, Some(frames), work.path(), true)?;
+            let v = bd_rate_yuv(&r, &results[0], Method::Pchip)
+                .ok()
+                .map(|b| b.value);
+            bd.push((r.codec.clone(), v));
+            results.push(r);
+        }
         for &a in &anchors {
             let r = run_anchor_clip(a, clip, a.default_crfs(), o.gop, frames, work.path())?;
             let v = bd_rate_yuv(&r, &results[0], Method::Pchip)
@@ -136,23 +162,22 @@ pub fn run(dir: &Path, args: &VideoRequest<'_>, global: &Global) -> Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let mean_bd_rate: Vec<(String, Option<f64>)> = anchors
+    let rows: Vec<String> = reports
+        .first()
+        .map(|r| r.bd_rate.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mean_bd_rate: Vec<(String, Option<f64>)> = rows
         .iter()
         .map(|a| {
             let v: Vec<Option<f64>> = reports
                 .iter()
-                .map(|r| {
-                    r.bd_rate
-                        .iter()
-                        .find(|(n, _)| n == a.name())
-                        .and_then(|x| x.1)
-                })
+                .map(|r| r.bd_rate.iter().find(|(n, _)| n == a).and_then(|x| x.1))
                 .collect();
             let mean = v
                 .iter()
                 .all(Option::is_some)
                 .then(|| v.iter().flatten().sum::<f64>() / v.len() as f64);
-            (a.name().to_string(), mean)
+            (a.clone(), mean)
         })
         .collect();
     for (a, v) in &mean_bd_rate {
@@ -167,7 +192,7 @@ pub fn run(dir: &Path, args: &VideoRequest<'_>, global: &Global) -> Result<()> {
         write_plots(&reports, p, args.force)?;
     }
     let report = Report {
-        model: model.id.clone(),
+        model: model.map_or_else(|| lic::mcw::MODEL_ID.to_string(), |m| m.id),
         gop: o.gop,
         frames: o.frames,
         threads: global.threads,

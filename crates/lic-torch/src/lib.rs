@@ -10,7 +10,7 @@
 
 // The core's modules, re-exported: `lic_torch` is the whole library (the core, evaluation and the
 // libtorch parts) under one name.
-pub use lic::{coder, datasets, dwt, family, format, io, metrics, overfit, registry, util};
+pub use lic::{coder, datasets, dwt, family, format, io, mcw, metrics, overfit, registry, util};
 
 pub mod codec;
 pub mod entropy;

@@ -536,3 +536,91 @@ fn video_training_resumes_exactly() {
     assert_eq!(weights(&a), weights(&c), "resumed training differs");
     assert_ne!(weights(&a), weights(&b), "training changed nothing");
 }
+
+/// `lic video` with the default family, lic-mcw: a round trip through FFmpeg files, the learned
+/// model by `-m`, a bad quality (exit 2), and a damaged stream with `--keep-going` (every frame
+/// written, exit 1).
+#[test]
+fn mcw_is_the_default_and_keeps_every_frame_slot() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("clip.y4m");
+    write_clip(&src, &pan(96, 64, 8, 3));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let licv = d.path().join("m.licv");
+    let out = lic(&["video", "encode", &s(&src), &s(&licv), "--gop", "4"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lic-mcw quality 8"));
+    let bytes = std::fs::read(&licv).unwrap();
+    let (h, _) = parse_video(&bytes, &lic::mcw::limits()).unwrap();
+    assert_eq!(h.model_id, "lic-mcw");
+    let y4m = d.path().join("m.y4m");
+    let r = lic(&["video", "decode", &s(&licv), &s(&y4m)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let frames = read_all(&y4m);
+    assert_eq!(frames.len(), 8);
+    // The library's decoder gives the same frames as the CLI.
+    let mut lib = Vec::new();
+    lic::mcw::decode_stream(&bytes, false, |_, f| {
+        lib.push(VideoFrame::Yuv420(f.clone()));
+        Ok::<(), lic::video::stream::StreamError>(())
+    })
+    .unwrap();
+    assert_eq!(frames, lib);
+
+    let r = lic(&[
+        "video",
+        "encode",
+        &s(&src),
+        &s(&d.path().join("x.licv")),
+        "-q",
+        "30",
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = lic(&[
+        "video",
+        "encode",
+        &s(&src),
+        &s(&d.path().join("l.licv")),
+        "-m",
+        "lic-video",
+        "--frames",
+        "2",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    // Damage inside frame 1 (the CRC fails): frames 1-3 are replaced, 4-7 decode.
+    let mut bad = bytes.clone();
+    let h_len = h.to_bytes().unwrap().len();
+    let first = 10 + u32::from_le_bytes(bad[h_len + 2..h_len + 6].try_into().unwrap()) as usize;
+    bad[h_len + first + 12] ^= 0x40;
+    let badp = d.path().join("bad.licv");
+    std::fs::write(&badp, &bad).unwrap();
+    let o = d.path().join("bad.y4m");
+    let r = lic(&["video", "decode", &s(&badp), &s(&o)]);
+    assert_eq!(r.status.code(), Some(1));
+    let r = lic(&[
+        "video",
+        "decode",
+        &s(&badp),
+        &s(&o),
+        "--keep-going",
+        "--force",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("3 of 8 frames damaged"), "{err}");
+    let got = read_all(&o);
+    assert_eq!(got.len(), 8);
+    assert_eq!(got[0], frames[0]);
+    assert_eq!(got[1], frames[0], "a lost frame repeats the last good one");
+    assert_eq!(got[4..], frames[4..]);
+}

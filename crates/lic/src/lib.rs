@@ -23,16 +23,18 @@
 //!
 //! 1. `format`, `coder`, `io`, `metrics`, `util`, `datasets`, `video` (containers and their
 //!    byte reader, entropy coding, image/file I/O, PSNR/MS-SSIM, small helpers, dataset
-//!    folders, YCbCr 4:2:0 and YUV-PSNR);
+//!    folders, YCbCr 4:2:0, YUV-PSNR and the `.licv` stream layer);
 //! 2. `family`: the codec interface ([`family::ImageFamily`]), its options, progress and errors;
-//! 3. the families `dwt` (lic-dwt) and `overfit` (lic-overfit);
-//! 4. `registry`: every libtorch-free family, registered once by model id, and [`decode`].
+//! 3. the image families `dwt` (lic-dwt) and `overfit` (lic-overfit);
+//! 4. the video family `mcw` (lic-mcw: motion-compensated prediction with `dwt`'s coder);
+//! 5. `registry`: every libtorch-free family, registered once by model id, and [`decode`].
 pub mod coder;
 pub mod datasets;
 pub mod dwt;
 pub mod family;
 pub mod format;
 pub mod io;
+pub mod mcw;
 pub mod metrics;
 pub mod overfit;
 pub mod registry;

@@ -9,6 +9,38 @@ use crate::format::Container;
 /// Every libtorch-free family; the first is the default.
 pub static FAMILIES: &[&(dyn ImageFamily + Sync)] = &[&crate::dwt::Dwt, &crate::overfit::Overfit];
 
+/// A video family of this crate (frames in, `.licv` streams out; see [`crate::mcw`]).
+#[derive(Debug)]
+pub struct VideoFamily {
+    /// Model id in the `.licv` header.
+    pub id: &'static str,
+    /// Short name for `--model`.
+    pub short_name: &'static str,
+    /// One line for `--help` and listings.
+    pub description: &'static str,
+    /// Quality range and default.
+    pub quality_range: (f32, f32),
+    pub default_quality: f32,
+}
+
+/// Every libtorch-free video family; the first is the default of `lic video encode`. (The
+/// learned `lic-video` lives in `lic-torch`.)
+pub static VIDEO_FAMILIES: &[VideoFamily] = &[VideoFamily {
+    id: crate::mcw::MODEL_ID,
+    short_name: "mcw",
+    description: "motion-compensated wavelet video: quarter-sample OBMC, quadtree blocks, \
+                  lic-dwt's coefficient coder with temporal contexts (the default; pure Rust)",
+    quality_range: crate::mcw::QUALITY_RANGE,
+    default_quality: crate::mcw::DEFAULT_QUALITY,
+}];
+
+/// The video family `--model NAME` names (its id or short name).
+pub fn video_by_name(name: &str) -> Option<&'static VideoFamily> {
+    VIDEO_FAMILIES
+        .iter()
+        .find(|f| f.id == name || f.short_name == name)
+}
+
 /// The family used when none is named (`lic-dwt`).
 pub fn default_family() -> &'static (dyn ImageFamily + Sync) {
     FAMILIES[0]

@@ -20,14 +20,15 @@ const CORE_LAYERS: &[&[&str]] = &[
     ],
     &["family"],
     &["dwt", "overfit"],
+    &["mcw"],
     &["registry"],
 ];
 
 /// The libtorch crate's layers; its first layer is the core's modules it re-exports.
 const TORCH_LAYERS: &[&[&str]] = &[
     &[
-        "coder", "datasets", "dwt", "family", "format", "io", "metrics", "overfit", "registry",
-        "util",
+        "coder", "datasets", "dwt", "family", "format", "io", "mcw", "metrics", "overfit",
+        "registry", "util",
     ],
     &["nn"],
     &["transforms", "entropy"],

@@ -21,7 +21,8 @@ pub struct Args {
     pub input: PathBuf,
     /// Output video: .y4m, or .mkv (lossless FFV1).
     pub output: PathBuf,
-    /// Video model name or path; by default the model named in the stream.
+    /// Video codec (lic-mcw) or learned model name or path; by default the one named in the
+    /// stream.
     #[arg(long, short = 'm')]
     pub model: Option<String>,
     /// On a damaged frame, write what can be decoded (the frames before it, the last good frame
@@ -47,19 +48,32 @@ pub fn run(args: Args, _global: &lic_cli::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     let bytes = lic_cli::common::read_input(&args.input)?;
     let header = read_video_header(&bytes).with_context(|| format!("{}", args.input.display()))?;
-    let model = super::load_video_model(args.model.as_deref().unwrap_or(&header.model_id))?;
+    let name = args.model.as_deref().unwrap_or(&header.model_id);
     let info = header_info(&header);
     let mut writer = VideoWriter::create(&args.output, &info)
         .with_context(|| format!("{}", args.output.display()))?;
     let pb = lic::eval::progress_bar(u64::from(header.frames), "decode");
     let mut written = 0u32;
-    let report = decode_video(&bytes, &model, args.keep_going, |_, rgb| {
-        let frame = VideoFrame::from_rgb_f32(rgb, info.chroma, &info.colour);
-        writer.write(&frame).map_err(VideoStreamError::from)?;
-        written += 1;
-        pb.inc(1);
-        Ok::<(), VideoStreamError>(())
-    })
+    let report = if super::encode::is_mcw(name) {
+        lic::mcw::decode_stream(&bytes, args.keep_going, |_, f| {
+            writer
+                .write(&VideoFrame::Yuv420(f.clone()))
+                .map_err(VideoStreamError::from)?;
+            written += 1;
+            pb.inc(1);
+            Ok::<(), VideoStreamError>(())
+        })
+        .map(|(_, r)| r)
+    } else {
+        let model = super::load_video_model(name)?;
+        decode_video(&bytes, &model, args.keep_going, |_, rgb| {
+            let frame = VideoFrame::from_rgb_f32(rgb, info.chroma, &info.colour);
+            writer.write(&frame).map_err(VideoStreamError::from)?;
+            written += 1;
+            pb.inc(1);
+            Ok::<(), VideoStreamError>(())
+        })
+    }
     .with_context(|| format!("decoding {}", args.input.display()))?;
     pb.finish_and_clear();
     anyhow::ensure!(

@@ -2,6 +2,7 @@
 
 mod decode;
 mod encode;
+pub use encode::is_mcw;
 mod train;
 
 const EXAMPLES: &str = "\

@@ -56,16 +56,19 @@ use crate::video::stream::{decode_video, encode_video, VideoStreamError};
 pub enum Anchor {
     X264,
     X265,
+    /// x265 with `-tune psnr` (psycho-visual optimisations off): the stricter PSNR anchor.
+    X265Psnr,
 }
 
 impl Anchor {
-    pub const ALL: [Anchor; 2] = [Anchor::X264, Anchor::X265];
+    pub const ALL: [Anchor; 3] = [Anchor::X264, Anchor::X265, Anchor::X265Psnr];
 
     /// Results id (`x264`, `x265`).
     pub fn name(self) -> &'static str {
         match self {
             Anchor::X264 => "x264",
             Anchor::X265 => "x265",
+            Anchor::X265Psnr => "x265-psnr",
         }
     }
 
@@ -73,7 +76,7 @@ impl Anchor {
     pub fn encoder(self) -> &'static str {
         match self {
             Anchor::X264 => "libx264",
-            Anchor::X265 => "libx265",
+            Anchor::X265 | Anchor::X265Psnr => "libx265",
         }
     }
 
@@ -81,7 +84,7 @@ impl Anchor {
     pub fn extension(self) -> &'static str {
         match self {
             Anchor::X264 => "h264",
-            Anchor::X265 => "hevc",
+            Anchor::X265 | Anchor::X265Psnr => "hevc",
         }
     }
 
@@ -89,7 +92,7 @@ impl Anchor {
     pub fn default_crfs(self) -> &'static [f64] {
         match self {
             Anchor::X264 => &[23.0, 28.0, 33.0, 38.0, 43.0],
-            Anchor::X265 => &[25.0, 30.0, 35.0, 40.0, 45.0],
+            Anchor::X265 | Anchor::X265Psnr => &[25.0, 30.0, 35.0, 40.0, 45.0],
         }
     }
 
@@ -101,10 +104,15 @@ impl Anchor {
                  -sc_threshold 0 -threads 1, info SEI removed, yuv420p, raw Annex-B; low-delay P, \
                  intra period {gop}"
             ),
-            Anchor::X265 => format!(
-                "ffmpeg libx265 -preset medium -crf C -x265-params keyint={gop}:min-keyint={gop}:\
+            Anchor::X265 | Anchor::X265Psnr => format!(
+                "ffmpeg libx265 -preset medium{} -crf C -x265-params keyint={gop}:min-keyint={gop}:\
                  scenecut=0:bframes=0:open-gop=0:pools=1:frame-threads=1:no-info=1, yuv420p, raw \
-                 Annex-B; low-delay P, intra period {gop}"
+                 Annex-B; low-delay P, intra period {gop}",
+                if self == Anchor::X265Psnr {
+                    " -tune psnr"
+                } else {
+                    ""
+                }
             ),
         }
     }
@@ -140,9 +148,11 @@ impl Anchor {
             self.encoder().into(),
             "-preset".into(),
             "medium".into(),
-            "-crf".into(),
-            fmt_q(crf),
         ];
+        if self == Anchor::X265Psnr {
+            a.extend(["-tune".into(), "psnr".into()]);
+        }
+        a.extend(["-crf".into(), fmt_q(crf)]);
         let g = gop.to_string();
         match self {
             Anchor::X264 => a.extend(
@@ -162,7 +172,7 @@ impl Anchor {
                 ]
                 .map(String::from),
             ),
-            Anchor::X265 => a.extend([
+            Anchor::X265 | Anchor::X265Psnr => a.extend([
                 "-x265-params".into(),
                 format!(
                     "keyint={g}:min-keyint={g}:scenecut=0:bframes=0:open-gop=0:pools=1:\
@@ -181,7 +191,8 @@ impl std::str::FromStr for Anchor {
         match s.to_ascii_lowercase().as_str() {
             "x264" | "h264" | "avc" | "libx264" => Ok(Anchor::X264),
             "x265" | "h265" | "hevc" | "libx265" => Ok(Anchor::X265),
-            _ => bail!("unknown video anchor {s:?} (x264 or x265)"),
+            "x265-psnr" | "x265psnr" => Ok(Anchor::X265Psnr),
+            _ => bail!("unknown video anchor {s:?} (x264, x265 or x265-psnr)"),
         }
     }
 }
@@ -202,6 +213,15 @@ pub struct VideoPoint {
     pub rgb_psnr: f64,
     /// Bits of each frame in decode order (= display order, no B-frames).
     pub frame_bits: Vec<u64>,
+    /// Each frame's type, `I` or `P` (the anchors' by construction: an intra frame every
+    /// intra period, no scene cuts).
+    #[serde(default)]
+    pub frame_types: String,
+    /// Bits of all intra frames and of all inter frames.
+    #[serde(default)]
+    pub intra_bits: u64,
+    #[serde(default)]
+    pub inter_bits: u64,
     pub frame_yuv_psnr: Vec<f64>,
     pub encode_seconds: f64,
     pub decode_seconds: f64,
@@ -290,10 +310,53 @@ pub fn measure(
         v_psnr: v / nf,
         rgb_psnr: rgb / nf,
         frame_bits,
+        frame_types: String::new(),
+        intra_bits: 0,
+        inter_bits: 0,
         frame_yuv_psnr,
         encode_seconds: 0.0,
         decode_seconds: 0.0,
     })
+}
+
+/// Bits per frame of a `.licv` file of `total` bytes whose chunks take `frame_bytes`: the header
+/// is counted in the first frame, so the sum is the file size.
+fn file_frame_bits(frame_bytes: &[usize], total: usize) -> Vec<u64> {
+    let mut bits: Vec<u64> = frame_bytes.iter().map(|&b| 8 * b as u64).collect();
+    if let Some(first) = bits.first_mut() {
+        *first += 8 * (total - frame_bytes.iter().sum::<usize>()) as u64;
+    }
+    bits
+}
+
+/// Frame types of a low-delay P stream with an intra frame every `gop` frames.
+fn periodic_types(frames: usize, gop: u32) -> String {
+    (0..frames)
+        .map(|i| {
+            if (i as u32).is_multiple_of(gop) {
+                'I'
+            } else {
+                'P'
+            }
+        })
+        .collect()
+}
+
+impl VideoPoint {
+    /// Sets the frame types (`I`/`P` per frame) and the bits per type.
+    pub fn set_frame_types(&mut self, types: String) {
+        let (mut i, mut p) = (0, 0);
+        for (t, &b) in types.chars().zip(&self.frame_bits) {
+            if t == 'I' {
+                i += b;
+            } else {
+                p += b;
+            }
+        }
+        self.frame_types = types;
+        self.intra_bits = i;
+        self.inter_bits = p;
+    }
 }
 
 /// Encodes the first `frames` frames of `source` (8-bit 4:2:0) with `anchor` at `crf`, intra
@@ -395,6 +458,7 @@ fn anchor_point(
     );
     let frame_bits = sizes.iter().map(|&s| 8 * s as u64).collect();
     let mut p = measure(src, &decoded, &info.colour, frame_bits)?;
+    p.set_frame_types(periodic_types(src.len(), gop));
     p.quality = crf;
     p.encode_seconds = encode_seconds;
     p.decode_seconds = decode_seconds;
@@ -484,10 +548,9 @@ pub fn run_lic_clip(
         })
         .with_context(|| format!("decoding {}", path.display()))?;
         let decode_seconds = t.elapsed().as_secs_f64();
-        let mut frame_bits: Vec<u64> = enc.frame_bytes.iter().map(|&b| 8 * b as u64).collect();
-        let header_bytes = enc.bytes.len() - enc.frame_bytes.iter().sum::<usize>();
-        frame_bits[0] += 8 * header_bytes as u64;
+        let frame_bits = file_frame_bits(&enc.frame_bytes, enc.bytes.len());
         let mut p = measure(&src, &decoded, &info.colour, frame_bits)?;
+        p.set_frame_types(periodic_types(src.len(), gop));
         p.quality = q;
         p.encode_seconds = enc.seconds;
         p.decode_seconds = decode_seconds;
@@ -499,6 +562,93 @@ pub fn run_lic_clip(
         width: info.width,
         height: info.height,
         frames: n,
+        gop,
+        points,
+    })
+}
+
+/// Codes the first `frames` frames (all when `None`) of `source` with `lic-mcw` at each quality
+/// (with `all_intra`, every frame intra: the row that shows the inter-frame gain), through real
+/// `.licv` files in `work_dir`, and measures them like the anchors. The stream header's bytes
+/// are counted in the first frame's bits, so `Σ frame_bits` is the file size. `encode_seconds`
+/// and `decode_seconds` are in-process times of [`crate::mcw::encode_stream`] (source frames in
+/// memory) and [`crate::mcw::decode_stream`] (from the file's bytes).
+pub fn run_mcw_clip(
+    source: &Path,
+    qualities: &[f64],
+    gop: u32,
+    frames: Option<u32>,
+    work_dir: &Path,
+    all_intra: bool,
+) -> Result<VideoClipResult> {
+    use crate::format::video::{FrameKind, VideoColour};
+    let (info, src) = read_yuv420_frames(source, frames)?;
+    ensure!(!src.is_empty(), "{}: no frames", source.display());
+    let clip = source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let codec = if all_intra {
+        "lic-mcw-intra"
+    } else {
+        crate::mcw::MODEL_ID
+    };
+    let c = &info.colour;
+    let colour = VideoColour {
+        chroma: 0,
+        matrix: c.matrix,
+        range: c.range,
+        primaries: c.primaries,
+        transfer: c.transfer,
+        chroma_location: c.chroma_location,
+    };
+    let mut points = Vec::with_capacity(qualities.len());
+    for &q in qualities {
+        let mut opts = crate::mcw::VideoOptions::new(q as f32);
+        opts.gop = gop;
+        opts.tools.inter = !all_intra;
+        let t = Instant::now();
+        let enc = crate::mcw::encode_stream(
+            src.iter().cloned().map(Ok::<_, anyhow::Error>),
+            opts,
+            (info.fps_num, info.fps_den),
+            colour,
+            false,
+            |_| {},
+        )
+        .with_context(|| format!("encoding {} at quality {q}", source.display()))?;
+        let encode_seconds = t.elapsed().as_secs_f64();
+        let path = work_dir.join(format!("{codec}_q{}.licv", fmt_q(q)));
+        crate::io::file::write_atomic(&path, &enc.bytes)?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let mut decoded = Vec::with_capacity(src.len());
+        let t = Instant::now();
+        crate::mcw::decode_stream(&bytes, false, |_, f| {
+            decoded.push(f.clone());
+            Ok::<(), crate::video::stream::StreamError>(())
+        })
+        .with_context(|| format!("decoding {}", path.display()))?;
+        let decode_seconds = t.elapsed().as_secs_f64();
+        let frame_bits = file_frame_bits(&enc.frame_bytes, enc.bytes.len());
+        let mut p = measure(&src, &decoded, &info.colour, frame_bits)?;
+        p.set_frame_types(
+            enc.kinds
+                .iter()
+                .map(|k| if *k == FrameKind::Intra { 'I' } else { 'P' })
+                .collect(),
+        );
+        p.quality = q;
+        p.encode_seconds = encode_seconds;
+        p.decode_seconds = decode_seconds;
+        points.push(p);
+    }
+    Ok(VideoClipResult {
+        codec: codec.into(),
+        clip,
+        width: info.width,
+        height: info.height,
+        frames: src.len() as u32,
         gop,
         points,
     })

@@ -3,13 +3,15 @@
 
 use std::time::Instant;
 
-use crate::format::video::{parse_video, stream_bytes, FrameError, VideoColour, VideoHeader};
+use crate::format::video::{parse_video, stream_bytes, FrameChunk, VideoColour, VideoHeader};
 use crate::format::FormatError;
 
 use super::codec::{video_limits, VideoCodecError, VideoDecoder, VideoEncoder};
 use super::colour::{ColourInfo, RgbF32};
 use super::io::{Chroma, VideoError, VideoInfo, VideoReader};
 use super::model::VideoModel;
+use lic::video::stream::{decode_frames, FrameDecoder};
+pub use lic::video::stream::{DecodeReport, StreamError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VideoStreamError {
@@ -20,18 +22,9 @@ pub enum VideoStreamError {
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]
-    Frame(#[from] FrameError),
+    Stream(#[from] StreamError),
     #[error("the input has no frames")]
     Empty,
-    #[error("{0} trailing bytes after the last frame")]
-    Trailing(usize),
-    #[error("the stream ends after frame {from} of {frames} (truncated)")]
-    Missing {
-        /// Frames read.
-        from: u32,
-        /// Frames in the header.
-        frames: u32,
-    },
 }
 
 /// Header colour fields from a reader's description.
@@ -144,95 +137,71 @@ pub fn read_video_header(bytes: &[u8]) -> Result<VideoHeader, FormatError> {
     Ok(parse_video(bytes, &video_limits())?.0)
 }
 
-/// What [`decode_video`] did.
-#[derive(Debug, Default)]
-pub struct DecodeReport {
-    /// Frames decoded from their own data.
-    pub decoded: u32,
-    /// Frames that could not be decoded (with `keep_going`), with the reason; each was replaced
-    /// by a copy of the last good frame, or by mid-grey before the first good one.
-    pub damaged: Vec<(u32, String)>,
-    /// Bytes after the last frame (with `keep_going`; without, they are an error).
-    pub trailing: usize,
-    pub seconds: f64,
+/// The learned codec's frame decoder behind the stream layer (frames as float RGB).
+struct Learned<'a> {
+    dec: VideoDecoder<'a>,
+    width: u32,
+    height: u32,
 }
 
-/// Decodes a `.licv` stream, handing each frame to `sink(index, frame)` in order.
-///
-/// Without `keep_going` the first damaged frame is an error (frames before it were already
-/// handed out). With it, a damaged frame and the inter frames that depend on it are replaced by
-/// the last good frame (nothing is handed out before the first good one), decoding resumes at
-/// the next intra frame, and the damage is listed in the report.
+impl FrameDecoder for Learned<'_> {
+    type Frame = RgbF32;
+    fn decode_frame(&mut self, index: u32, chunk: &FrameChunk) -> Result<RgbF32, String> {
+        let data = self
+            .dec
+            .decode_frame(index, chunk)
+            .map_err(|e| e.to_string())?;
+        Ok(RgbF32 {
+            width: self.width,
+            height: self.height,
+            data,
+        })
+    }
+    fn reset(&mut self) {
+        self.dec.reset();
+    }
+    fn blank(&self) -> RgbF32 {
+        RgbF32 {
+            width: self.width,
+            height: self.height,
+            data: vec![0.5; 3 * self.width as usize * self.height as usize],
+        }
+    }
+}
+
+/// Decodes a `.licv` stream of the learned codec, handing each frame slot to
+/// `sink(index, frame)` in order, with the damaged-stream policy of
+/// [`lic::video::stream::decode_frames`].
 pub fn decode_video<E: From<VideoStreamError>>(
     bytes: &[u8],
     model: &VideoModel,
     keep_going: bool,
     mut sink: impl FnMut(u32, &RgbF32) -> Result<(), E>,
 ) -> Result<DecodeReport, E> {
-    let t0 = Instant::now();
     let (header, frames) = parse_video(bytes, &video_limits()).map_err(VideoStreamError::from)?;
-    let mut dec = VideoDecoder::new(model, &header).map_err(VideoStreamError::from)?;
-    let mut report = DecodeReport::default();
-    let mut last: Option<RgbF32> = None;
-    // Every frame slot is written: a frame that cannot be decoded is replaced by the last good
-    // frame, or mid-grey before the first one, so the output keeps the stream's timeline.
-    let grey = || RgbF32 {
+    let dec = VideoDecoder::new(model, &header).map_err(VideoStreamError::from)?;
+    let mut learned = Learned {
+        dec,
         width: header.width,
         height: header.height,
-        data: vec![0.5; 3 * header.width as usize * header.height as usize],
     };
-    let mut index = 0u32;
-    let mut frames = frames;
-    for item in frames.by_ref() {
-        let result = item.map_err(VideoStreamError::from).and_then(|chunk| {
-            dec.decode_frame(index, &chunk)
-                .map_err(VideoStreamError::from)
-        });
-        match result {
-            Ok(data) => {
-                let f = RgbF32 {
-                    width: header.width,
-                    height: header.height,
-                    data,
-                };
-                sink(index, &f)?;
-                last = Some(f);
-                report.decoded += 1;
-            }
-            Err(e) if keep_going => {
-                report.damaged.push((index, e.to_string()));
-                dec.reset();
-                match &last {
-                    Some(f) => sink(index, f)?,
-                    None => sink(index, &grey())?,
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-        index += 1;
+    decode_frames(&header, frames, &mut learned, keep_going, |i, f| {
+        sink(i, f).map_err(Wrapped::Sink)
+    })
+    .map_err(|e| match e {
+        Wrapped::Sink(e) => e,
+        Wrapped::Stream(e) => VideoStreamError::from(e).into(),
+    })
+}
+
+/// The sink's error or the stream layer's.
+enum Wrapped<E> {
+    Sink(E),
+    Stream(StreamError),
+}
+
+impl<E> From<StreamError> for Wrapped<E> {
+    fn from(e: StreamError) -> Self {
+        Wrapped::Stream(e)
     }
-    if index < header.frames {
-        // The reader stopped early (truncation): the rest of the frames are lost.
-        if !keep_going {
-            return Err(VideoStreamError::Missing {
-                from: index,
-                frames: header.frames,
-            }
-            .into());
-        }
-        let fill = last.unwrap_or_else(grey);
-        for k in index..header.frames {
-            report
-                .damaged
-                .push((k, "missing (stream truncated)".to_string()));
-            sink(k, &fill)?;
-        }
-    } else if frames.trailing() > 0 {
-        if !keep_going {
-            return Err(VideoStreamError::Trailing(frames.trailing()).into());
-        }
-        report.trailing = frames.trailing();
-    }
-    report.seconds = t0.elapsed().as_secs_f64();
-    Ok(report)
 }

@@ -72,6 +72,9 @@ pub enum CoderError {
     /// Data remains after the expected number of symbols.
     #[error("stream not fully consumed after the expected number of symbols")]
     TrailingData,
+    /// A decoded value is outside its valid range.
+    #[error("decoded {0} (corrupt stream)")]
+    OutOfRange(String),
     /// The encoder rejected a symbol (cannot happen with validated tables).
     #[error("encoder error: {0}")]
     Encode(String),

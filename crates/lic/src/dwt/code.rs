@@ -126,6 +126,9 @@ pub fn recon_class(comp: usize, band: &Band) -> usize {
 #[derive(Clone)]
 pub struct Models {
     detail: Vec<Adaptive>,
+    /// Extra context buckets per detail context (1 for images; the video family's temporal
+    /// buckets, see [`Layout::extra`]).
+    extra: usize,
     ll: Vec<Adaptive>,
     sign: Vec<Adaptive>,
     ll_sign: Adaptive,
@@ -189,6 +192,7 @@ impl Models {
             .collect();
         Models {
             detail,
+            extra: 1,
             ll,
             sign: (0..MODEL_COUNTS[2].1)
                 .map(|_| Adaptive::uniform(2))
@@ -217,11 +221,31 @@ impl Models {
         let ll = list.split_off(MODEL_COUNTS[0].1);
         Some(Models {
             detail: list,
+            extra: 1,
             ll,
             sign,
             ll_sign,
             rates: RATES,
         })
+    }
+
+    /// These models with every detail context split into `n` copies, selected by the
+    /// per-coefficient bucket of [`Layout::extra`] (each copy starts from the context's state).
+    pub fn with_extra(&self, n: usize) -> Self {
+        assert!(self.extra == 1 && n >= 1, "models are split once");
+        let detail = self
+            .detail
+            .iter()
+            .flat_map(|m| std::iter::repeat_n(m.clone(), n))
+            .collect();
+        Models {
+            detail,
+            extra: n,
+            ll: self.ll.clone(),
+            sign: self.sign.clone(),
+            ll_sign: self.ll_sign.clone(),
+            rates: self.rates,
+        }
     }
 
     /// Every model, in a fixed order: detail, LL, sign, LL sign.
@@ -242,6 +266,25 @@ pub struct Layout<'a> {
     pub bands: &'a [Band],
     /// Number of levels.
     pub levels: usize,
+    /// Component index of `q[0]`: 0 when luma comes first; 1 when only the chroma planes are
+    /// coded (the video family codes 4:2:0 luma and chroma in separate calls).
+    pub comp_base: usize,
+    /// Per component, a context bucket for every coefficient (Mallat layout), below the
+    /// models' [`Models::with_extra`] count; `None`: bucket 0.
+    pub extra: Option<&'a [Vec<u8>]>,
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of a plane of width `w` with `bands` (luma first, no extra contexts).
+    pub fn plane(w: usize, bands: &'a [Band], levels: usize) -> Self {
+        Layout {
+            w,
+            bands,
+            levels,
+            comp_base: 0,
+            extra: None,
+        }
+    }
 }
 
 impl Layout<'_> {
@@ -259,7 +302,7 @@ fn mag(v: i32) -> u32 {
 
 /// Codes one value (magnitude token, raw bits, sign) under `m` and `sign`.
 #[inline]
-fn code_value<C: SymbolCoder>(
+pub(crate) fn code_value<C: SymbolCoder>(
     coder: &mut C,
     m: &mut Adaptive,
     sign: &mut Adaptive,
@@ -284,7 +327,7 @@ fn code_value<C: SymbolCoder>(
 /// Information content of value `v` under `m` and `sign`, in bits (what [`code_value`] would
 /// spend).
 #[inline]
-fn value_bits(m: &Adaptive, sign: &Adaptive, v: i32) -> f64 {
+pub(crate) fn value_bits(m: &Adaptive, sign: &Adaptive, v: i32) -> f64 {
     let (tok, _, n) = tokenize(v.unsigned_abs().min(MAX_MAGNITUDE));
     let b = m.bits(tok) + f64::from(n);
     if v == 0 {
@@ -355,8 +398,9 @@ pub fn code_planes<C: SymbolCoder>(
     let rates = models.rates;
     for band in layout.bands {
         for comp in 0..q.len() {
+            let cid = comp + layout.comp_base;
             match band.orient {
-                None => code_ll(coder, models, band, w, comp, &mut q[comp], rates)?,
+                None => code_ll(coder, models, band, w, cid, &mut q[comp], rates)?,
                 Some(orient) => {
                     let parent = layout.band(band.level + 1, orient).copied();
                     let sib: Vec<Band> = match orient {
@@ -371,7 +415,9 @@ pub fn code_planes<C: SymbolCoder>(
                             .filter_map(|&o| layout.band(band.level, o).copied())
                             .collect(),
                     };
-                    let class = detail_class(comp, band.level, orient);
+                    let class = detail_class(cid, band.level, orient);
+                    let extra = layout.extra.map(|e| e[comp].as_slice());
+                    let nx = models.extra;
                     let sign_base = match orient {
                         Orient::Hl => 0,
                         Orient::Lh => 9,
@@ -420,12 +466,15 @@ pub fn code_planes<C: SymbolCoder>(
                             if let Some(l) = luma {
                                 cross += W_LUMA * colocated(band, l, 0, 0);
                             }
-                            let ctx = (class * LOCAL_BUCKETS + local_bucket(local)) * CROSS_BUCKETS
-                                + cross_bucket(cross);
+                            let idx = (band.y0 + y) * w + band.x0 + x;
+                            let ctx = ((class * LOCAL_BUCKETS + local_bucket(local))
+                                * CROSS_BUCKETS
+                                + cross_bucket(cross))
+                                * nx
+                                + extra.map_or(0, |e| usize::from(e[idx]).min(nx - 1));
                             let sctx = sign_base
                                 + 3 * (wv.signum() + 1) as usize
                                 + (nv.signum() + 1) as usize;
-                            let idx = (band.y0 + y) * w + band.x0 + x;
                             let mut v = plane[idx];
                             if let Some(r) = rdo {
                                 let (m, sg) = (&models.detail[ctx], &models.sign[sctx]);

@@ -38,7 +38,7 @@ pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
 /// Quality used when none is given (`lic encode`; about 0.4 bpp, 31 dB on Kodak).
 pub const DEFAULT_QUALITY: f32 = 6.0;
 /// Reconstruction offsets are stored in units of `1 / OFFSET_SCALE` of a step.
-const OFFSET_SCALE: f32 = 64.0;
+pub(crate) const OFFSET_SCALE: f32 = 64.0;
 
 /// Errors of the `lic-dwt` codec: the libtorch-free families' shared error type.
 pub type DwtError = crate::family::FamilyError;
@@ -322,26 +322,11 @@ fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) ->
     planes
         .par_iter_mut()
         .for_each(|p| transform::forward(p, w, h, levels));
-    let mut u: Vec<Vec<f32>> = planes.iter().map(|p| vec![0.0; p.len()]).collect();
-    let mut q: Vec<Vec<i32>> = planes.iter().map(|p| vec![0; p.len()]).collect();
-    for (c, plane) in planes.iter().enumerate() {
-        for (b, band) in bands.iter().enumerate() {
-            let inv = 1.0 / steps[c][b];
-            let r = if band.orient.is_none() {
-                0.5
-            } else {
-                opts.rounding
-            };
-            for y in band.y0..band.y0 + band.h {
-                for x in band.x0..band.x0 + band.w {
-                    let v = plane[y * w + x] * inv;
-                    u[c][y * w + x] = v;
-                    let m = (v.abs() + r).floor().min(code::MAX_MAGNITUDE as f32);
-                    q[c][y * w + x] = if v < 0.0 { -(m as i32) } else { m as i32 };
-                }
-            }
-        }
-    }
+    let (u, q): (Vec<Vec<f32>>, Vec<Vec<i32>>) = planes
+        .iter()
+        .enumerate()
+        .map(|(c, plane)| quantize_plane(plane, w, &bands, &steps[c], opts.rounding))
+        .unzip();
     Prepared {
         params,
         bands,
@@ -349,6 +334,33 @@ fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) ->
         u,
         q,
     }
+}
+
+/// Dead-zone quantization of a transformed plane (Mallat layout, width `w`) with a step per
+/// band: returns the coefficients in units of their step and the quantized values (the LL band
+/// is rounded, the details use `rounding`).
+pub(crate) fn quantize_plane(
+    plane: &[f32],
+    w: usize,
+    bands: &[Band],
+    steps: &[f32],
+    rounding: f32,
+) -> (Vec<f32>, Vec<i32>) {
+    let mut u = vec![0.0f32; plane.len()];
+    let mut q = vec![0i32; plane.len()];
+    for (b, band) in bands.iter().enumerate() {
+        let inv = 1.0 / steps[b];
+        let r = if band.orient.is_none() { 0.5 } else { rounding };
+        for y in band.y0..band.y0 + band.h {
+            for x in band.x0..band.x0 + band.w {
+                let v = plane[y * w + x] * inv;
+                u[y * w + x] = v;
+                let m = (v.abs() + r).floor().min(code::MAX_MAGNITUDE as f32);
+                q[y * w + x] = if v < 0.0 { -(m as i32) } else { m as i32 };
+            }
+        }
+    }
+    (u, q)
 }
 
 /// Entropy-codes a prepared image with `coder`, starting from `models`. With `opts.kappa > 0`
@@ -368,12 +380,8 @@ fn code_prepared_models<C: SymbolCoder>(
         u,
         mut q,
     } = prep;
-    let layout = Layout {
-        w,
-        bands: &bands,
-        levels: params.levels,
-    };
-    params.offsets = centroids(&u, &q, &bands);
+    let layout = Layout::plane(w, &bands, params.levels);
+    params.offsets = centroids(&u, &q, &bands, 0);
     let mut m = models.clone();
     if opts.kappa > 0.0 {
         let mut rdo = code::Rdo {
@@ -390,7 +398,7 @@ fn code_prepared_models<C: SymbolCoder>(
             &mut trial,
             Some(&rdo),
         )?;
-        params.offsets = centroids(&u, &trial, &bands);
+        params.offsets = centroids(&u, &trial, &bands, 0);
         rdo.offsets = params.offsets.map(|o| f32::from(o) / OFFSET_SCALE);
         code::code_planes(coder, &mut m, &layout, &mut q, Some(&rdo))?;
     } else {
@@ -415,13 +423,19 @@ fn count_image(
     Ok((m, counter.bits))
 }
 
-/// Per reconstruction class, the mean of `|u| − |q|` over the nonzero values, in `1/64` steps.
-fn centroids(u: &[Vec<f32>], q: &[Vec<i32>], bands: &[Band]) -> [i8; RECON_CLASSES] {
+/// Per reconstruction class, the mean of `|u| − |q|` over the nonzero values, in `1/64` steps
+/// (`u[0]` is component `comp_base`).
+pub(crate) fn centroids(
+    u: &[Vec<f32>],
+    q: &[Vec<i32>],
+    bands: &[Band],
+    comp_base: usize,
+) -> [i8; RECON_CLASSES] {
     let mut sums = [(0.0f64, 0u64); RECON_CLASSES];
     let w = bands.iter().map(|b| b.x0 + b.w).max().unwrap_or(0);
     for (c, (uc, qc)) in u.iter().zip(q).enumerate() {
         for band in bands {
-            let class = code::recon_class(c, band);
+            let class = code::recon_class(c + comp_base, band);
             for y in band.y0..band.y0 + band.h {
                 for x in band.x0..band.x0 + band.w {
                     let m = qc[y * w + x].unsigned_abs();
@@ -476,22 +490,17 @@ fn finish(
 /// (for tuning).
 pub fn estimate_bits(q: &mut [Vec<i32>], w: usize, h: usize, levels: usize) -> f64 {
     let bands = bands(w, h, levels);
-    let layout = Layout {
-        w,
-        bands: &bands,
-        levels,
-    };
+    let layout = Layout::plane(w, &bands, levels);
     let mut counter = Counter::default();
     code::code_planes(&mut counter, &mut prior::models(), &layout, q, None)
         .expect("counting never fails");
     counter.bits
 }
 
-/// Dequantizes and inverse-transforms the coefficients into 8-bit pixels (before the
-/// restoration filter).
-/// Plane `c`'s quantized values back to coefficients: `(|v| + offset) · step` with the sign.
-fn dequantize(
-    params: &Params,
+/// Plane `c`'s quantized values back to coefficients: `(|v| + offset) · step` with the sign
+/// (`offsets` in `1/64` of a step, per reconstruction class).
+pub(crate) fn dequantize(
+    offsets: &[i8; RECON_CLASSES],
     c: usize,
     qc: &[i32],
     w: usize,
@@ -501,7 +510,7 @@ fn dequantize(
     let mut p = vec![0.0f32; qc.len()];
     for (b, band) in bands.iter().enumerate() {
         let s = steps[b];
-        let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
+        let off = f32::from(offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
         for y in band.y0..band.y0 + band.h {
             for x in band.x0..band.x0 + band.w {
                 let v = qc[y * w + x];
@@ -516,6 +525,8 @@ fn dequantize(
     p
 }
 
+/// Dequantizes and inverse-transforms the coefficients into 8-bit pixels (before the
+/// restoration filter).
 fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Band]) -> Vec<u8> {
     let comps = q.len();
     let steps = band_steps(params, comps, bands);
@@ -525,21 +536,7 @@ fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Ban
         .par_iter()
         .enumerate()
         .map(|(c, qc)| {
-            let mut p = vec![0.0f32; w * h];
-            for (b, band) in bands.iter().enumerate() {
-                let s = steps[c][b];
-                let off = f32::from(params.offsets[code::recon_class(c, band)]) / OFFSET_SCALE;
-                for y in band.y0..band.y0 + band.h {
-                    for x in band.x0..band.x0 + band.w {
-                        let v = qc[y * w + x];
-                        p[y * w + x] = match v.signum() {
-                            0 => 0.0,
-                            1 => (v as f32 + off) * s,
-                            _ => (v as f32 - off) * s,
-                        };
-                    }
-                }
-            }
+            let mut p = dequantize(&params.offsets, c, qc, w, bands, &steps[c]);
             transform::inverse(&mut p, w, h, params.levels);
             p
         })
@@ -634,7 +631,7 @@ impl Coefficients {
         self.q
             .iter()
             .enumerate()
-            .map(|(c, qc)| dequantize(&self.params, c, qc, w, &bands, &steps[c]))
+            .map(|(c, qc)| dequantize(&self.params.offsets, c, qc, w, &bands, &steps[c]))
             .collect()
     }
 }
@@ -672,11 +669,7 @@ pub fn decode_coefficients(c: &Container, max_pixels: u64) -> Result<Coefficient
     }
     let comps = if hd.gray { 1 } else { 3 };
     let bands = bands(w, h, params.levels);
-    let layout = Layout {
-        w,
-        bands: &bands,
-        levels: params.levels,
-    };
+    let layout = Layout::plane(w, &bands, params.levels);
     let mut q: Vec<Vec<i32>> = (0..comps).map(|_| vec![0; w * h]).collect();
     let mut dec = Decoder::new(&c.substreams[0])?;
     code::code_planes(&mut dec, &mut prior::models(), &layout, &mut q, None)?;
