@@ -16,6 +16,7 @@ Examples:
   lic video encode clip.y4m clip.licv                  # lic-mcw, quality 8, intra period 32
   lic video encode clip.mkv clip.licv -q 5 --gop 8     # lower rate, an intra frame every 8
   lic video encode clip.mp4 clip.licv --frames 10      # the first 10 frames only
+  lic video encode clip.mkv clip.licv --bpp 0.05       # lic-mcw: the best quality within 0.05 bpp
   lic video encode clip.y4m clip.licv -m lic-video -q 3   # the learned codec (libtorch)";
 
 #[derive(clap::Args, Debug)]
@@ -32,6 +33,10 @@ pub struct Args {
     /// Intra period in frames (1 = every frame intra).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub gop: u32,
+    /// lic-mcw: the highest quality whose file stays within B bits per pixel over the clip (a
+    /// bisection of up to 8 encodes), instead of --quality.
+    #[arg(long, value_name = "B", conflicts_with = "quality")]
+    pub bpp: Option<f64>,
     /// Encode at most N frames.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub frames: Option<u32>,
@@ -61,6 +66,12 @@ pub fn run(args: Args, _global: &lic_cli::Global) -> anyhow::Result<()> {
     check_output(&args.output, &[&args.input], args.force)?;
     if is_mcw(&args.model) {
         return run_mcw(&args);
+    }
+    if args.bpp.is_some() {
+        return Err(lic_cli::BadArgs(
+            "--bpp is lic-mcw's (use --quality with a learned model)".into(),
+        )
+        .into());
     }
     let quality = args.quality.unwrap_or(4.0);
     let model = super::load_video_model(&args.model)?;
@@ -108,9 +119,10 @@ fn run_mcw(args: &Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let mut reader = VideoReader::open(&args.input, lic::mcw::MAX_SIDE, lic::mcw::MAX_PIXELS)
-        .with_context(|| format!("{}", args.input.display()))?;
-    let info = reader.info().clone();
+    let info = VideoReader::open(&args.input, lic::mcw::MAX_SIDE, lic::mcw::MAX_PIXELS)
+        .with_context(|| format!("{}", args.input.display()))?
+        .info()
+        .clone();
     let mut colour = info.colour;
     if info.chroma == Chroma::Rgb {
         colour = ColourInfo {
@@ -120,27 +132,6 @@ fn run_mcw(args: &Args) -> anyhow::Result<()> {
         };
     }
     let total = progress_total(args.frames, info.frames_hint);
-    let mut opts = lic::mcw::VideoOptions::new(quality as f32);
-    opts.gop = args.gop;
-    let pb = lic::eval::progress_bar(total, "encode");
-    let t = std::time::Instant::now();
-    let limit = args.frames.map_or(u64::MAX, u64::from);
-    let frames = std::iter::from_fn(|| {
-        if reader.frames_read() >= limit {
-            return None;
-        }
-        match reader.next_frame() {
-            Ok(Some(VideoFrame::Yuv420(f))) => Some(Ok(f)),
-            Ok(Some(rgb @ VideoFrame::Rgb(_))) => {
-                match VideoFrame::from_rgb_f32(&rgb.to_rgb_f32(&colour), Chroma::Yuv420, &colour) {
-                    VideoFrame::Yuv420(f) => Some(Ok(f)),
-                    VideoFrame::Rgb(_) => unreachable!("converted to 4:2:0"),
-                }
-            }
-            Ok(None) => None,
-            Err(e) => Some(Err(anyhow::Error::from(e))),
-        }
-    });
     let header_colour = lic::format::video::VideoColour {
         chroma: 0,
         matrix: colour.matrix,
@@ -149,17 +140,77 @@ fn run_mcw(args: &Args) -> anyhow::Result<()> {
         transfer: colour.transfer,
         chroma_location: colour.chroma_location,
     };
-    let enc = lic::mcw::encode_stream(
-        frames,
-        opts,
-        (info.fps_num, info.fps_den),
-        header_colour,
-        false,
-        |_| pb.inc(1),
-    )
-    .with_context(|| format!("encoding {}", args.input.display()))?;
+    let limit = args.frames.map_or(u64::MAX, u64::from);
+    // One encode of the clip at quality `q`, reading the source afresh (memory stays bounded).
+    let encode_at = |q: f64, message: &str| -> anyhow::Result<lic::mcw::EncodedStream> {
+        let mut reader = VideoReader::open(&args.input, lic::mcw::MAX_SIDE, lic::mcw::MAX_PIXELS)
+            .with_context(|| format!("{}", args.input.display()))?;
+        let mut opts = lic::mcw::VideoOptions::new(q as f32);
+        opts.gop = args.gop;
+        let pb = lic::eval::progress_bar(total, message);
+        let frames = std::iter::from_fn(|| {
+            if reader.frames_read() >= limit {
+                return None;
+            }
+            match reader.next_frame() {
+                Ok(Some(VideoFrame::Yuv420(f))) => Some(Ok(f)),
+                Ok(Some(rgb @ VideoFrame::Rgb(_))) => {
+                    match VideoFrame::from_rgb_f32(
+                        &rgb.to_rgb_f32(&colour),
+                        Chroma::Yuv420,
+                        &colour,
+                    ) {
+                        VideoFrame::Yuv420(f) => Some(Ok(f)),
+                        VideoFrame::Rgb(_) => unreachable!("converted to 4:2:0"),
+                    }
+                }
+                Ok(None) => None,
+                Err(e) => Some(Err(anyhow::Error::from(e))),
+            }
+        });
+        let enc = lic::mcw::encode_stream(
+            frames,
+            opts,
+            (info.fps_num, info.fps_den),
+            header_colour,
+            false,
+            |_| pb.inc(1),
+        )
+        .with_context(|| format!("encoding {}", args.input.display()))?;
+        pb.finish_and_clear();
+        Ok(enc)
+    };
+    let t = std::time::Instant::now();
+    let (quality, enc) = match args.bpp {
+        None => (quality, encode_at(quality, "encode")?),
+        Some(target) => {
+            if !(target.is_finite() && target > 0.0) {
+                return Err(lic_cli::BadArgs("--bpp must be a positive number".into()).into());
+            }
+            // Bisection over the quality (the rate grows with it): the highest quality whose
+            // file stays within the target, or the lowest quality when none does.
+            let bpp = |e: &lic::mcw::EncodedStream| {
+                e.bytes.len() as f64 * 8.0
+                    / (f64::from(info.width) * f64::from(info.height) * e.frame_bytes.len() as f64)
+            };
+            let (mut lo, mut hi) = (f64::from(lo), f64::from(hi));
+            let mut best = encode_at(lo, "bpp search")?;
+            let mut best_q = lo;
+            if bpp(&best) <= target {
+                for _ in 0..7 {
+                    let mid = (lo + hi) / 2.0;
+                    let e = encode_at(mid, "bpp search")?;
+                    if bpp(&e) <= target {
+                        (best, best_q, lo) = (e, mid, mid);
+                    } else {
+                        hi = mid;
+                    }
+                }
+            }
+            (best_q, best)
+        }
+    };
     let seconds = t.elapsed().as_secs_f64();
-    pb.finish_and_clear();
     write_atomic(&args.output, &enc.bytes)?;
     let est: f64 = enc.estimated_bits.iter().sum();
     let what = format!("lic-mcw quality {quality}");
