@@ -8,8 +8,9 @@
 //! 2. a whole-sample refinement around the best candidate (a ±1 square, repeated while it
 //!    improves), then half- and quarter-sample refinement with the interpolation filter;
 //! 3. intra (flat DC prediction) against inter by `SAD + λ · bits`;
-//! 4. per 64×64 unit, bottom-up, whether a 16×16, 32×32 or 64×64 leaf with one vector (from its
-//!    children's, the temporal candidate and zero) costs less than its four children;
+//! 4. per 64×64 unit, bottom-up, whether a 16×16, 32×32 or 64×64 leaf with one vector (the best
+//!    of its children's, the temporal candidate and zero, refined to a quarter sample) costs less
+//!    than its four children;
 //! 5. in coding order with the real predictors, a leaf whose vector is not worth its bits
 //!    against the spatial (skip) or temporal (merge) candidate is snapped to that mode.
 use super::motion::{half, luma_block, sad, sad_int, Padded, Plane, MAX_MV};
