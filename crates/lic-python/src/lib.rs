@@ -185,6 +185,143 @@ fn info<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// One 4:2:0 frame from its three planes (C-contiguous `uint8`: H×W, then two of
+/// ceil(H/2)×ceil(W/2)).
+fn yuv_frame(
+    index: usize,
+    planes: (
+        PyReadonlyArrayDyn<'_, u8>,
+        PyReadonlyArrayDyn<'_, u8>,
+        PyReadonlyArrayDyn<'_, u8>,
+    ),
+) -> PyResult<lic::video::Yuv420> {
+    let (y, u, v) = planes;
+    let [h, w] = y.shape() else {
+        return Err(value_error(format!(
+            "frame {index}: Y must be H×W, got shape {:?}",
+            y.shape()
+        )));
+    };
+    let (width, height) = (
+        u32::try_from(*w).map_err(|_| value_error("width too large"))?,
+        u32::try_from(*h).map_err(|_| value_error("height too large"))?,
+    );
+    let (cw, ch) = lic::video::colour::chroma_size(width, height);
+    for (name, p) in [("U", &u), ("V", &v)] {
+        if p.shape() != [ch as usize, cw as usize] {
+            return Err(value_error(format!(
+                "frame {index}: {name} must be {ch}×{cw} (4:2:0 of {height}×{width}), got {:?}",
+                p.shape()
+            )));
+        }
+    }
+    let plane = |p: &PyReadonlyArrayDyn<'_, u8>| -> PyResult<Vec<u8>> {
+        Ok(p.as_slice()
+            .map_err(|_| value_error("planes must be C-contiguous"))?
+            .to_vec())
+    };
+    lic::video::Yuv420::new(width, height, plane(&y)?, plane(&u)?, plane(&v)?)
+        .map_err(|e| value_error(format!("frame {index}: {e}")))
+}
+
+/// Encodes 4:2:0 frames (a list of (Y, U, V) `uint8` planes, all of one size) into `.licv`
+/// bytes with lic-mcw.
+#[pyfunction]
+#[pyo3(signature = (frames, quality = None, gop = 32, fps = (25, 1)))]
+fn encode_video<'py>(
+    py: Python<'py>,
+    frames: Vec<(
+        PyReadonlyArrayDyn<'py, u8>,
+        PyReadonlyArrayDyn<'py, u8>,
+        PyReadonlyArrayDyn<'py, u8>,
+    )>,
+    quality: Option<f32>,
+    gop: u32,
+    fps: (u32, u32),
+) -> PyResult<Bound<'py, PyBytes>> {
+    let quality = quality.unwrap_or(lic::mcw::DEFAULT_QUALITY);
+    let (lo, hi) = lic::mcw::QUALITY_RANGE;
+    if !(lo..=hi).contains(&quality) {
+        return Err(value_error(format!(
+            "quality {quality} is outside lic-mcw's range {lo}–{hi}"
+        )));
+    }
+    if gop == 0 || fps.0 == 0 || fps.1 == 0 {
+        return Err(value_error("gop and both parts of fps must be at least 1"));
+    }
+    if frames.is_empty() {
+        return Err(value_error("no frames"));
+    }
+    let frames = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| yuv_frame(i, f))
+        .collect::<PyResult<Vec<_>>>()?;
+    let size = (frames[0].width, frames[0].height);
+    if let Some(i) = frames.iter().position(|f| (f.width, f.height) != size) {
+        return Err(value_error(format!(
+            "frame {i} is {}x{}, frame 0 is {}x{}",
+            frames[i].width, frames[i].height, size.0, size.1
+        )));
+    }
+    let mut opts = lic::mcw::VideoOptions::new(quality);
+    opts.gop = gop;
+    let bytes = py
+        .detach(|| {
+            lic::mcw::encode_stream(
+                frames.into_iter().map(Ok::<_, lic::mcw::McwError>),
+                opts,
+                fps,
+                lic::format::video::VideoColour::default(),
+                false,
+                |_| {},
+            )
+        })
+        .map_err(|e| EncodeError::new_err(e.to_string()))?
+        .bytes;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// Decodes lic-mcw `.licv` bytes into a list of (Y, U, V) `uint8` planes and a report dict.
+#[pyfunction]
+#[pyo3(signature = (data, keep_going = false))]
+fn decode_video<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    keep_going: bool,
+) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyDict>)> {
+    let mut frames = Vec::new();
+    let (header, report) = py
+        .detach(|| {
+            lic::mcw::decode_stream(data, keep_going, |_, f| {
+                frames.push(f.clone());
+                Ok::<(), lic::video::stream::StreamError>(())
+            })
+        })
+        .map_err(|e| DecodeError::new_err(e.to_string()))?;
+    let list = PyList::empty(py);
+    for f in frames {
+        let (w, h) = (f.width as usize, f.height as usize);
+        let (cw, ch) = lic::video::colour::chroma_size(f.width, f.height);
+        let (cw, ch) = (cw as usize, ch as usize);
+        list.append((
+            PyArray1::from_vec(py, f.y).reshape([h, w])?,
+            PyArray1::from_vec(py, f.u).reshape([ch, cw])?,
+            PyArray1::from_vec(py, f.v).reshape([ch, cw])?,
+        ))?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("model", &header.model_id)?;
+    d.set_item("width", header.width)?;
+    d.set_item("height", header.height)?;
+    d.set_item("fps", (header.fps_num, header.fps_den))?;
+    d.set_item("frames", header.frames)?;
+    d.set_item("decoded", report.decoded)?;
+    d.set_item("damaged", report.damaged)?;
+    d.set_item("trailing", report.trailing)?;
+    Ok((list, d))
+}
+
 /// The families this package encodes and decodes: a list of dicts.
 #[pyfunction]
 fn models(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
@@ -207,6 +344,8 @@ fn _lic(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_video, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_video, m)?)?;
     m.add("LicError", m.py().get_type::<LicError>())?;
     m.add("EncodeError", m.py().get_type::<EncodeError>())?;
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;

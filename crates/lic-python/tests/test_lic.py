@@ -173,3 +173,39 @@ def test_pillow_plugin(tmp_path):
     (tmp_path / "bad.lic").write_bytes(b"\x89LIC" + b"\x00" * 40)
     with pytest.raises(Exception):
         Image.open(tmp_path / "bad.lic").load()
+
+
+def clip420(n, h=40, w=52):
+    """A texture panning right by 2 samples per frame, as (Y, U, V) planes."""
+    rng = np.random.default_rng(5)
+    big = rng.integers(40, 200, (h, w + 2 * n)).astype(np.uint8)
+    big = ((big.astype(np.int32) + np.roll(big, 1, 1) + np.roll(big, 1, 0)) // 3).astype(np.uint8)
+    ch, cw = (h + 1) // 2, (w + 1) // 2
+    return [
+        (np.ascontiguousarray(big[:, 2 * k : 2 * k + w]), np.full((ch, cw), 120, np.uint8),
+         np.full((ch, cw), 140, np.uint8))
+        for k in range(n)
+    ]
+
+
+def test_video_round_trip_and_damage():
+    frames = clip420(6)
+    data = lic.encode_video(frames, quality=8, gop=4)
+    out, report = lic.decode_video(data)
+    assert report["model"] == "lic-mcw" and report["decoded"] == 6 and report["damaged"] == []
+    assert len(out) == 6 and out[0][0].shape == (40, 52) and out[0][1].shape == (20, 26)
+    assert all(psnr(f[0], g[0]) > 30 for f, g in zip(frames, out))
+    # Damage in the middle: an error, or every slot with keep_going.
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0x10
+    with pytest.raises(lic.DecodeError):
+        lic.decode_video(bytes(bad))
+    slots, report = lic.decode_video(bytes(bad), keep_going=True)
+    assert len(slots) == 6 and report["decoded"] + len(report["damaged"]) == 6
+    assert report["damaged"]
+    with pytest.raises(lic.DecodeError):
+        lic.decode_video(b"not a video")
+    with pytest.raises(ValueError):
+        lic.encode_video([(frames[0][0], frames[0][0], frames[0][2])])
+    with pytest.raises(ValueError):
+        lic.encode_video(frames, quality=99)

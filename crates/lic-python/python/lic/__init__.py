@@ -14,7 +14,7 @@ Pillow: ``lic.register_pillow()`` once, then ``Image.open("x.lic")`` and
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -28,6 +28,8 @@ __all__ = [
     "decode",
     "info",
     "models",
+    "encode_video",
+    "decode_video",
     "register_pillow",
     "LicError",
     "EncodeError",
@@ -107,6 +109,44 @@ def info(data: bytes) -> Dict[str, Any]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"info() takes bytes, not {type(data).__name__}")
     return _lic.info(bytes(data))
+
+
+def encode_video(
+    frames: Any,
+    quality: Optional[float] = None,
+    gop: int = 32,
+    fps: Tuple[int, int] = (25, 1),
+) -> bytes:
+    """Encodes 8-bit YCbCr 4:2:0 frames into .licv bytes with lic-mcw (the motion-compensated
+    wavelet video codec).
+
+    frames: an iterable of (Y, U, V) planes: Y is H×W, U and V are ceil(H/2)×ceil(W/2), all
+        uint8 (or convertible like encode()'s arrays), every frame the same size.
+    quality: 0–16, higher is better (default 8); gop: the intra period; fps: (numerator,
+        denominator) for the header.
+
+    The GIL is released while coding. Raises ValueError for bad arguments or plane shapes and
+    EncodeError when the frames cannot be coded.
+    """
+    planes = [tuple(_as_uint8(p) for p in f) for f in frames]
+    if any(len(f) != 3 for f in planes):
+        raise ValueError("each frame must be a (Y, U, V) tuple of planes")
+    return _lic.encode_video(planes, quality, int(gop), (int(fps[0]), int(fps[1])))
+
+
+def decode_video(
+    data: bytes, keep_going: bool = False
+) -> Tuple[List[Tuple[np.ndarray, np.ndarray, np.ndarray]], Dict[str, Any]]:
+    """Decodes lic-mcw .licv bytes: a list of (Y, U, V) uint8 planes per frame, and a report
+    (model, width, height, fps, frames, decoded, damaged: [(index, reason)], trailing).
+
+    Bit-exact. Without keep_going the first damaged frame raises DecodeError; with it, every
+    frame slot is returned (a lost frame repeats the last good one, mid-grey before the first)
+    and the damage is listed in the report.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode_video() takes bytes, not {type(data).__name__}")
+    return _lic.decode_video(bytes(data), bool(keep_going))
 
 
 def models() -> List[Dict[str, Any]]:
