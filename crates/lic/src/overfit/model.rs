@@ -1126,8 +1126,13 @@ impl Model {
                     reduce_lanes(&g, &mut out);
                     (b, out)
                 })
-                .reduce(
-                    || (0.0, vec![0.0; self.layout.len]),
+                // Collected in task order and summed in that order: a parallel reduce's tree
+                // depends on work stealing, and float sums on their order (the encoder must give
+                // the same bytes on every run).
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold(
+                    (0.0, vec![0.0; self.layout.len]),
                     |(b0, mut g0), (b1, g1)| {
                         for (a, c) in g0.iter_mut().zip(&g1) {
                             *a += c;
@@ -1254,15 +1259,14 @@ impl Model {
                     );
                     (sse, g)
                 })
-                .reduce(
-                    || (0.0, vec![0.0; 84]),
-                    |(a, mut ga), (b, gb)| {
-                        for (x, y) in ga.iter_mut().zip(&gb) {
-                            *x += y;
-                        }
-                        (a + b, ga)
-                    },
-                );
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold((0.0, vec![0.0; 84]), |(a, mut ga), (b, gb)| {
+                    for (x, y) in ga.iter_mut().zip(&gb) {
+                        *x += y;
+                    }
+                    (a + b, ga)
+                });
             for i in 0..81 {
                 gp[cw + i] += g[i];
             }
@@ -1292,15 +1296,14 @@ impl Model {
                     reduce_lanes(&g, &mut out);
                     out
                 })
-                .reduce(
-                    || vec![0.0; self.layout.len],
-                    |mut a, b| {
-                        for (x, y) in a.iter_mut().zip(&b) {
-                            *x += y;
-                        }
-                        a
-                    },
-                );
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold(vec![0.0; self.layout.len], |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x += y;
+                    }
+                    a
+                });
         for (a, b) in gp.iter_mut().zip(&g) {
             *a += b;
         }
