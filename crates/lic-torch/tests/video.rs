@@ -600,7 +600,13 @@ fn mcw_is_the_default_and_keeps_every_frame_slot() {
     // Damage inside frame 1 (the CRC fails): frames 1-3 are replaced, 4-7 decode.
     let mut bad = bytes.clone();
     let h_len = h.to_bytes().unwrap().len();
-    let first = 10 + u32::from_le_bytes(bad[h_len + 2..h_len + 6].try_into().unwrap()) as usize;
+    let first = parse_video(&bytes, &lic::mcw::limits())
+        .unwrap()
+        .1
+        .next()
+        .unwrap()
+        .unwrap()
+        .coded_len();
     bad[h_len + first + 12] ^= 0x40;
     let badp = d.path().join("bad.licv");
     std::fs::write(&badp, &bad).unwrap();

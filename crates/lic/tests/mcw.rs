@@ -95,24 +95,17 @@ fn frames_hash(frames: &[Yuv420]) -> String {
     sha256_hex(&parts)
 }
 
-/// Byte ranges of each frame chunk in a stream.
+/// Byte ranges of each frame chunk in a stream (the header, then each chunk's coded length).
 fn chunk_ranges(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let (h, _) = parse_video(bytes, &mcw::limits()).unwrap();
+    let (h, frames) = parse_video(bytes, &mcw::limits()).unwrap();
     let mut pos = h.to_bytes().unwrap().len();
-    let mut out = Vec::new();
-    while pos < bytes.len() {
-        let n = usize::from(bytes[pos + 1]);
-        let total: usize = (0..n)
-            .map(|k| {
-                let at = pos + 2 + 4 * k;
-                u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize
-            })
-            .sum();
-        let end = pos + 2 + 4 * n + 4 + total;
-        out.push(pos..end);
-        pos = end;
-    }
-    out
+    frames
+        .map(|c| {
+            let start = pos;
+            pos += c.unwrap().coded_len();
+            start..pos
+        })
+        .collect()
 }
 
 #[test]

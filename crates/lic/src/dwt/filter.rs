@@ -148,7 +148,6 @@ fn sse(a: &[u8], b: &[u8], stride: usize, c: usize) -> u64 {
 
 /// The encoder's filters: per channel, the least-squares filter from `decoded` towards
 /// `original`, kept only when it lowers the squared error.
-#[allow(clippy::needless_range_loop)] // the normal equations read best indexed
 pub fn fit(
     original: &[u8],
     decoded: &[u8],
@@ -156,6 +155,21 @@ pub fn fit(
     h: usize,
     stride: usize,
 ) -> Vec<ChannelFilter> {
+    fit_with_gains(original, decoded, w, h, stride)
+        .into_iter()
+        .map(|f| f.map(|(coef, _)| coef))
+        .collect()
+}
+
+/// [`fit`], with the squared error each kept filter removes (for a rate–distortion choice).
+#[allow(clippy::needless_range_loop)] // the normal equations read best indexed
+pub fn fit_with_gains(
+    original: &[u8],
+    decoded: &[u8],
+    w: usize,
+    h: usize,
+    stride: usize,
+) -> Vec<Option<([i8; TAPS], u64)>> {
     (0..stride)
         .map(|c| {
             let mut a = [[0.0f64; TAPS]; TAPS];
@@ -190,7 +204,11 @@ pub fn fit(
             let mut filters = vec![None; stride];
             filters[c] = Some(coef);
             apply(&mut trial, w, h, stride, &filters);
-            (sse(original, &trial, stride, c) < sse(original, decoded, stride, c)).then_some(coef)
+            let (after, before) = (
+                sse(original, &trial, stride, c),
+                sse(original, decoded, stride, c),
+            );
+            (after < before).then_some((coef, before - after))
         })
         .collect()
 }

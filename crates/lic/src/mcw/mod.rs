@@ -494,12 +494,15 @@ fn apply_filters(rec: &mut [Plane; 3], f: &[dwt::filter::ChannelFilter; 3]) {
     });
 }
 
+/// Whether reconstruction class `k` is luma's (its 8 detail classes and its LL, see
+/// [`crate::dwt::code::recon_class`]).
+fn luma_class(k: usize) -> bool {
+    matches!(k, 0..=7 | 16)
+}
+
 /// The offsets table of an inter frame from its luma and chroma values.
 fn inter_offsets(l: i8, c: i8) -> [i8; RECON_CLASSES] {
-    std::array::from_fn(|k| match k {
-        0..=7 | 16 => l,
-        _ => c,
-    })
+    std::array::from_fn(|k| if luma_class(k) { l } else { c })
 }
 
 /// Per plane, the quantized residual in the Mallat layout.
@@ -516,52 +519,31 @@ fn code_residual<C: SymbolCoder>(
     extra: Option<&Planes<u8>>,
     rdo: Option<(&Planes<f32>, [f32; RECON_CLASSES], f32)>,
 ) -> Result<(), CoderError> {
-    let [qy, qu, qv] = q;
-    let gy = st.geo(0, kind);
-    let gc = st.geo(1, kind);
-    let ey = extra.map(|e| vec![e[0].clone()]);
-    let ec = extra.map(|e| vec![e[1].clone(), e[2].clone()]);
-    let ly = Layout {
-        w: gy.tw,
-        bands: &gy.bands,
-        levels: gy.levels,
-        comp_base: 0,
-        extra: ey.as_deref(),
-    };
-    let lc = Layout {
-        w: gc.tw,
-        bands: &gc.bands,
-        levels: gc.levels,
-        comp_base: 1,
-        extra: ec.as_deref(),
-    };
-    let mut ys = [std::mem::take(qy)];
-    let r = rdo.map(|(u, off, kappa)| {
-        (
-            vec![u[0].clone()],
-            vec![u[1].clone(), u[2].clone()],
-            off,
+    // Luma is q[0..1], chroma q[1..3]: the planes are coded in place, slices of the arrays.
+    for (range, comp_base) in [(0..1, 0), (1..3, 1)] {
+        let g = st.geo(comp_base, kind);
+        let layout = Layout {
+            w: g.tw,
+            bands: &g.bands,
+            levels: g.levels,
+            comp_base,
+            extra: extra.map(|e| &e[range.clone()]),
+        };
+        let r = rdo.map(|(u, offsets, kappa)| Rdo {
+            u: &u[range.clone()],
+            offsets,
             kappa,
-        )
-    });
-    let ry = r.as_ref().map(|(u, _, off, kappa)| Rdo {
-        u,
-        offsets: *off,
-        kappa: *kappa,
-    });
-    code_planes(coder, models, &ly, &mut ys, ry.as_ref())?;
-    *qy = std::mem::take(&mut ys[0]);
-    let mut cs = [std::mem::take(qu), std::mem::take(qv)];
-    let rc = r.as_ref().map(|(_, u, off, kappa)| Rdo {
-        u,
-        offsets: *off,
-        kappa: *kappa,
-    });
-    code_planes(coder, models, &lc, &mut cs, rc.as_ref())?;
-    let [a, b] = cs;
-    *qu = a;
-    *qv = b;
+        });
+        code_planes(coder, models, &layout, &mut q[range], r.as_ref())?;
+    }
     Ok(())
+}
+
+/// A vector of the three planes' values as an array.
+fn three<T>(v: Vec<T>) -> [T; 3] {
+    let n = v.len();
+    v.try_into()
+        .unwrap_or_else(|_| unreachable!("{n} planes, 3 expected"))
 }
 
 /// Temporal context buckets: from the prediction's wavelet coefficient (in steps) and the
@@ -596,12 +578,7 @@ fn extra_buckets(st: &State, kind: Kind, pred: &[Plane; 3], step: f32) -> Planes
             e
         })
         .collect();
-    let mut it = out.into_iter();
-    [
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-    ]
+    three(out)
 }
 
 /// Reconstructs the planes from the prediction and the quantized residual.
@@ -634,12 +611,7 @@ fn reconstruct(
             Plane::new(g.w, g.h, data)
         })
         .collect();
-    let mut it = out.into_iter();
-    [
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-    ]
+    three(out)
 }
 
 /// The motion-compensated prediction of every plane.
@@ -651,12 +623,7 @@ fn predict(st: &State, refs: &[Padded; 3], blocks: &[Block], obmc: bool) -> [Pla
             obmc_plane(&refs[c], blocks, st.cols, bs, c, c > 0, obmc)
         })
         .collect();
-    let mut it = out.into_iter();
-    [
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-        it.next().expect("3 planes"),
-    ]
+    three(out)
 }
 
 fn flat(st: &State) -> [Plane; 3] {
@@ -836,18 +803,11 @@ impl VideoEncoder {
                 dwt::quantize_plane(&r, g.tw, &g.bands, &g.steps(step), 0.38)
             })
             .unzip();
-        let u: Planes<f32> = [u[0].clone(), u[1].clone(), u[2].clone()];
-        let mut q: Planes<i32> = [q0[0].clone(), q0[1].clone(), q0[2].clone()];
-        let mut off = [0i8; RECON_CLASSES];
+        let (u, mut q): (Planes<f32>, Planes<i32>) = (three(u), three(q0));
         let oy = dwt::centroids(&u[..1], &q[..1], &st.geo(0, kind).bands, 0);
         let oc = dwt::centroids(&u[1..], &q[1..], &st.geo(1, kind).bands, 1);
-        for k in 0..RECON_CLASSES {
-            off[k] = if matches!(k, 0..=7 | 16) {
-                oy[k]
-            } else {
-                oc[k]
-            };
-        }
+        let mut off: [i8; RECON_CLASSES] =
+            std::array::from_fn(|k| if luma_class(k) { oy[k] } else { oc[k] });
         if !intra {
             off = inter_offsets(off[0].max(off[1]), off[8].max(off[9]));
         }
@@ -883,20 +843,13 @@ impl VideoEncoder {
         if o.tools.filter {
             // Kept where the squared error it saves is worth its 97 bits.
             let lambda = f64::from(o.kappa) * f64::from(step) * f64::from(step);
-            for c in 0..3 {
-                let f = dwt::filter::fit(&src[c].data, &rec[c].data, rec[c].w, rec[c].h, 1)[0];
-                if f.is_some() {
-                    let mut t = rec[c].data.clone();
-                    dwt::filter::apply(&mut t, rec[c].w, rec[c].h, 1, &[f]);
-                    let sse = |a: &[u8]| -> f64 {
-                        a.iter()
-                            .zip(&src[c].data)
-                            .map(|(&x, &y)| f64::from((i32::from(x) - i32::from(y)).pow(2)))
-                            .sum()
-                    };
+            for (c, f) in filters.iter_mut().enumerate() {
+                let fit =
+                    dwt::filter::fit_with_gains(&src[c].data, &rec[c].data, rec[c].w, rec[c].h, 1);
+                if let Some((coef, gain)) = fit[0] {
                     let g = if c == 0 { 1.0 } else { CHROMA_GAIN.powi(-2) };
-                    if (sse(&rec[c].data) - sse(&t)) * g > lambda * 97.0 {
-                        filters[c] = f;
+                    if gain as f64 * g > lambda * 97.0 {
+                        *f = Some(coef);
                     }
                 }
             }
@@ -1057,10 +1010,8 @@ pub fn decode_stream<E: From<StreamError>>(
     sink: impl FnMut(u32, &Yuv420) -> Result<(), E>,
 ) -> Result<(VideoHeader, DecodeReport), E> {
     let (header, frames) = parse_video(bytes, &limits()).map_err(StreamError::from)?;
-    let mut dec = VideoDecoder::new(&header).map_err(|e| StreamError::Decode {
-        index: 0,
-        reason: e.to_string(),
-    })?;
+    let mut dec =
+        VideoDecoder::new(&header).map_err(|e| StreamError::Unsupported(e.to_string()))?;
     let report = decode_frames(&header, frames, &mut dec, keep_going, sink)?;
     Ok((header, report))
 }

@@ -28,6 +28,23 @@ const NEIGHBOURS: [(i32, i32); 8] = [
     (1, 1),
 ];
 
+/// One refinement step: the 8 neighbours of the best vector at distance `step` (quarter
+/// samples), keeping any that costs less; returns whether the best moved.
+fn step_around(best: &mut (f32, Mv), step: i32, mut cost: impl FnMut(Mv) -> f32) -> bool {
+    let centre = best.1;
+    for (dx, dy) in NEIGHBOURS {
+        let m = clamp_mv(Mv {
+            x: centre.x + step * dx,
+            y: centre.y + step * dy,
+        });
+        let j = cost(m);
+        if j < best.0 {
+            *best = (j, m);
+        }
+    }
+    best.1 != centre
+}
+
 /// Approximate bits of a vector difference component (an Exp-Golomb-like length).
 #[inline]
 fn comp_bits(d: i32) -> f32 {
@@ -164,18 +181,7 @@ pub fn estimate(
             }
         }
         for _ in 0..16 {
-            let centre = best.1;
-            for (dx, dy) in NEIGHBOURS {
-                let m = clamp_mv(Mv {
-                    x: centre.x + 4 * dx,
-                    y: centre.y + 4 * dy,
-                });
-                let j = cost_int(m);
-                if j < best.0 {
-                    best = (j, m);
-                }
-            }
-            if best.1 == centre {
+            if !step_around(&mut best, 4, cost_int) {
                 break;
             }
         }
@@ -186,17 +192,7 @@ pub fn estimate(
         };
         if t.subpel {
             for s in [2, 1] {
-                let centre = best.1;
-                for (dx, dy) in NEIGHBOURS {
-                    let m = clamp_mv(Mv {
-                        x: centre.x + s * dx,
-                        y: centre.y + s * dy,
-                    });
-                    let j = cost_sub(m);
-                    if j < best.0 {
-                        best = (j, m);
-                    }
-                }
+                step_around(&mut best, s, &mut cost_sub);
             }
         }
         let mut block = Block {
@@ -342,17 +338,7 @@ impl Node<'_> {
             // Refine the merged block's vector: whole, half and quarter samples around it.
             let steps: &[i32] = if self.subpel { &[4, 2, 1] } else { &[4] };
             for &st in steps {
-                let centre = best.1;
-                for (dx, dy) in NEIGHBOURS {
-                    let m = clamp_mv(Mv {
-                        x: centre.x + st * dx,
-                        y: centre.y + st * dy,
-                    });
-                    let j = cost(m);
-                    if j < best.0 {
-                        best = (j, m);
-                    }
-                }
+                step_around(&mut best, st, cost);
             }
         }
         if best.0 < split {

@@ -32,6 +32,9 @@ pub enum StreamError {
     /// A frame chunk is malformed.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The family refuses the stream's header (another design, an unsupported layout).
+    #[error("{0}")]
+    Unsupported(String),
     /// A frame's data does not decode.
     #[error("frame {index}: {reason}")]
     Decode {
