@@ -4,7 +4,9 @@
 # Only images with rows at every quality of the file count; the others are named on stderr.
 #
 #   scripts/subset-bdrate.sh RESULTS.json [ANCHOR ...]   (default anchors: avif x265-intra-444
-#                                                         webp jxl jpeg444; or other results files)
+#                                                         webp jxl jpeg444; or other results files,
+#                                                         or published per-image rows such as
+#                                                         ../shared/anchors/papers/coolchic5_mse_kodak_per_image.json)
 #
 # The anchors' per-image rows (anchors/measured/kodak/per_image/NAME.json, or
 # ../shared/anchors/... when present) are averaged per parameter over the same images
@@ -29,7 +31,13 @@ subset() {
 import json, os, sys
 src, out, images, per_image = sys.argv[1:5]
 images = images.split()
-if os.path.isfile(src):
+if os.path.isfile(src) and "rows" in json.load(open(src)):
+    # Published per-image rows ({"rows": [{image, param, bpp, psnr-rgb}]}, e.g.
+    # ../shared/anchors/papers/coolchic5_mse_kodak_per_image.json).
+    d = json.load(open(src))
+    rows = d["rows"]
+    name = d.get("name", src)
+elif os.path.isfile(src):
     d = json.load(open(src))
     rows = [dict(r, param=p["quality"]) for p in d["points"] for r in p["per_image"]]
     name = d.get("name", src)
@@ -49,7 +57,7 @@ if len(pts) < 2:
 mean = lambda v, k: sum(r[k] for r in v) / len(v)
 res = {"bpp": [mean(v, "bpp") for _, v in pts],
        "psnr-rgb": [mean(v, "psnr-rgb" if "psnr-rgb" in v[0] else "psnr") for _, v in pts],
-       "ms-ssim": [mean(v, "ms-ssim") for _, v in pts]}
+       "ms-ssim": [mean(v, "ms-ssim") if "ms-ssim" in v[0] else 0.0 for _, v in pts]}
 json.dump({"name": f"{name} ({len(images)} images)", "results": res}, open(out, "w"))
 PY
 }

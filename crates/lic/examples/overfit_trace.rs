@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release -p lic --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_ROUND_LR (learning-rate factor of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_CAND (`count,iterations` of candidate initializations; ITERS then includes the dropped candidates' iterations), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_ROUND_LR (learning-rate factor of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_CAND (`count,iterations[,finalists]` of candidate initializations; ITERS then includes the dropped candidates' iterations), OF_CONV (`0`: no residual 3×3 convolution), OF_SKIP (`arm`, `syn`, `arm,syn`: linear paths beside the MLPs), OF_TEST (hard-rounded test every N iterations, best state kept), OF_CLIP (max gradient norm of the networks, `none` off), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -29,9 +29,12 @@ fn main() {
     if let Ok(v) = std::env::var("OF_CAND") {
         let t: Vec<usize> = v.split(',').map(|x| x.parse().unwrap()).collect();
         opts.candidates = (t[0], t[1]);
+        opts.finalists = t.get(2).copied().unwrap_or(1);
     }
     // The schedule: ITERS less the iterations of the candidates that are dropped.
-    let iters = iters - (opts.candidates.0.max(1) - 1) * opts.candidates.1;
+    let (count, warm) = opts.candidates;
+    let stage2 = if opts.finalists > 1 { warm } else { 0 };
+    let iters = iters - (count.max(1) - 1) * warm - (opts.finalists.max(1) - 1) * stage2;
     let r = (env("OF_ROUND", 1.0 / 6.0) * iters as f32) as usize;
     opts.iterations = Some((iters - r, r));
     opts.lr = env("OF_LR", opts.lr);
@@ -81,10 +84,22 @@ fn main() {
             })
         };
     }
+    if let Ok(v) = std::env::var("OF_CONV") {
+        arch.conv = v == "1";
+    }
+    if let Ok(v) = std::env::var("OF_SKIP") {
+        // `arm`, `syn` or `arm,syn`: linear paths
+        arch.arm_skip = v.contains("arm");
+        arch.syn_skip = v.contains("syn");
+    }
     if let Ok(v) = std::env::var("OF_LEVELS") {
         arch.levels = v.parse().unwrap();
     }
     opts.arch = Some(arch);
+    opts.test_every = env("OF_TEST", opts.test_every as f32) as usize;
+    if let Ok(v) = std::env::var("OF_CLIP") {
+        opts.clip = v.parse().ok();
+    }
     let every = env("OF_EVERY", 100.0).max(1.0) as usize;
     let t = std::time::Instant::now();
     let e = overfit::encode_image(&img, &opts, &mut |p| {

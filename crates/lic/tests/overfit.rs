@@ -114,7 +114,7 @@ fn golden_v2_path() -> std::path::PathBuf {
     golden_path().with_file_name("overfit-synthetic-45x29-q5-v2.lic")
 }
 
-/// The golden stream of the current parameter blob (version 3: the ARM's parent inputs).
+/// The golden stream of parameter blob version 3 (the ARM's parent inputs).
 fn golden_v3_path() -> std::path::PathBuf {
     golden_path().with_file_name("overfit-synthetic-45x29-q5-v3.lic")
 }
@@ -158,25 +158,41 @@ fn golden_v3_bitstream_decodes_to_known_pixels() {
     check_golden(&golden_v3_path(), "overfit-v3.json");
 }
 
+/// The golden stream of parameter blob version 4 (the linear paths beside the MLPs).
+fn golden_v4_path() -> std::path::PathBuf {
+    golden_path().with_file_name("overfit-synthetic-45x29-q5-v4.lic")
+}
+
+#[test]
+fn golden_v4_bitstream_decodes_to_known_pixels() {
+    let c = Container::parse(&std::fs::read(golden_v4_path()).unwrap()).unwrap();
+    let arch = Params::parse(&c.header.params).unwrap().arch;
+    assert!(arch.arm_skip && arch.syn_skip && arch.parents > 0);
+    check_golden(&golden_v4_path(), "overfit-v4.json");
+}
+
 /// Regenerates the current golden stream (by hand: `cargo test --release --test overfit --
-/// --ignored write_overfit_golden`).
+/// --ignored write_overfit_golden`); the version-3 golden stays as it was written.
 #[test]
 #[ignore]
 fn write_overfit_golden() {
-    // The default architecture of quality 5 with two parent inputs (the default has none), so
-    // that the golden covers the coarsest-first decoding.
+    // The default architecture of quality 5 with two parent inputs and both linear paths (the
+    // default has neither), so that the golden covers the coarsest-first decoding and blob
+    // version 4.
     let (w, h) = (45, 29);
     let opts = EncodeOptions {
         quality: 5.0,
         iterations: Some((250, 50)),
         arch: Some(lic::overfit::model::Arch {
             parents: 2,
+            arm_skip: true,
+            syn_skip: true,
             ..lic::overfit::train::default_arch(5.0)
         }),
         ..Default::default()
     };
     let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).expect("encode");
-    std::fs::write(golden_v3_path(), &e.bytes).unwrap();
+    std::fs::write(golden_v4_path(), &e.bytes).unwrap();
     let index = serde_json::json!({
         "decoded_rgb_sha256": sha256_hex(&e.rgb),
         "bytes": e.bytes.len(),
@@ -184,7 +200,7 @@ fn write_overfit_golden() {
         "blob_version": lic::overfit::stream::BLOB_VERSION,
     });
     std::fs::write(
-        golden_path().with_file_name("overfit-v3.json"),
+        golden_path().with_file_name("overfit-v4.json"),
         serde_json::to_string_pretty(&index).unwrap(),
     )
     .unwrap();
@@ -210,6 +226,42 @@ fn every_upsampling_kernel_decodes_exactly() {
         assert_eq!(Params::parse(&c.header.params).unwrap().arch.upsampling, k);
         let d = overfit::decode(&e.bytes, u64::MAX).unwrap();
         assert_eq!(d.rgb, e.rgb, "{k:?}");
+    }
+}
+
+/// The linear paths beside the ARM and the synthesis MLPs (blob version 4) decode to the
+/// encoder's pixels with 1 and 3 threads; a network without them is still written as a
+/// version-3 blob.
+#[test]
+fn linear_paths_decode_exactly() {
+    let (w, h) = (45, 29);
+    for (arm_skip, syn_skip) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut opts = EncodeOptions {
+            quality: 4.0,
+            iterations: Some((60, 10)),
+            ..Default::default()
+        };
+        opts.arch = Some(lic::overfit::model::Arch {
+            arm_skip,
+            syn_skip,
+            ..lic::overfit::train::default_arch(4.0)
+        });
+        let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        let blob = &c.header.params;
+        assert_eq!(blob[0], if arm_skip || syn_skip { 4 } else { 3 });
+        let arch = Params::parse(blob).unwrap().arch;
+        assert_eq!((arch.arm_skip, arch.syn_skip), (arm_skip, syn_skip));
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let d = pool
+                .install(|| overfit::decode(&e.bytes, u64::MAX))
+                .unwrap();
+            assert_eq!(d.rgb, e.rgb, "{arm_skip} {syn_skip}, {threads} threads");
+        }
     }
 }
 
@@ -398,32 +450,76 @@ fn a_generous_time_limit_ends_the_rounding_phase_at_its_cap() {
 }
 
 /// Candidate initializations: the fit that goes on is one of the candidates' seeds, continued
-/// exactly as that seed's single fit (the warm-up is the start of the same schedule), and the
-/// dropped candidates' iterations are counted.
+/// exactly as that seed's single fit (the warm-ups are the start of the same schedule), with
+/// one or two warm-up stages, and the dropped candidates' iterations are counted.
 #[test]
 fn candidate_initializations_continue_one_seeds_fit() {
     let (w, h) = (24, 16);
     let img = synthetic(w, h);
-    let with = |seed: u64, candidates: (usize, usize)| {
+    let with = |seed: u64, candidates: (usize, usize), finalists: usize| {
         let opts = EncodeOptions {
             quality: 3.0,
             iterations: Some((60, 20)),
             seed,
             candidates,
+            finalists,
             ..Default::default()
         };
         overfit::encode(&img, w, h, false, &opts, &mut |_| {}).unwrap()
     };
-    let e = with(7, (3, 20));
+    let e = with(7, (3, 20), 1);
     assert_eq!(e.iterations, 80 + 2 * 20);
-    let singles: Vec<Encoded> = (7..10).map(|s| with(s, (1, 0))).collect();
+    // Two finalists: both run 20 more warm-up iterations, one of them is dropped.
+    let e2 = with(7, (3, 20), 2);
+    assert_eq!(e2.iterations, 80 + 2 * 20 + 20);
+    let singles: Vec<Encoded> = (7..10).map(|s| with(s, (1, 0), 1)).collect();
     assert!(singles.iter().all(|s| s.iterations == 80));
-    assert!(
-        singles.iter().any(|s| s.bytes == e.bytes),
-        "the result is none of the candidates' single fits"
-    );
+    for e in [&e, &e2] {
+        assert!(
+            singles.iter().any(|s| s.bytes == e.bytes),
+            "the result is none of the candidates' single fits"
+        );
+    }
     // Different seeds give different fits here, so the check above picks out one of them.
     assert_ne!(singles[0].bytes, singles[1].bytes);
     let d = overfit::decode(&e.bytes, u64::MAX).unwrap();
     assert_eq!(d.rgb, e.rgb);
+}
+
+/// Effort is a count of iterations: a preset runs exactly its iterations, no clock involved.
+#[test]
+fn an_effort_preset_runs_its_iterations() {
+    use lic::overfit::Effort;
+    let (w, h) = (24, 16);
+    let opts = EncodeOptions {
+        quality: 4.0,
+        effort: Effort::Fast,
+        ..Default::default()
+    };
+    let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+    let (n1, n2) = Effort::Fast.iterations();
+    assert_eq!(e.iterations, n1 + n2);
+}
+
+/// The same options give the same file with 1 and 3 threads: the gradient sums follow a fixed
+/// partition into row tasks (here several per level) and a fixed order, whatever the pool.
+#[test]
+fn the_encoder_is_deterministic_across_thread_counts() {
+    let (w, h) = (256, 136);
+    let img = synthetic(w, h);
+    let opts = EncodeOptions {
+        quality: 4.0,
+        iterations: Some((120, 30)),
+        test_every: 50,
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| overfit::encode(&img, w, h, false, &opts, &mut |_| {}).unwrap())
+    };
+    let (a, b) = (run(1), run(3));
+    assert_eq!(a.bytes, b.bytes, "1 and 3 threads gave different files");
 }

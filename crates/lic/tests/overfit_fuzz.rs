@@ -72,6 +72,8 @@ fn write_overfit_seeds() {
             iterations: Some(iters),
             arch: Some(lic::overfit::model::Arch {
                 upsampling: up,
+                arm_skip: false,
+                syn_skip: false,
                 ..lic::overfit::train::default_arch(q)
             }),
             ..Default::default()

@@ -259,6 +259,7 @@ multiversion! {
         }
         let mut a = vec![[0i32; K]; net.width];
         let mut b = vec![[0i32; K]; net.width];
+        let mut lin = [[0i32; K]; 3];
         let mut x = 0;
         while x < width {
             let n = K.min(width - x);
@@ -266,9 +267,19 @@ multiversion! {
                 al[..n].copy_from_slice(&up[l * width + x..l * width + x + n]);
                 al[n..].fill(0);
             }
+            if let Some(sk) = &net.syn_skip {
+                sk.apply_block(&a, &mut lin, false);
+            }
             let out = if mlp_block(&net.syn, &mut a, &mut b) == 0 { &a } else { &b };
             for (c, oc) in out.iter().enumerate().take(3) {
-                row[c * width + x..c * width + x + n].copy_from_slice(&oc[..n]);
+                let dst = &mut row[c * width + x..c * width + x + n];
+                if net.syn_skip.is_some() {
+                    for ((d, &o), &l) in dst.iter_mut().zip(&oc[..n]).zip(&lin[c][..n]) {
+                        *d = (i64::from(o) + i64::from(l)).clamp(-ACT_CLAMP, ACT_CLAMP) as i32;
+                    }
+                } else {
+                    dst.copy_from_slice(&oc[..n]);
+                }
             }
             x += K;
         }
@@ -352,6 +363,9 @@ pub struct QNet {
     pub tensors: Vec<QTensor>,
     arm: Vec<QDense>,
     syn: Vec<QDense>,
+    /// The linear paths (added to the MLPs' outputs).
+    arm_skip: Option<QDense>,
+    syn_skip: Option<QDense>,
     conv: Option<(Vec<i32>, u32, Vec<i64>, u32)>,
     width: usize,
 }
@@ -393,7 +407,9 @@ impl QNet {
                 .collect::<Vec<_>>()
         };
         let arm = take(&layout.arm);
+        let arm_skip = take(layout.arm_skip.as_slice()).pop();
         let syn = take(&layout.syn);
+        let syn_skip = take(layout.syn_skip.as_slice()).pop();
         let conv = layout.conv.map(|_| {
             let (w, b) = (&tensors[t], &tensors[t + 1]);
             (
@@ -416,6 +432,8 @@ impl QNet {
             tensors,
             arm,
             syn,
+            arm_skip,
+            syn_skip,
             conv,
             width,
         }
@@ -459,8 +477,13 @@ impl QNet {
                 pg[(y >> sh) * pw + (x >> sh)] << ACT_FRAC
             };
         }
+        let mut lin = [0i32; 2];
+        if let Some(sk) = &self.arm_skip {
+            sk.apply(a, &mut lin, false);
+        }
         let out = if mlp(&self.arm, a, b) == 0 { &*a } else { &*b };
-        let (mu, ls) = (i64::from(out[0]), i64::from(out[1]));
+        let sum = |i: usize| (i64::from(out[i]) + i64::from(lin[i])).clamp(-ACT_CLAMP, ACT_CLAMP);
+        let (mu, ls) = (sum(0), sum(1));
         let m8 = shift_round(mu, ACT_FRAC - 3);
         let k = shift_round(ls - LS_MIN_FIX, ACT_FRAC - 3).clamp(0, laplace::SCALES as i64 - 1);
         let base = (m8 >> 3) as i32;

@@ -131,6 +131,12 @@ pub struct Arch {
     pub conv: bool,
     /// Kernel that brings each level to full resolution.
     pub upsampling: Upsampling,
+    /// A linear path from the ARM's inputs to its two outputs, added to the MLP's (Cool-chic's
+    /// "stabiliser"). False in parameter blobs before version 4.
+    pub arm_skip: bool,
+    /// A linear path from the upsampled latents to the synthesis MLP's three outputs, added
+    /// to them before the convolution. False in parameter blobs before version 4.
+    pub syn_skip: bool,
 }
 
 /// The fixed kernel that upsamples a latent level `l ≥ 1` by `2^l` to full resolution
@@ -220,8 +226,15 @@ impl Arch {
             }
             m
         };
-        let arm = mlp(self.arm_inputs(), &self.arm_hidden, 2);
-        let syn = mlp(self.levels, &self.syn_hidden, 3) + if self.conv { 81 } else { 0 };
+        let arm = mlp(self.arm_inputs(), &self.arm_hidden, 2)
+            + if self.arm_skip {
+                2 * self.arm_inputs()
+            } else {
+                0
+            };
+        let syn = mlp(self.levels, &self.syn_hidden, 3)
+            + if self.conv { 81 } else { 0 }
+            + if self.syn_skip { 3 * self.levels } else { 0 };
         arm * 4 / 3 + syn + 2 * self.upsampling.taps() * self.levels
     }
 
@@ -273,6 +286,10 @@ pub struct Layout {
     pub syn: Vec<Dense>,
     /// Convolution weights `[out 3][in 3][3][3]` and biases `[3]`, if any.
     pub conv: Option<(usize, usize)>,
+    /// The ARM's linear path (inputs → 2), if any.
+    pub arm_skip: Option<Dense>,
+    /// The synthesis' linear path (levels → 3), if any.
+    pub syn_skip: Option<Dense>,
     /// Total parameters.
     pub len: usize,
 }
@@ -308,10 +325,26 @@ impl Layout {
             len += 3;
             (w, b)
         });
+        let mut linear = |fan_in: usize, fan_out: usize| {
+            let w = len;
+            len += fan_in * fan_out;
+            let b = len;
+            len += fan_out;
+            Dense {
+                fan_in,
+                fan_out,
+                w,
+                b,
+            }
+        };
+        let arm_skip = arch.arm_skip.then(|| linear(arch.arm_inputs(), 2));
+        let syn_skip = arch.syn_skip.then(|| linear(arch.levels, 3));
         Self {
             arm,
             syn,
             conv,
+            arm_skip,
+            syn_skip,
             len,
         }
     }
@@ -323,6 +356,8 @@ impl Layout {
             .arm
             .iter()
             .chain(&self.syn)
+            .chain(self.arm_skip.iter())
+            .chain(self.syn_skip.iter())
             .map(|d| (d.w, d.fan_out, d.fan_in))
             .collect();
         if let Some((w, _)) = self.conv {
@@ -332,10 +367,11 @@ impl Layout {
     }
 
     /// Every tensor as `(offset, length)`, in bitstream order: per ARM layer weights then
-    /// biases, the same for the synthesis, then the convolution.
+    /// biases (the linear path last), the same for the synthesis, then the convolution.
     pub fn tensors(&self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
-        for d in self.arm.iter().chain(&self.syn) {
+        let arm = self.arm.iter().chain(self.arm_skip.iter());
+        for d in arm.chain(&self.syn).chain(self.syn_skip.iter()) {
             v.push((d.w, d.fan_in * d.fan_out));
             v.push((d.b, d.fan_out));
         }
@@ -747,6 +783,8 @@ impl Packed {
 struct Acts {
     bufs: Vec<Vec<Unit>>,
     pairs: Vec<Vec<PUnit>>,
+    /// The linear path's output (or, backward, its input gradient).
+    skip: Vec<Unit>,
 }
 
 impl Acts {
@@ -757,7 +795,8 @@ impl Acts {
             bufs.push(vec![[0.0; B]; d.fan_out]);
             pairs.push(vec![[0; B]; d.fan_in.div_ceil(2)]);
         }
-        Self { bufs, pairs }
+        let skip = vec![[0.0; B]; inp.max(layers.last().map_or(0, |d| d.fan_out))];
+        Self { bufs, pairs, skip }
     }
 }
 
@@ -781,7 +820,13 @@ fn pack_units<S: Simd>(x: &[Unit], out: &mut [PUnit]) {
 /// The MLP forward of the block in `a.bufs[0]`; with `pk` (on a CPU with bf16 dot products)
 /// multiplying in bf16, else in `f32`. Every layer's output is kept in `f32`.
 #[inline(always)]
-fn mlp_fwd<S: Simd>(p: &[f32], layers: &[Dense], a: &mut Acts, pk: Option<&Packed>) {
+fn mlp_fwd<S: Simd>(
+    p: &[f32],
+    layers: &[Dense],
+    skip: Option<&Dense>,
+    a: &mut Acts,
+    pk: Option<&Packed>,
+) {
     let n = layers.len();
     for (i, d) in layers.iter().enumerate() {
         let (lo, hi) = a.bufs.split_at_mut(i + 1);
@@ -797,22 +842,35 @@ fn mlp_fwd<S: Simd>(p: &[f32], layers: &[Dense], a: &mut Acts, pk: Option<&Packe
             _ => dense_fwd::<S>(p, d, &lo[i], &mut hi[0], i + 1 < n),
         }
     }
+    if let Some(sk) = skip {
+        dense_fwd::<S>(p, sk, &a.bufs[0], &mut a.skip, false);
+        for (o, s) in a.bufs[n].iter_mut().zip(&a.skip) {
+            for k in 0..B {
+                o[k] += s[k];
+            }
+        }
+    }
 }
 
 /// Backward through the MLP from `dout` (gradient of the last layer's output); writes the
 /// input gradient into `din`. `tmp` holds two scratch buffers of the widest layer.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn mlp_bwd<S: Simd>(
     p: &[f32],
     layers: &[Dense],
+    skip: Option<&Dense>,
     a: &Acts,
     dout: &[Unit],
     g: &mut [Lane],
     din: &mut [Unit],
-    tmp: &mut [Vec<Unit>; 2],
+    tmp: &mut [Vec<Unit>; 3],
 ) {
     let n = layers.len();
-    let [t0, t1] = tmp;
+    let [t0, t1, t2] = tmp;
+    if let Some(sk) = skip {
+        dense_bwd::<S>(p, sk, &a.bufs[0], dout, g, Some(&mut t2[..]));
+    }
     for i in (0..n).rev() {
         let d = &layers[i];
         // `t0` holds this layer's output gradient, except at the last layer (`dout`).
@@ -828,7 +886,14 @@ fn mlp_bwd<S: Simd>(
         }
         let dy = if i + 1 < n { &t0[..d.fan_out] } else { dout };
         if i == 0 {
-            dense_bwd::<S>(p, d, &a.bufs[0], dy, g, Some(din));
+            dense_bwd::<S>(p, d, &a.bufs[0], dy, g, Some(&mut *din));
+            if let Some(sk) = skip {
+                for (d, s) in din[..sk.fan_in].iter_mut().zip(t2.iter()) {
+                    for k in 0..B {
+                        d[k] += s[k];
+                    }
+                }
+            }
         } else {
             dense_bwd::<S>(p, d, &a.bufs[i], dy, g, Some(&mut t1[..]));
             std::mem::swap(t0, t1);
@@ -1109,6 +1174,7 @@ impl Model {
                     let y0 = t * rows;
                     let b = arm_rows(
                         &self.layout.arm,
+                        self.layout.arm_skip.as_ref(),
                         ctx,
                         &parents,
                         p,
@@ -1469,7 +1535,7 @@ multiversion! {
             while x < w {
                 let n = B.min(w - x);
                 gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
-                mlp_fwd::<S>(p, layers, &mut a, pk);
+                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &mut a, pk);
                 let out = &a.bufs[layers.len()];
                 for (c, oc) in out.iter().enumerate().take(3) {
                     let base = r * 3 * w + c * w + x;
@@ -1501,7 +1567,7 @@ multiversion! {
         let layers = &m.layout.syn;
         let mut a = Acts::new(nl, layers);
         let wide = widest(layers);
-        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
+        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
         let mut dout = [[0.0f32; B]; 3];
         let mut din = vec![[0.0f32; B]; nl];
         let rows = du.len() / (nl * w);
@@ -1511,12 +1577,12 @@ multiversion! {
             while x < w {
                 let n = B.min(w - x);
                 gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
-                mlp_fwd::<S>(p, layers, &mut a, pk);
+                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &mut a, pk);
                 for (c, d) in dout.iter_mut().enumerate() {
                     let base = y * 3 * w + c * w + x;
                     load_block(d, &dx0[base..], n);
                 }
-                mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
+                mlp_bwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &a, &dout, g, &mut din, &mut tmp);
                 for (l, d) in din.iter().enumerate() {
                     let base = (r * nl + l) * w + x;
                     store_block(&mut du[base..], d, n);
@@ -1531,11 +1597,11 @@ multiversion! {
     /// ARM forward and backward of the grid rows starting at `y0`: returns the bits, writes
     /// the gradient of each latent's own value into `gs` and of its context into `dc`
     /// (`[latent][ctx]`), both scaled by `rate_w`.
-    fn arm_rows(layers: &[Dense], ctx: usize, parents: &[(&[f32], usize)], p: &[f32], pk: Option<&Packed>, grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
+    fn arm_rows(layers: &[Dense], skip: Option<&Dense>, ctx: usize, parents: &[(&[f32], usize)], p: &[f32], pk: Option<&Packed>, grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
         let ni = ctx + parents.len();
         let mut a = Acts::new(ni, layers);
         let wide = widest(layers);
-        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
+        let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
         let mut din = vec![[0.0f32; B]; ni];
         let mut dout = [[0.0f32; B]; 2];
         let (mut me, mut own, mut lane_bits) = ([0.0f32; B], [0.0f32; B], [0.0f32; B]);
@@ -1577,7 +1643,7 @@ multiversion! {
                         *d = if j < n { prow[(x + j) >> sh] } else { 0.0 };
                     }
                 }
-                mlp_fwd::<S>(p, layers, &mut a, pk);
+                mlp_fwd::<S>(p, layers, skip, &mut a, pk);
                 let out = &a.bufs[nl];
                 // Straight-line over all B lanes (so that it vectorizes), the lanes past `n`
                 // masked to zero.
@@ -1594,7 +1660,7 @@ multiversion! {
                 }
                 store_block(&mut gs[r * w + x..], &own, n);
                 bits += f64::from(lane_bits.iter().sum::<f32>());
-                mlp_bwd::<S>(p, layers, &a, &dout, g, &mut din, &mut tmp);
+                mlp_bwd::<S>(p, layers, skip, &a, &dout, g, &mut din, &mut tmp);
                 // `dc` of this task is planar: `[inputs][rows · w]`.
                 let plane = rows * w;
                 for (c, d) in din.iter().enumerate() {
@@ -1866,6 +1932,15 @@ mod tests {
         upsampling: Upsampling,
         parents: usize,
     ) -> (Model, Vec<f32>, Vec<f32>) {
+        setup_arch(conv, upsampling, parents, false)
+    }
+
+    fn setup_arch(
+        conv: bool,
+        upsampling: Upsampling,
+        parents: usize,
+        skips: bool,
+    ) -> (Model, Vec<f32>, Vec<f32>) {
         let (w, h) = (21, 13);
         let mut s = 7u64;
         let rgb: Vec<u8> = (0..w * h * 3)
@@ -1879,6 +1954,8 @@ mod tests {
             syn_hidden: vec![6, 5],
             conv,
             upsampling,
+            arm_skip: skips,
+            syn_skip: skips,
         };
         let mut m = Model::new(arch, w, h, &rgb);
         // The exact-gradient tests check the `f32` kernels.
@@ -1899,7 +1976,17 @@ mod tests {
     }
 
     fn ref_loss_f64(m: &Model, p: &[f64], lat: &[f64], lambda: f64) -> f64 {
-        let mlp = |layers: &[Dense], x: Vec<f64>| {
+        let mlp = |layers: &[Dense], skip: Option<&Dense>, x: Vec<f64>| {
+            let lin: Vec<f64> = skip.map_or(Vec::new(), |d| {
+                (0..d.fan_out)
+                    .map(|j| {
+                        p[d.b + j]
+                            + (0..d.fan_in)
+                                .map(|k| p[d.w + j * d.fan_in + k] * x[k])
+                                .sum::<f64>()
+                    })
+                    .collect()
+            });
             let mut a = x;
             for (i, d) in layers.iter().enumerate() {
                 let mut o = vec![0.0; d.fan_out];
@@ -1911,6 +1998,9 @@ mod tests {
                     *oj = if i + 1 < layers.len() { s.max(0.0) } else { s };
                 }
                 a = o;
+            }
+            for (o, l) in a.iter_mut().zip(&lin) {
+                *o += l;
             }
             a
         };
@@ -1941,7 +2031,7 @@ mod tests {
                             None => 0.0,
                         });
                     }
-                    let o = mlp(&m.layout.arm, ctx);
+                    let o = mlp(&m.layout.arm, m.layout.arm_skip.as_ref(), ctx);
                     let b = o[1]
                         .clamp(f64::from(laplace::LS_MIN), f64::from(laplace::LS_MAX))
                         .exp();
@@ -1978,7 +2068,7 @@ mod tests {
                         v
                     })
                     .collect();
-                let o = mlp(&m.layout.syn, inp);
+                let o = mlp(&m.layout.syn, m.layout.syn_skip.as_ref(), inp);
                 for c in 0..3 {
                     x0[y * 3 * w + c * w + x] = o[c];
                 }
@@ -2026,7 +2116,11 @@ mod tests {
     }
 
     fn check_with(conv: bool, upsampling: Upsampling, parents: usize) {
-        let (mut m, p, lat) = setup_with(conv, upsampling, parents);
+        check_arch(conv, upsampling, parents, false);
+    }
+
+    fn check_arch(conv: bool, upsampling: Upsampling, parents: usize, skips: bool) {
+        let (mut m, p, lat) = setup_arch(conv, upsampling, parents, skips);
         // Several rows per task and uneven last tasks: 3 rows of 21, 13 rows at level 0.
         m.task_values = 63;
         let lambda = 0.05f32;
@@ -2092,6 +2186,12 @@ mod tests {
     }
 
     #[test]
+    fn gradients_match_finite_differences_with_linear_paths() {
+        check_arch(true, Upsampling::Bilinear, 0, true);
+        check_arch(false, Upsampling::Bilinear, 2, true);
+    }
+
+    #[test]
     fn gradients_match_finite_differences_with_parent_inputs() {
         // Three levels: with 3 parents, level 0 reads levels 1, 2 and a missing one, level 1
         // reads level 2 and two missing ones, level 2 none; the same with 2 parents.
@@ -2135,7 +2235,7 @@ mod tests {
     #[test]
     fn kernel_variants_agree() {
         use super::super::simd::{available, set_isa};
-        let (mut m, p, lat) = setup(true);
+        let (mut m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true);
         m.bf16 = true;
         let mut results = Vec::new();
         for isa in available() {
@@ -2176,7 +2276,7 @@ mod tests {
 
     #[test]
     fn reconstruct_matches_step_distortion() {
-        let (m, p, lat) = setup(true);
+        let (m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true);
         let rec = m.reconstruct(&p, &lat);
         let mut gp = vec![0.0; p.len()];
         let mut gl = vec![0.0; lat.len()];

@@ -22,9 +22,10 @@ use crate::format::{Container, Header, Limits};
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-overfit";
 /// Version of the parameter blob's layout (2 added the upsampling kernel, 3 the ARM's parent
-/// inputs; version 1 blobs, always bilinear, and version 2 blobs, without parents, are still
-/// read).
-pub const BLOB_VERSION: u8 = 3;
+/// inputs, 4 a byte of flags for the linear paths of the ARM and the synthesis; every older
+/// version is still read). The writer uses the lowest version that describes the
+/// architecture, so a network without linear paths is written as version 3, as before.
+pub const BLOB_VERSION: u8 = 4;
 /// Largest decoder cost accepted from a stream, in multiply-accumulates per pixel.
 pub const MAX_MACS_PER_PIXEL: usize = 8192;
 /// Default largest image the decoder accepts (pixels).
@@ -47,7 +48,8 @@ impl Params {
     /// Serializes the blob.
     pub fn to_bytes(&self) -> Vec<u8> {
         let a = &self.arch;
-        let mut v = vec![BLOB_VERSION, a.levels as u8, a.ctx as u8];
+        let version = if a.arm_skip || a.syn_skip { 4 } else { 3 };
+        let mut v = vec![version, a.levels as u8, a.ctx as u8];
         v.push(a.arm_hidden.len() as u8);
         v.extend(a.arm_hidden.iter().map(|&w| w as u8));
         v.push(a.syn_hidden.len() as u8);
@@ -55,6 +57,9 @@ impl Params {
         v.push(u8::from(a.conv));
         v.push(a.upsampling.code());
         v.push(a.parents as u8);
+        if version >= 4 {
+            v.push(u8::from(a.arm_skip) | u8::from(a.syn_skip) << 1);
+        }
         for &(f, k) in &self.tensors {
             v.extend([f, k]);
         }
@@ -106,6 +111,14 @@ impl Params {
         } else {
             0
         };
+        let flags = if version >= 4 {
+            byte("linear-path flags")?
+        } else {
+            0
+        };
+        if flags > 3 {
+            return Err(bad(format!("linear-path flags {flags}")));
+        }
         let arch = Arch {
             levels,
             ctx,
@@ -114,6 +127,8 @@ impl Params {
             syn_hidden,
             conv,
             upsampling,
+            arm_skip: flags & 1 != 0,
+            syn_skip: flags & 2 != 0,
         };
         arch.check().map_err(bad)?;
         let _ = (MAX_CTX, MAX_LEVELS, MAX_WIDTH);

@@ -24,21 +24,16 @@ use super::OverfitError;
 pub use crate::family::Effort;
 
 impl Effort {
-    /// Default wall-clock budget of a whole encode in seconds (the fitting gets 80% (fast) or
-    /// 92% of it; the iteration counts below are the most it runs).
-    pub fn budget(self) -> Option<f64> {
-        match self {
-            Effort::Fast => Some(30.0),
-            Effort::Default => Some(180.0),
-            Effort::Slow => None,
-        }
-    }
-
-    /// Most iterations of the two phases.
+    /// Iterations of the two phases (noise, then straight-through rounding). Effort is a count
+    /// of iterations, not a time: the same command gives the same file on any machine of the
+    /// same ISA class, at any load and thread count. [`EncodeOptions::time_limit`] is an
+    /// optional cap on top (the schedule then shrinks to fit, and the file depends on the
+    /// machine). Default effort is Cool-chic 5's budget of 10,000 iterations per image
+    /// (2.5–6 minutes for a Kodak image on 2 cores at 15–35 ms per iteration).
     pub fn iterations(self) -> (usize, usize) {
         match self {
             Effort::Fast => (1500, 300),
-            Effort::Default => (8000, 1600),
+            Effort::Default => (8500, 1500),
             Effort::Slow => (20000, 4000),
         }
     }
@@ -64,6 +59,8 @@ pub fn default_arch(quality: f32) -> Arch {
         syn_hidden: if low { vec![24] } else { vec![24, 24] },
         conv: true,
         upsampling: Upsampling::Bilinear,
+        arm_skip: false,
+        syn_skip: false,
     }
 }
 
@@ -72,10 +69,10 @@ pub fn default_arch(quality: f32) -> Arch {
 pub struct EncodeOptions {
     /// Quality: `λ = 0.02 · 2^(1 − quality)` (1 = lowest rate, about 0.1 bpp; 8 ≈ 1.5 bpp).
     pub quality: f32,
-    /// How long to fit.
+    /// How many iterations to fit ([`Effort::iterations`]).
     pub effort: Effort,
-    /// Wall-clock budget in seconds of the encode, instead of the effort's (the schedule is
-    /// shortened to fit).
+    /// Optional wall-clock cap in seconds of the encode: the schedule is shortened to fit (and
+    /// the file then depends on the machine's speed).
     pub time_limit: Option<f64>,
     /// Architecture (`None`: [`default_arch`] of the quality).
     pub arch: Option<Arch>,
@@ -120,14 +117,26 @@ pub struct EncodeOptions {
     /// Adam at 0.02 stayed where it was at 0.01. See `docs/overfit-notes.md`.
     pub soap: Option<SoapConfig>,
     /// Candidate initializations `(count, iterations)`: `count` fits from seeds `seed`,
-    /// `seed + 1`, … each run the first `iterations` of the schedule; the one with the lowest
-    /// training loss over the last quarter of them goes on, the others are dropped (their
-    /// iterations count in [`Encoded::iterations`] and in the time budget). `(1, 0)`: one fit.
+    /// `seed + 1`, … each run the first `iterations` of the schedule (at most half of the noise
+    /// phase); the one with the lowest loss of its hard-rounded latents goes on (see
+    /// [`EncodeOptions::finalists`]), the others are dropped (their iterations count in
+    /// [`Encoded::iterations`] and in the time budget). `(1, 0)`: one fit.
     pub candidates: (usize, usize),
+    /// Candidates of [`EncodeOptions::candidates`] that run a second warm-up of the same
+    /// length before the best one is chosen (Cool-chic 5: 5 candidates, 2 finalists; 0 or 1:
+    /// one stage).
+    pub finalists: usize,
     /// Learning-rate factor of the straight-through phase (default [`ROUND_LR_SCALE`]). With
     /// the latents frozen this phase changes little: 10× the default (0.1) gave the same file
     /// within 0.1% on a 512² crop of kodim13, quality 3, 6,000 iterations (2026-12-07 notes).
     pub round_lr_scale: f32,
+    /// Every this many iterations (0: never), the loss of the hard-rounded latents is measured
+    /// and the best state so far is kept; each phase ends by going back to its best state
+    /// (Cool-chic 5 tests every 100 iterations).
+    pub test_every: usize,
+    /// Largest L2 norm of the networks' gradient (`None`: no clipping; Cool-chic 5 clips at
+    /// 0.1).
+    pub clip: Option<f32>,
     /// Set from another thread (or the progress callback) to stop the fit: the encode returns
     /// [`OverfitError::Cancelled`] at the next iteration.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -158,7 +167,10 @@ impl Default for EncodeOptions {
             freeze_latents: true,
             soap: Some(SoapConfig::default()),
             candidates: (1, 0),
+            finalists: 1,
             round_lr_scale: ROUND_LR_SCALE,
+            test_every: 0,
+            clip: None,
             cancel: None,
         }
     }
@@ -459,6 +471,17 @@ impl Fit {
         } else {
             (it - n1, n2, opts.round_lr_scale)
         };
+        if let Some(max) = opts.clip {
+            let norm =
+                w.gp.iter()
+                    .map(|&g| f64::from(g) * f64::from(g))
+                    .sum::<f64>()
+                    .sqrt();
+            if norm > f64::from(max) {
+                let k = (f64::from(max) / norm) as f32;
+                w.gp.iter_mut().for_each(|g| *g *= k);
+            }
+        }
         let cos = 0.5 * (1.0 + (std::f32::consts::PI * t as f32 / n.max(1) as f32).cos());
         let f = scale * cos.max(0.01);
         match &mut self.opt_p {
@@ -470,6 +493,23 @@ impl Fit {
                 .step(&mut self.lat, &w.gl, opts.latent_lr * f, 16000.0);
         }
         st
+    }
+}
+
+impl Fit {
+    /// `MSE + λ·bpp` of the hard-rounded latents (the networks in float): what the fit would
+    /// give if it stopped here, up to the weights' quantization. Leaves the optimizers alone.
+    fn hard_loss(&self, model: &Model, w: &mut Work, lam: f32) -> f64 {
+        perturb(&self.lat, &mut w.lat_hat, &mut w.dhat, Perturb::Round, 0);
+        let st = model.step(
+            &self.p,
+            &w.lat_hat,
+            lam,
+            &mut w.gp,
+            &mut w.gl,
+            &mut w.scratch,
+        );
+        st.loss(f64::from(lam), model.pixels())
     }
 }
 
@@ -519,57 +559,74 @@ pub fn encode(
     } else {
         0.95
     };
-    let budget = opts
-        .time_limit
-        .or(opts.iterations.map_or(opts.effort.budget(), |_| None))
-        .map(|t| share * t);
+    let budget = opts.time_limit.map(|t| share * t);
     let start = Instant::now();
     let pixels = model.pixels() as f64;
-    // Candidate initializations: each runs the first `warm` iterations of the schedule, the
-    // one with the lowest mean loss over the last quarter of them goes on.
+    // Candidate initializations (Cool-chic's warm-up): each runs the first `warm` iterations
+    // of the schedule from its own seed; the `finalists` with the lowest hard-rounded loss run
+    // `warm` more, and the best of them by the same test goes on.
     let (count, warm) = opts.candidates;
-    let warm = if count > 1 { warm.min(n1) } else { 0 };
+    let warm = if count > 1 { warm.min(n1 / 2) } else { 0 };
+    let finalists = if count > 1 {
+        opts.finalists.clamp(1, count)
+    } else {
+        1
+    };
+    let stage2 = if finalists > 1 { warm } else { 0 };
     let cancelled = || {
         opts.cancel
             .as_ref()
             .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     };
-    let mut warm_up = |c: usize| {
-        let mut fit = Fit::new(&model, opts, opts.seed.wrapping_add(c as u64));
-        let mut score = 0.0;
-        for it in 0..warm {
+    let warm_total = count * warm + finalists * stage2;
+    let mut done = 0;
+    let mut warm_up = |fit: &mut Fit, from: usize, to: usize, work: &mut Work| {
+        for it in from..to {
             if cancelled() {
-                return (f64::INFINITY, fit);
+                return Err(OverfitError::Cancelled);
             }
-            let st = fit.step(&model, &mut work, opts, lam, it, n1, n2);
-            if 4 * it >= 3 * warm {
-                score += st.loss(f64::from(lam), model.pixels());
-            }
-            if it % 25 == 0 {
+            let st = fit.step(&model, work, opts, lam, it, n1, n2);
+            done += 1;
+            if done % 25 == 0 {
                 progress(&Progress {
-                    iteration: c * warm + it,
-                    total: count * warm,
+                    iteration: done,
+                    total: warm_total,
                     bpp: st.bits / pixels,
                     psnr: psnr(st.mse),
                     phase: "candidates",
                 });
             }
         }
-        (score, fit)
+        Ok(fit.hard_loss(&model, work, lam))
     };
-    let (mut best, mut fit) = warm_up(0);
-    for c in 1..count {
-        let (score, other) = warm_up(c);
-        if score < best {
-            (best, fit) = (score, other);
+    let mut fit = if count > 1 {
+        let mut pool: Vec<(f64, Fit)> = Vec::with_capacity(finalists + 1);
+        for c in 0..count {
+            let mut f = Fit::new(&model, opts, opts.seed.wrapping_add(c as u64));
+            let score = warm_up(&mut f, 0, warm, &mut work)?;
+            pool.push((score, f));
+            pool.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pool.truncate(finalists);
         }
-    }
+        if stage2 > 0 {
+            for (score, f) in pool.iter_mut() {
+                *score = warm_up(f, warm, warm + stage2, &mut work)?;
+            }
+            pool.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        pool.swap_remove(0).1
+    } else {
+        Fit::new(&model, opts, opts.seed)
+    };
     // Iterations of the candidates that were dropped (they count in the time per iteration).
-    let extra = (count.max(1) - 1) * warm;
+    let extra = (count.max(1) - 1) * warm + (finalists - 1) * stage2;
+    let warm = warm + stage2;
     // Start of the rounding phase (its steps are faster: no noise, frozen latents).
     let mut round_start = None;
     let mut it = warm;
     let mut last = Stats::default();
+    // The best hard-rounded state so far: its loss, parameters and latents.
+    let mut best_state: Option<(f64, Vec<f32>, Vec<f32>)> = None;
     while it < n1 + n2 {
         if cancelled() {
             return Err(OverfitError::Cancelled);
@@ -577,6 +634,19 @@ pub fn encode(
         let noise_phase = it < n1;
         last = fit.step(&model, &mut work, opts, lam, it, n1, n2);
         it += 1;
+        let phase_end = it == n1 || it == n1 + n2;
+        if opts.test_every > 0 && (it % opts.test_every == 0 || phase_end) {
+            let loss = fit.hard_loss(&model, &mut work, lam);
+            if best_state.as_ref().is_none_or(|b| loss < b.0) {
+                best_state = Some((loss, fit.p.clone(), fit.lat.clone()));
+            }
+            if phase_end {
+                if let Some((_, p, lat)) = &best_state {
+                    fit.p.copy_from_slice(p);
+                    fit.lat.copy_from_slice(lat);
+                }
+            }
+        }
         if it == n1 {
             round_start = Some((Instant::now(), it));
         }
@@ -705,8 +775,8 @@ fn quantize_search(
 ) -> Result<Candidate, OverfitError> {
     use rayon::prelude::*;
     let tensors = model.layout.tensors();
-    let n_arm = 2 * model.layout.arm.len();
-    let n_syn = 2 * model.layout.syn.len();
+    let n_arm = 2 * (model.layout.arm.len() + usize::from(model.layout.arm_skip.is_some()));
+    let n_syn = 2 * (model.layout.syn.len() + usize::from(model.layout.syn_skip.is_some()));
     let group = |i: usize| {
         if i < n_arm {
             0
