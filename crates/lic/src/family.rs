@@ -98,7 +98,7 @@ impl FamilyError {
 /// machine).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Effort {
-    /// lic-overfit: 1,800 iterations (about 30–60 s for a Kodak image on 2 cores).
+    /// lic-overfit: 1,800 iterations (about 1 minute for a Kodak image on 2 cores).
     Fast,
     /// lic-overfit: 10,000 iterations, Cool-chic 5's budget (about 3–6 minutes).
     #[default]

@@ -1923,18 +1923,6 @@ mod tests {
         (*seed >> 40) as f32 / (1u64 << 24) as f32
     }
 
-    fn setup(conv: bool) -> (Model, Vec<f32>, Vec<f32>) {
-        setup_with(conv, Upsampling::Bilinear, 0)
-    }
-
-    fn setup_with(
-        conv: bool,
-        upsampling: Upsampling,
-        parents: usize,
-    ) -> (Model, Vec<f32>, Vec<f32>) {
-        setup_arch(conv, upsampling, parents, false)
-    }
-
     fn setup_arch(
         conv: bool,
         upsampling: Upsampling,
