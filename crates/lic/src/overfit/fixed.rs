@@ -180,31 +180,32 @@ impl QDense {
 /// [`mlp`] on blocks; returns 0 if the output is in `x`, 1 if in `y`.
 #[inline(always)]
 fn mlp_block(layers: &[QDense], x: &mut [Block], y: &mut [Block]) -> usize {
-    ping_pong(layers, x, y, QDense::apply_block)
+    ping_pong!(layers, x, y, apply_block)
 }
 
-/// Runs `layers` with `apply`, alternating between `x` and `y` (ReLU on all but the last);
-/// returns 0 if the output is in `x`, 1 if in `y`.
-#[inline(always)]
-fn ping_pong<T>(
-    layers: &[QDense],
-    x: &mut [T],
-    y: &mut [T],
-    apply: impl Fn(&QDense, &[T], &mut [T], bool),
-) -> usize {
-    let n = layers.len();
-    let mut side = 0;
-    for (i, d) in layers.iter().enumerate() {
-        let relu = i + 1 < n;
-        if side == 0 {
-            apply(d, x, y, relu);
-        } else {
-            apply(d, y, x, relu);
+/// Runs `layers` with the method `$apply`, alternating between `x` and `y` (ReLU on all but
+/// the last); evaluates to 0 if the output is in `x`, 1 if in `y`. A macro rather than a
+/// function taking the method as an `impl Fn`: a method passed as a value is compiled as a
+/// call shim outside the caller's `#[target_feature]` variant, so the kernels ran as scalar
+/// baseline code (perf of `lic decode`, 2026-12-07); called directly they are inlined into
+/// each variant and vectorize.
+macro_rules! ping_pong {
+    ($layers:expr, $x:expr, $y:expr, $apply:ident) => {{
+        let n = $layers.len();
+        let mut side = 0;
+        for (i, d) in $layers.iter().enumerate() {
+            let relu = i + 1 < n;
+            if side == 0 {
+                d.$apply($x, $y, relu);
+            } else {
+                d.$apply($y, $x, relu);
+            }
+            side ^= 1;
         }
-        side ^= 1;
-    }
-    side
+        side
+    }};
 }
+use ping_pong;
 
 /// Geometry of one level for the synthesis.
 struct Geo {
@@ -351,7 +352,7 @@ multiversion! {
 /// The layers on one vector; returns 0 if the output is in `x`, 1 if in `y`.
 #[inline(always)]
 fn mlp(layers: &[QDense], x: &mut [i32], y: &mut [i32]) -> usize {
-    ping_pong(layers, x, y, QDense::apply)
+    ping_pong!(layers, x, y, apply)
 }
 
 /// The quantized networks of one image.
