@@ -71,7 +71,7 @@ pub struct Args {
     pub dump_symbols: Option<PathBuf>,
     /// `--model overfit`: fitting effort, a count of iterations (fast 1,800, default 10,000,
     /// slow 24,000), so the same command gives the same file on any machine of the same ISA
-    /// class; about 0.5, 4 and 10 minutes for a Kodak image on 2 cores.
+    /// class; about 1, 4–6 and 10–15 minutes for a Kodak image on 2 cores.
     #[arg(long, value_enum, default_value = "default")]
     pub effort: super::common::EffortArg,
     /// `--model overfit`: optional wall-clock cap of the fit in seconds (the schedule shrinks to
