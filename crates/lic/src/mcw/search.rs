@@ -204,32 +204,14 @@ pub fn estimate(
         let mut best_j = best.0 + lambda;
         if t.intra_blocks {
             let (bw, bh) = (BLOCK.min(y.w - x), BLOCK.min(y.h - yy));
-            let mut sum = 0u32;
-            for j in 0..bh {
-                for i2 in 0..bw {
-                    sum += u32::from(y.data[(yy + j) * y.w + x + i2]);
-                }
-            }
-            let n = (bw * bh) as u32;
-            let mean = ((sum + n / 2) / n) as u8;
+            let mean = block_mean(y, x, yy, BLOCK);
             let dev: u32 = (0..bh)
                 .flat_map(|j| (0..bw).map(move |i2| (j, i2)))
                 .map(|(j, i2)| u32::from(y.data[(yy + j) * y.w + x + i2].abs_diff(mean)))
                 .sum();
             let j = dev as f32 + lambda * 24.0;
             if j < best_j {
-                let dc = |p: &Plane| -> u8 {
-                    let (cx, cy, cb) = (bx * BLOCK / 2, by * BLOCK / 2, BLOCK / 2);
-                    let (cw, ch) = (cb.min(p.w - cx), cb.min(p.h - cy));
-                    let mut s = 0u32;
-                    for j in 0..ch {
-                        for i2 in 0..cw {
-                            s += u32::from(p.data[(cy + j) * p.w + cx + i2]);
-                        }
-                    }
-                    let n = (cw * ch) as u32;
-                    ((s + n / 2) / n) as u8
-                };
+                let dc = |p: &Plane| block_mean(p, bx * BLOCK / 2, by * BLOCK / 2, BLOCK / 2);
                 block = Block {
                     mode: Mode::Intra,
                     mv: Mv::default(),
@@ -398,4 +380,16 @@ impl Node<'_> {
             coded.mark(x, y, s);
         }
     }
+}
+
+/// Rounded mean of the `size × size` block of `p` at `(x, y)`, clipped to the plane (the DC of
+/// an intra block, luma and chroma alike).
+fn block_mean(p: &Plane, x: usize, y: usize, size: usize) -> u8 {
+    let (w, h) = (size.min(p.w - x), size.min(p.h - y));
+    let sum: u32 = (0..h)
+        .flat_map(|j| &p.data[(y + j) * p.w + x..(y + j) * p.w + x + w])
+        .map(|&v| u32::from(v))
+        .sum();
+    let n = (w * h) as u32;
+    ((sum + n / 2) / n) as u8
 }

@@ -452,15 +452,7 @@ impl Fit {
             (false, _) => Perturb::Round,
         };
         let key = hash32(self.seed_key ^ hash32(it as u32 ^ 0x5bd1_e995));
-        perturb(&self.lat, &mut w.lat_hat, &mut w.dhat, mode, key);
-        let st = model.step(
-            &self.p,
-            &w.lat_hat,
-            lam,
-            &mut w.gp,
-            &mut w.gl,
-            &mut w.scratch,
-        );
+        let st = self.forward_backward(model, w, lam, mode, key);
         if let Perturb::Soft(..) | Perturb::SoftGauss(..) = mode {
             w.gl.par_chunks_mut(CHUNK)
                 .zip(w.dhat.par_chunks(CHUNK))
@@ -497,19 +489,32 @@ impl Fit {
 }
 
 impl Fit {
-    /// `MSE + λ·bpp` of the hard-rounded latents (the networks in float): what the fit would
-    /// give if it stopped here, up to the weights' quantization. Leaves the optimizers alone.
-    fn hard_loss(&self, model: &Model, w: &mut Work, lam: f32) -> f64 {
-        perturb(&self.lat, &mut w.lat_hat, &mut w.dhat, Perturb::Round, 0);
-        let st = model.step(
+    /// The loss terms and their gradients (into `w`) at the latents as `mode` perturbs them.
+    fn forward_backward(
+        &self,
+        model: &Model,
+        w: &mut Work,
+        lam: f32,
+        mode: Perturb,
+        key: u32,
+    ) -> Stats {
+        perturb(&self.lat, &mut w.lat_hat, &mut w.dhat, mode, key);
+        model.step(
             &self.p,
             &w.lat_hat,
             lam,
             &mut w.gp,
             &mut w.gl,
             &mut w.scratch,
-        );
-        st.loss(f64::from(lam), model.pixels())
+        )
+    }
+
+    /// `MSE + λ·bpp` of the hard-rounded latents (the networks in float): what the fit would
+    /// give if it stopped here, up to the weights' quantization. Leaves the optimizers alone
+    /// (the gradients it leaves in `w` are overwritten by the next step).
+    fn hard_loss(&self, model: &Model, w: &mut Work, lam: f32) -> f64 {
+        self.forward_backward(model, w, lam, Perturb::Round, 0)
+            .loss(f64::from(lam), model.pixels())
     }
 }
 
