@@ -293,6 +293,8 @@ fn header_and_parameter_errors_are_typed() {
     let mut m = c.clone();
     let mut q = p.clone();
     q.levels = 1;
+    // (The chroma-from-luma table's size follows the levels: none, for the level check.)
+    q.cfl.clear();
     m.header.params = q.to_bytes();
     let err = dwt::decode_container(&m, u64::MAX).unwrap_err();
     assert!(err.to_string().contains("levels"), "{err}");
@@ -361,14 +363,39 @@ fn golden_dir() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/golden")
 }
 
-/// The golden cases: (file stem, width, height, seed, quality, gray).
-const GOLDEN: [(&str, u32, u32, u32, f32, bool); 2] = [
+/// The golden cases: (file stem, width, height, seed, quality, gray). The first two are blob
+/// version 1 (no chroma from luma: their bytes predate version 2), the third version 2.
+const GOLDEN: [(&str, u32, u32, u32, f32, bool); 3] = [
     ("dwt-synthetic-45x29-q5", 45, 29, 2, 5.0, false),
     ("dwt-synthetic-gray-32x40-q9", 32, 40, 3, 9.0, true),
+    ("dwt-cfl-synthetic-64x48-q6", 64, 48, 4, 6.0, false),
 ];
 
-fn golden_image(w: u32, h: u32, seed: u32, gray: bool) -> Image {
-    let img = synthetic(w, h, seed);
+/// A colour picture whose chroma follows its luma (blocks and stripes with colours along one
+/// line through RGB, plus a little independent noise), where chroma from luma pays.
+fn colour_line(w: u32, h: u32, seed: u32) -> Image {
+    let data = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let block = ((x + seed) / 6 + y / 5) % 2 * 110;
+            let l = 40 + block + (x * y + seed) % 23 * 3 + if x * 3 > w { 30 } else { 0 };
+            let n = (i * 7 + seed) % 5;
+            [
+                (l * 9 / 10 + 20) as u8,
+                (l * 3 / 5 + 50 + n) as u8,
+                (240 - l * 4 / 5) as u8,
+            ]
+        })
+        .collect();
+    Image::new(w, h, data)
+}
+
+fn golden_image(stem: &str, w: u32, h: u32, seed: u32, gray: bool) -> Image {
+    let img = if stem.contains("cfl") {
+        colour_line(w, h, seed)
+    } else {
+        synthetic(w, h, seed)
+    };
     if gray {
         img.to_gray()
     } else {
@@ -409,7 +436,9 @@ fn golden_bitstreams() {
             want["decoded_sha256"].as_str().unwrap(),
             "{stem}: the decoder's pixels changed; {REGENERATE}"
         );
-        let e = enc(&golden_image(w, h, seed, gray), q);
+        let e = enc(&golden_image(stem, w, h, seed, gray), q);
+        let version = Container::parse(&bytes).unwrap().header.params[0];
+        assert_eq!(want["blob_version"].as_u64(), Some(u64::from(version)));
         assert!(
             e.bytes == bytes,
             "{stem}: the encoder's bytes changed; {REGENERATE}"
@@ -425,8 +454,9 @@ fn golden_bitstreams() {
 fn write_dwt_golden() {
     let mut index = serde_json::Map::new();
     for (stem, w, h, seed, q, gray) in GOLDEN {
-        let e = enc(&golden_image(w, h, seed, gray), q);
+        let e = enc(&golden_image(stem, w, h, seed, gray), q);
         let d = dwt::decode(&e.bytes, dwt::DEFAULT_MAX_PIXELS).unwrap();
+        let version = Container::parse(&e.bytes).unwrap().header.params[0];
         std::fs::write(golden_dir().join(format!("{stem}.lic")), &e.bytes).unwrap();
         index.insert(
             stem.to_string(),
@@ -437,7 +467,7 @@ fn write_dwt_golden() {
                 "quality": q,
                 "gray": gray,
                 "format_version": FORMAT_VERSION,
-                "blob_version": dwt::BLOB_VERSION,
+                "blob_version": version,
             }),
         );
     }
@@ -446,4 +476,118 @@ fn write_dwt_golden() {
         serde_json::to_string_pretty(&index).unwrap() + "\n",
     )
     .unwrap();
+}
+
+/// Chroma from luma: a picture whose chroma follows its luma gets scales (blob version 2), its
+/// stream decodes to the encoder's reconstruction, and it costs fewer bytes than without; the
+/// same picture with chroma from luma off is a version 1 stream; a gray image never has scales.
+#[test]
+fn chroma_from_luma_round_trips_and_pays_on_a_colour_line() {
+    let img = colour_line(96, 80, 5);
+    for q in [3.0, 6.0, 10.0] {
+        let family = lic::registry::by_name("dwt").unwrap();
+        let e = family
+            .encode(
+                &img,
+                &lic::family::EncodeOptions::with_quality(f64::from(q)),
+                &mut |_| lic::family::Control::Continue,
+            )
+            .unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        let p = Params::parse(&c.header.params).unwrap();
+        assert_eq!(c.header.params[0], 2, "q{q}: no chroma from luma");
+        assert!(p.cfl.iter().any(|&a| a != 0));
+        // The decoder's pixels are the encoder's reconstruction, on any thread count.
+        let d = dwt::decode_image(&e.bytes).unwrap();
+        assert_eq!(d.data, e.reconstruction.data, "q{q}");
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| dwt::decode_image(&e.bytes).unwrap());
+        assert_eq!(one.data, d.data, "q{q}: 1 thread");
+        // Without chroma from luma: version 1, more bytes, and the chroma coefficients the
+        // decoder reconstructs are as close to the picture's.
+        let mut o = EncodeOptions::new(q);
+        o.cfl = false;
+        let off = dwt::encode_image(&img, &o).unwrap();
+        assert_eq!(Container::parse(&off.bytes).unwrap().header.params[0], 1);
+        let d_off = dwt::decode_image(&off.bytes).unwrap();
+        let (gain_bytes, psnr_on, psnr_off) = (
+            off.bytes.len() as f64 / e.bytes.len() as f64,
+            psnr(&img, &d),
+            psnr(&img, &d_off),
+        );
+        assert!(
+            gain_bytes > 1.0 && psnr_on > psnr_off - 0.2,
+            "q{q}: {} vs {} bytes, {psnr_on:.2} vs {psnr_off:.2} dB",
+            e.bytes.len(),
+            off.bytes.len()
+        );
+    }
+    let e = enc(&img.to_gray(), 6.0);
+    assert_eq!(Container::parse(&e.bytes).unwrap().header.params[0], 1);
+}
+
+/// Malformed chroma-from-luma tables are typed errors: a zero or −128 scale, a mask bit past
+/// the image's bands, an empty table, every truncation, scales in a gray image.
+#[test]
+fn corrupt_chroma_from_luma_scales_are_errors() {
+    let img = colour_line(64, 48, 4);
+    let e = enc(&img, 6.0);
+    let c = Container::parse(&e.bytes).unwrap();
+    let good = c.header.params.clone();
+    let p = Params::parse(&good).unwrap();
+    assert_eq!(good[0], 2);
+    assert_eq!(p.to_bytes(), good);
+    for cut in 0..good.len() {
+        assert!(Params::parse(&good[..cut]).is_err(), "blob cut at {cut}");
+    }
+    let slots = dwt::cfl::slots(p.levels);
+    let mask_at = good.len() - slots.div_ceil(8) - p.cfl.iter().filter(|&&a| a != 0).count();
+    let first = mask_at + slots.div_ceil(8);
+    let mut bad = Vec::new();
+    for v in [0u8, 0x80] {
+        let mut b = good.clone();
+        b[first] = v;
+        bad.push(b);
+    }
+    if !slots.is_multiple_of(8) {
+        let mut b = good.clone();
+        b[mask_at + slots / 8] |= 0x80;
+        bad.push(b);
+    }
+    // An empty table in a version 2 blob.
+    let mut b = good[..mask_at].to_vec();
+    b.extend(vec![0u8; slots.div_ceil(8)]);
+    bad.push(b);
+    // A version 1 blob with a table after it.
+    let mut b = good.clone();
+    b[0] = 1;
+    bad.push(b);
+    for b in bad {
+        assert!(
+            matches!(Params::parse(&b), Err(DwtError::Params { .. })),
+            "{b:?}"
+        );
+        let mut m = c.clone();
+        m.header.params = b;
+        assert!(dwt::decode_container(&m, u64::MAX).is_err());
+    }
+    // Any nonzero scale decodes (to other pixels), never panics.
+    for a in [1i8, -1, 127, -127] {
+        let mut q = p.clone();
+        q.cfl = vec![a; slots];
+        let mut m = c.clone();
+        m.header.params = q.to_bytes();
+        assert!(dwt::decode_container(&m, u64::MAX).is_ok(), "scale {a}");
+    }
+    // Scales in a gray image.
+    let g = Container::parse(&enc(&img.to_gray(), 6.0).bytes).unwrap();
+    let mut q = Params::parse(&g.header.params).unwrap();
+    q.cfl = vec![3; dwt::cfl::slots(q.levels)];
+    let mut m = g.clone();
+    m.header.params = q.to_bytes();
+    let err = dwt::decode_container(&m, u64::MAX).unwrap_err();
+    assert!(err.to_string().contains("gray"), "{err}");
 }

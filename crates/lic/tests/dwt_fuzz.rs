@@ -56,4 +56,21 @@ fn write_dwt_seeds() {
         let e = dwt::encode(&seed_image(w, h, gray), w, h, gray, &EncodeOptions::new(q)).unwrap();
         std::fs::write(seed_dir().join(format!("{name}.lic")), &e.bytes).unwrap();
     }
+    // A stream with chroma from luma (blob version 2): blocks whose colours follow their luma.
+    let (w, h) = (64u32, 48u32);
+    let data: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let l = 40 + (x / 6 + y / 5) % 2 * 110 + (x * y) % 23 * 3;
+            [
+                (l * 9 / 10 + 20) as u8,
+                (l * 3 / 5 + 50 + i % 5) as u8,
+                (240 - l * 4 / 5) as u8,
+            ]
+        })
+        .collect();
+    let e = dwt::encode(&data, w, h, false, &EncodeOptions::new(6.0)).unwrap();
+    let c = lic::format::Container::parse(&e.bytes).unwrap();
+    assert_eq!(c.header.params[0], 2, "no chroma from luma in the seed");
+    std::fs::write(seed_dir().join("cfl-64x48-q6.lic"), &e.bytes).unwrap();
 }

@@ -350,10 +350,28 @@ pub struct Rdo<'a> {
     pub kappa: f32,
 }
 
+/// Chroma from luma in the encoder's choice ([`Rdo`], [`super::cfl`]): the scales, the
+/// reconstruction offsets the predictions use, and the cost of each band's choice.
+pub struct CflRdo {
+    /// The scales ([`super::cfl::scales`]).
+    pub table: Vec<i8>,
+    /// Fit each chroma band's scales by least squares to the values just coded before coding
+    /// it ([`super::cfl::fit_band`]), replacing those of `table`.
+    pub fit: bool,
+    /// Leave the luma detail values as they are, neither chosen nor coded (a counting pass
+    /// that only needs the chroma costs, its luma taken from an earlier pass).
+    pub chroma_only: bool,
+    /// Reconstruction offsets (1/64 of a step) of the luma prediction.
+    pub offsets: [i8; RECON_CLASSES],
+    /// Per band index and component, the sum of the chosen values' `(u − û)² + κ · bits`
+    /// (written by [`code_planes_cfl`]).
+    pub cost: Vec<[f64; 3]>,
+}
+
 impl Rdo<'_> {
+    /// The value of coefficient `u` (in steps) with the least cost, and that cost.
     #[inline]
-    fn choose(&self, comp: usize, class: usize, idx: usize, bits: impl Fn(i32) -> f64) -> i32 {
-        let u = self.u[comp][idx];
+    fn choose(&self, u: f32, class: usize, bits: impl Fn(i32) -> f64) -> (i32, f64) {
         let a = u.abs();
         let rho = self.offsets[class];
         let lo = (a - rho).floor().clamp(0.0, MAX_MAGNITUDE as f32 - 1.0) as i32;
@@ -367,7 +385,7 @@ impl Rdo<'_> {
                 best = (j, m);
             }
         }
-        sgn * best.1
+        (sgn * best.1, best.0)
     }
 }
 
@@ -394,13 +412,30 @@ pub fn code_planes<C: SymbolCoder>(
     q: &mut [Vec<i32>],
     rdo: Option<&Rdo<'_>>,
 ) -> Result<(), CoderError> {
+    code_planes_cfl(coder, models, layout, q, rdo, None)
+}
+
+/// [`code_planes`] for an encoder with chroma from luma: with `rdo` and `cfl`, a chroma
+/// coefficient of a band with scales is chosen as the residual of its prediction from the
+/// luma (and Cb) values of the band just coded, and every band's cost is summed into
+/// `cfl.cost`. The coded symbols
+/// do not depend on `cfl` otherwise (the decoder needs no prediction to decode them).
+pub fn code_planes_cfl<C: SymbolCoder>(
+    coder: &mut C,
+    models: &mut Models,
+    layout: &Layout<'_>,
+    q: &mut [Vec<i32>],
+    rdo: Option<&Rdo<'_>>,
+    mut cfl: Option<&mut CflRdo>,
+) -> Result<(), CoderError> {
     let w = layout.w;
     let rates = models.rates;
-    for band in layout.bands {
+    for (bi, band) in layout.bands.iter().enumerate() {
         for comp in 0..q.len() {
             let cid = comp + layout.comp_base;
             match band.orient {
                 None => code_ll(coder, models, band, w, cid, &mut q[comp], rates)?,
+                Some(_) if cid == 0 && cfl.as_ref().is_some_and(|c| c.chroma_only) => {}
                 Some(orient) => {
                     let parent = layout.band(band.level + 1, orient).copied();
                     let sib: Vec<Band> = match orient {
@@ -425,7 +460,28 @@ pub fn code_planes<C: SymbolCoder>(
                     };
                     let (luma, rest) = q.split_at_mut(comp);
                     let plane = &mut rest[0];
-                    let luma = luma.first().map(|p| p.as_slice());
+                    let coded: Vec<&[i32]> = luma.iter().map(|p| p.as_slice()).collect();
+                    let luma = coded.first().copied();
+                    let mut pred = None;
+                    if let (Some(c), Some(r)) = (cfl.as_deref_mut(), rdo) {
+                        if (1..3).contains(&cid) && layout.comp_base == 0 {
+                            if c.fit {
+                                super::cfl::fit_band(
+                                    &mut c.table,
+                                    r.u,
+                                    &coded,
+                                    &c.offsets,
+                                    bi,
+                                    band,
+                                    cid,
+                                    w,
+                                );
+                            }
+                            pred =
+                                super::cfl::BandPredictor::new(&c.table, &c.offsets, bi, band, cid);
+                        }
+                    }
+                    let mut cost = 0.0f64;
                     for y in 0..band.h {
                         for x in 0..band.w {
                             let at = |dx: isize, dy: isize, p: &[i32]| -> i32 {
@@ -478,7 +534,14 @@ pub fn code_planes<C: SymbolCoder>(
                             let mut v = plane[idx];
                             if let Some(r) = rdo {
                                 let (m, sg) = (&models.detail[ctx], &models.sign[sctx]);
-                                v = r.choose(comp, class, idx, |c| value_bits(m, sg, c));
+                                let mut u = r.u[comp][idx];
+                                if let Some(bp) = &pred {
+                                    let cb = coded.get(1).map_or(0, |c| c[idx]);
+                                    u -= bp.at(coded[0][idx], cb) as f32 / 64.0;
+                                }
+                                let (c, j) = r.choose(u, class, |c| value_bits(m, sg, c));
+                                v = c;
+                                cost += j;
                             }
                             code_value(
                                 coder,
@@ -489,6 +552,9 @@ pub fn code_planes<C: SymbolCoder>(
                             )?;
                             plane[idx] = v;
                         }
+                    }
+                    if let Some(c) = cfl.as_deref_mut() {
+                        c.cost[bi][comp] += cost;
                     }
                 }
             }

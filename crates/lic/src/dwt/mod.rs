@@ -11,6 +11,7 @@
 //! Two parts are learned: the prior every adaptive model starts from ([`prior`], trained on
 //! the training crops in CPU-minutes and compiled in), and a restoration filter the encoder
 //! fits to each image by least squares ([`filter`]).
+pub mod cfl;
 pub mod code;
 pub mod filter;
 pub mod model;
@@ -23,14 +24,16 @@ use sha2::{Digest, Sha256};
 use crate::coder::CoderError;
 use crate::format::{Container, Header, Limits};
 use crate::io::image::Image;
-use code::{Layout, Models, RECON_CLASSES};
+use code::{CflRdo, Layout, Models, Rdo, RECON_CLASSES};
 use model::{Counter, Decoder, Encoder, SymbolCoder};
 use transform::{band_norms, bands, Band, MAX_LEVELS};
 
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-dwt";
-/// Version of the parameter blob.
-pub const BLOB_VERSION: u8 = 1;
+/// Version of the parameter blob: 2 when chroma from luma is used ([`cfl`]), else 1 (the
+/// decoder reads both; a stream without chroma from luma is written as version 1, the same bytes
+/// as before version 2 existed).
+pub const BLOB_VERSION: u8 = 2;
 /// Quality range: the step is `2^(8 − q / 2)` pixel levels (q = 16: a step of one level).
 pub const QUALITY_RANGE: (f32, f32) = (0.0, 16.0);
 /// Default largest image the decoder accepts (pixels).
@@ -61,6 +64,8 @@ pub struct EncodeOptions {
     pub kappa: f32,
     /// Fit and send the restoration filter ([`filter`]).
     pub filter: bool,
+    /// Try chroma from luma ([`cfl`]; needs `kappa > 0`), sent for the bands where it pays.
+    pub cfl: bool,
 }
 
 impl EncodeOptions {
@@ -72,6 +77,7 @@ impl EncodeOptions {
             chroma: 1.0,
             kappa: 0.12,
             filter: true,
+            cfl: true,
         }
     }
 }
@@ -89,12 +95,16 @@ pub struct Params {
     pub offsets: [i8; RECON_CLASSES],
     /// Restoration filter per output channel (R, G, B or gray), or none at all.
     pub filters: Vec<filter::ChannelFilter>,
+    /// Chroma-from-luma scales, three per detail band ([`cfl::scales`]); empty when none is
+    /// used (blob version 1).
+    pub cfl: Vec<i8>,
 }
 
 impl Params {
     /// Serializes the blob.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = vec![BLOB_VERSION, self.levels as u8];
+        let version = if self.cfl.is_empty() { 1 } else { 2 };
+        let mut v = vec![version, self.levels as u8];
         v.extend(self.step.to_le_bytes());
         v.extend(self.chroma.to_le_bytes());
         v.extend(self.offsets.iter().map(|&o| o as u8));
@@ -108,6 +118,9 @@ impl Params {
                 }
             }
         }
+        if !self.cfl.is_empty() {
+            cfl::to_bytes(&self.cfl, &mut v);
+        }
         v
     }
 
@@ -120,9 +133,9 @@ impl Params {
                 b.len()
             )));
         }
-        if b[0] != BLOB_VERSION {
+        if !(1..=BLOB_VERSION).contains(&b[0]) {
             return Err(bad(format!(
-                "parameter blob version {} (this build reads {BLOB_VERSION})",
+                "parameter blob version {} (this build reads 1 to {BLOB_VERSION})",
                 b[0]
             )));
         }
@@ -167,6 +180,12 @@ impl Params {
                 None => return Err(bad("parameter blob truncated in a restoration filter")),
             }
         }
+        let mut table = Vec::new();
+        if b[0] == 2 {
+            let (t, n) = cfl::parse(&b[pos..], cfl::slots(levels)).map_err(bad)?;
+            table = t;
+            pos += n;
+        }
         if pos != b.len() {
             return Err(bad(format!(
                 "{} trailing bytes in the parameter blob",
@@ -179,6 +198,7 @@ impl Params {
             chroma,
             offsets,
             filters,
+            cfl: table,
         })
     }
 }
@@ -315,6 +335,7 @@ fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) ->
         chroma: opts.chroma,
         offsets: [0; RECON_CLASSES],
         filters: Vec::new(),
+        cfl: Vec::new(),
     };
     let bands = bands(w, h, levels);
     let steps = band_steps(&params, comps, &bands);
@@ -391,20 +412,131 @@ fn code_prepared_models<C: SymbolCoder>(
         };
         let mut trial = q.clone();
         let mut first = models.clone();
-        code::code_planes(
+        let try_cfl = opts.cfl && q.len() == 3;
+        let mut stats = CflRdo {
+            table: Vec::new(),
+            fit: false,
+            chroma_only: false,
+            offsets: params.offsets,
+            cost: vec![[0.0; 3]; bands.len()],
+        };
+        code::code_planes_cfl(
             &mut Counter::default(),
             &mut first,
             &layout,
             &mut trial,
             Some(&rdo),
+            try_cfl.then_some(&mut stats),
         )?;
-        params.offsets = centroids(&u, &trial, &bands, 0);
+        let mut res_u = None;
+        if try_cfl {
+            if let Some((table, t, ru)) =
+                choose_cfl(&u, &trial, &stats.cost, &params, &layout, &rdo, models)?
+            {
+                params.cfl = table;
+                trial = t;
+                res_u = Some(ru);
+            }
+        }
+        params.offsets = centroids(res_u.as_deref().unwrap_or(&u), &trial, &bands, 0);
         rdo.offsets = params.offsets.map(|o| f32::from(o) / OFFSET_SCALE);
-        code::code_planes(coder, &mut m, &layout, &mut q, Some(&rdo))?;
+        let mut cfl_rdo = CflRdo {
+            table: params.cfl.clone(),
+            fit: false,
+            chroma_only: false,
+            offsets: params.offsets,
+            cost: vec![[0.0; 3]; bands.len()],
+        };
+        let c = (!params.cfl.is_empty()).then_some(&mut cfl_rdo);
+        code::code_planes_cfl(coder, &mut m, &layout, &mut q, Some(&rdo), c)?;
     } else {
         code::code_planes(coder, &mut m, &layout, &mut q, None)?;
     }
     Ok((params, m, q))
+}
+
+/// The chroma-from-luma choice of the encoder after the first counting pass (`trial`, with the
+/// cost of each band and component in `cost`): a second counting pass fitting each chroma
+/// band's scales by least squares to the values coded before it, and per band and chroma
+/// component the scales kept where they lowered the cost by more than the bytes they take (and
+/// all of them only when the total pays for the mask too). Returns the scales, the second
+/// pass's values and the coefficients less their predictions (for the reconstruction offsets),
+/// or `None` when chroma from luma does not pay.
+#[allow(clippy::type_complexity)]
+fn choose_cfl(
+    u: &[Vec<f32>],
+    trial: &[Vec<i32>],
+    cost: &[[f64; 3]],
+    params: &Params,
+    layout: &Layout<'_>,
+    rdo: &Rdo<'_>,
+    models: &Models,
+) -> Result<Option<(Vec<i8>, Vec<Vec<i32>>, Vec<Vec<f32>>)>, DwtError> {
+    let bands = layout.bands;
+    let mut second = trial.to_vec();
+    let mut stats = CflRdo {
+        table: vec![0; cfl::slots(params.levels)],
+        fit: true,
+        chroma_only: true,
+        offsets: params.offsets,
+        cost: vec![[0.0; 3]; bands.len()],
+    };
+    code::code_planes_cfl(
+        &mut Counter::default(),
+        &mut models.clone(),
+        layout,
+        &mut second,
+        Some(rdo),
+        Some(&mut stats),
+    )?;
+    let byte = 8.0 * f64::from(rdo.kappa);
+    let fitted = stats.table;
+    let mut chosen = fitted.clone();
+    let mut gain = 0.0;
+    for (b, (ca, cb)) in cost.iter().zip(&stats.cost).enumerate().skip(1) {
+        let k = cfl::PER_BAND * (b - 1);
+        for (comp, slots) in [(1, k..k + 1), (2, k + 1..k + 3)] {
+            let n = chosen[slots.clone()].iter().filter(|&&a| a != 0).count();
+            let g = ca[comp] - cb[comp] - byte * n as f64;
+            if n > 0 && g > 0.0 {
+                gain += g;
+            } else {
+                chosen[slots].fill(0);
+            }
+        }
+    }
+    if gain <= byte * chosen.len().div_ceil(8) as f64 {
+        return Ok(None);
+    }
+    let res = residual_u(u, &fitted, &params.offsets, bands, layout.w, &second);
+    Ok(Some((chosen, second, res)))
+}
+
+/// The coefficients `u` (in steps) less their chroma-from-luma predictions (in steps) from the
+/// coded values `q`.
+fn residual_u(
+    u: &[Vec<f32>],
+    table: &[i8],
+    offsets: &[i8; RECON_CLASSES],
+    bands: &[Band],
+    w: usize,
+    q: &[Vec<i32>],
+) -> Vec<Vec<f32>> {
+    let mut r = u.to_vec();
+    for (b, band) in bands.iter().enumerate() {
+        for (comp, rc) in r.iter_mut().enumerate().skip(1) {
+            let Some(p) = cfl::BandPredictor::new(table, offsets, b, band, comp) else {
+                continue;
+            };
+            for y in band.y0..band.y0 + band.h {
+                for x in band.x0..band.x0 + band.w {
+                    let i = y * w + x;
+                    rc[i] -= p.at(q[0][i], q[1][i]) as f32 / 64.0;
+                }
+            }
+        }
+    }
+    r
 }
 
 /// Codes an image with a counting coder from `models` (whose histograms are recording, for
@@ -525,6 +657,38 @@ pub(crate) fn dequantize(
     p
 }
 
+/// Plane `c` of the coded values `q` back to coefficients ([`dequantize`]), with the
+/// chroma-from-luma predictions of `params.cfl` added in the bands that have a scale (integer
+/// arithmetic in 1/64 of a step, one multiplication by `step / 64` at the end).
+fn dequantize_plane(
+    params: &Params,
+    c: usize,
+    q: &[Vec<i32>],
+    w: usize,
+    bands: &[Band],
+    steps: &[f32],
+) -> Vec<f32> {
+    let mut p = dequantize(&params.offsets, c, &q[c], w, bands, steps);
+    if c == 0 || params.cfl.is_empty() {
+        return p;
+    }
+    for (b, band) in bands.iter().enumerate() {
+        let Some(pred) = cfl::BandPredictor::new(&params.cfl, &params.offsets, b, band, c) else {
+            continue;
+        };
+        let off = params.offsets[code::recon_class(c, band)];
+        let s = steps[b] / 64.0;
+        for y in band.y0..band.y0 + band.h {
+            for x in band.x0..band.x0 + band.w {
+                let i = y * w + x;
+                let t = cfl::reconstruct64(pred.at(q[0][i], q[1][i]), q[c][i], off);
+                p[i] = t as f32 * s;
+            }
+        }
+    }
+    p
+}
+
 /// Dequantizes and inverse-transforms the coefficients into 8-bit pixels (before the
 /// restoration filter).
 fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Band]) -> Vec<u8> {
@@ -532,11 +696,10 @@ fn reconstruct(params: &Params, q: &[Vec<i32>], w: usize, h: usize, bands: &[Ban
     let steps = band_steps(params, comps, bands);
     // The planes are independent: each is dequantized and inverse-transformed on its own thread
     // (the same arithmetic in the same order on any thread count).
-    let mut planes: Vec<Vec<f32>> = q
-        .par_iter()
-        .enumerate()
-        .map(|(c, qc)| {
-            let mut p = dequantize(&params.offsets, c, qc, w, bands, &steps[c]);
+    let mut planes: Vec<Vec<f32>> = (0..comps)
+        .into_par_iter()
+        .map(|c| {
+            let mut p = dequantize_plane(params, c, q, w, bands, &steps[c]);
             transform::inverse(&mut p, w, h, params.levels);
             p
         })
@@ -617,7 +780,8 @@ pub struct Coefficients {
     pub gray: bool,
     /// The stream's parameters (levels, steps, reconstruction offsets, filters).
     pub params: Params,
-    /// Per plane, the quantized coefficients in the Mallat layout (`width × height`).
+    /// Per plane, the quantized coefficients in the Mallat layout (`width × height`); in the
+    /// chroma bands with a chroma-from-luma scale, the residuals of the prediction.
     pub q: Vec<Vec<i32>>,
 }
 
@@ -628,10 +792,8 @@ impl Coefficients {
         let (w, h) = (self.width as usize, self.height as usize);
         let bands = bands(w, h, self.params.levels);
         let steps = band_steps(&self.params, self.q.len(), &bands);
-        self.q
-            .iter()
-            .enumerate()
-            .map(|(c, qc)| dequantize(&self.params.offsets, c, qc, w, &bands, &steps[c]))
+        (0..self.q.len())
+            .map(|c| dequantize_plane(&self.params, c, &self.q, w, &bands, &steps[c]))
             .collect()
     }
 }
@@ -660,6 +822,9 @@ pub fn decode_coefficients(c: &Container, max_pixels: u64) -> Result<Coefficient
             params.levels,
             transform::default_levels(w, h)
         )));
+    }
+    if hd.gray && !params.cfl.is_empty() {
+        return Err(bad("chroma-from-luma scales in a gray image"));
     }
     if c.substreams.len() != 1 {
         return Err(bad(format!(
@@ -793,8 +958,16 @@ impl crate::family::ImageFamily for Dwt {
         Some(match Params::parse(&c.header.params) {
             Ok(p) => format!(
                 "lic-dwt:        {} levels, step {} levels, chroma step ×{}, \
-                 reconstruction offsets {:?}/64",
-                p.levels, p.step, p.chroma, p.offsets
+                 reconstruction offsets {:?}/64{}",
+                p.levels,
+                p.step,
+                p.chroma,
+                p.offsets,
+                if p.cfl.is_empty() {
+                    String::new()
+                } else {
+                    format!(", chroma-from-luma scales {:?}/64", p.cfl)
+                }
             ),
             Err(e) => format!("lic-dwt:        {e}"),
         })
