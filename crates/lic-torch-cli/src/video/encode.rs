@@ -91,20 +91,16 @@ pub fn run(args: Args, _global: &lic_cli::Global) -> anyhow::Result<()> {
     )
     .with_context(|| format!("encoding {}", args.input.display()))?;
     pb.finish_and_clear();
-    write_atomic(&args.output, &enc.bytes)?;
-    let est: f64 = enc.estimated_bits.iter().sum();
     let what = format!("quality {}", enc.header.quality);
-    report(
-        &args.output,
+    finish(
+        &args,
         &info,
-        enc.bytes.len(),
+        &enc.bytes,
         enc.frame_bytes.len(),
-        est,
+        &enc.estimated_bits,
         &what,
-        args.gop,
         enc.seconds,
-    );
-    Ok(())
+    )
 }
 
 /// `lic video encode` with lic-mcw: the source's 4:2:0 planes are coded as they are; an RGB
@@ -211,20 +207,16 @@ fn run_mcw(args: &Args) -> anyhow::Result<()> {
         }
     };
     let seconds = t.elapsed().as_secs_f64();
-    write_atomic(&args.output, &enc.bytes)?;
-    let est: f64 = enc.estimated_bits.iter().sum();
     let what = format!("lic-mcw quality {quality}");
-    report(
-        &args.output,
+    finish(
+        args,
         &info,
-        enc.bytes.len(),
+        &enc.bytes,
         enc.frame_bytes.len(),
-        est,
+        &enc.estimated_bits,
         &what,
-        args.gop,
         seconds,
-    );
-    Ok(())
+    )
 }
 
 /// The progress bar's length: `--frames` or the container's count, whichever is smaller.
@@ -235,6 +227,31 @@ fn progress_total(frames: Option<u32>, hint: Option<u64>) -> u64 {
         (None, Some(h)) => h,
         (None, None) => 0,
     }
+}
+
+/// Writes the stream (atomically) and prints the summary of an encode of both families.
+fn finish(
+    args: &Args,
+    info: &lic::video::io::VideoInfo,
+    bytes: &[u8],
+    frames: usize,
+    estimated_bits: &[f64],
+    what: &str,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    write_atomic(&args.output, bytes)?;
+    let est: f64 = estimated_bits.iter().sum();
+    report(
+        &args.output,
+        info,
+        bytes.len(),
+        frames,
+        est,
+        what,
+        args.gop,
+        seconds,
+    );
+    Ok(())
 }
 
 /// The one-line summary of an encode.
