@@ -364,11 +364,13 @@ fn golden_dir() -> PathBuf {
 }
 
 /// The golden cases: (file stem, width, height, seed, quality, gray). The first two are blob
-/// version 1 (no chroma from luma: their bytes predate version 2), the third version 2.
-const GOLDEN: [(&str, u32, u32, u32, f32, bool); 3] = [
+/// version 1 (no chroma from luma: their bytes predate version 2), the third version 2, the
+/// fourth version 3 (classified restoration filter).
+const GOLDEN: [(&str, u32, u32, u32, f32, bool); 4] = [
     ("dwt-synthetic-45x29-q5", 45, 29, 2, 5.0, false),
     ("dwt-synthetic-gray-32x40-q9", 32, 40, 3, 9.0, true),
     ("dwt-cfl-synthetic-64x48-q6", 64, 48, 4, 6.0, false),
+    ("dwt-alf-mixed-256x192-q6", 256, 192, 0, 6.0, false),
 ];
 
 /// A colour picture whose chroma follows its luma (blocks and stripes with colours along one
@@ -393,6 +395,8 @@ fn colour_line(w: u32, h: u32, seed: u32) -> Image {
 fn golden_image(stem: &str, w: u32, h: u32, seed: u32, gray: bool) -> Image {
     let img = if stem.contains("cfl") {
         colour_line(w, h, seed)
+    } else if stem.contains("alf") {
+        mixed(w, h)
     } else {
         synthetic(w, h, seed)
     };
@@ -590,4 +594,134 @@ fn corrupt_chroma_from_luma_scales_are_errors() {
     m.header.params = q.to_bytes();
     let err = dwt::decode_container(&m, u64::MAX).unwrap_err();
     assert!(err.to_string().contains("gray"), "{err}");
+}
+
+/// A picture where the classified restoration filter pays: smooth gradients, fine stripes and
+/// sharp-edged blocks in different regions (so the blocks' classes want different filters).
+fn mixed(w: u32, h: u32) -> Image {
+    let data = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let v = if x < w / 2 && y < h / 2 {
+                40 + (x + y) * 150 / (w / 2 + h / 2)
+            } else if x >= w / 2 && y < h / 2 {
+                if (x / 2 + y / 3) % 2 == 0 {
+                    60
+                } else {
+                    190
+                }
+            } else if x < w / 2 {
+                if (x / 11 + y / 9) % 2 == 0 {
+                    30
+                } else {
+                    220
+                }
+            } else {
+                128 + ((x * 7 + y * 13) % 17) * 5 - ((x * y) % 11) * 4
+            };
+            [v as u8, (v * 3 / 4 + 30) as u8, (250 - v * 4 / 5) as u8]
+        })
+        .collect();
+    Image::new(w, h, data)
+}
+
+/// The classified restoration filter (blob version 3): chosen on a picture where it pays, the
+/// decoder's pixels are the encoder's reconstruction on 1 and 2 threads, the blob round-trips,
+/// and with the classified filter off the stream is version 1 or 2 again.
+#[test]
+fn classified_filter_round_trips_on_any_thread_count() {
+    let img = mixed(256, 192);
+    let mut used = 0;
+    for q in [4.0, 6.0, 8.0] {
+        let family = lic::registry::by_name("dwt").unwrap();
+        let e = family
+            .encode(
+                &img,
+                &lic::family::EncodeOptions::with_quality(f64::from(q)),
+                &mut |_| lic::family::Control::Continue,
+            )
+            .unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        let p = Params::parse(&c.header.params).unwrap();
+        assert_eq!(p.to_bytes(), c.header.params);
+        if c.header.params[0] != 3 {
+            continue;
+        }
+        used += 1;
+        assert!(p.alf.iter().any(|a| a.taps.len() > 1 || a.map.contains(&0)));
+        for n in [1, 2] {
+            let d = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| dwt::decode_image(&e.bytes).unwrap());
+            assert_eq!(d.data, e.reconstruction.data, "q{q}: {n} threads");
+        }
+        let mut o = EncodeOptions::new(q);
+        o.alf = false;
+        let off = dwt::encode_image(&img, &o).unwrap();
+        assert!(Container::parse(&off.bytes).unwrap().header.params[0] < 3);
+        let d_off = dwt::decode_image(&off.bytes).unwrap();
+        assert!(psnr(&img, &e.reconstruction) > psnr(&img, &d_off), "q{q}");
+    }
+    assert!(used > 0, "the classified filter was never chosen");
+}
+
+/// Malformed classified filters are typed errors: every truncation, a bad mode, group count,
+/// class map or chroma-from-luma flag, and a channel count that does not match the image.
+#[test]
+fn corrupt_classified_filters_are_errors() {
+    let img = mixed(256, 192);
+    let e = enc(&img, 6.0);
+    let c = Container::parse(&e.bytes).unwrap();
+    let good = c.header.params.clone();
+    assert_eq!(
+        good[0], 3,
+        "the golden picture should use the classified filter"
+    );
+    let p = Params::parse(&good).unwrap();
+    for cut in 0..good.len() {
+        assert!(Params::parse(&good[..cut]).is_err(), "blob cut at {cut}");
+    }
+    let first = 2 + 8 + dwt::code::RECON_CLASSES + 1;
+    let mut bad = Vec::new();
+    for v in [3u8, 4, 255] {
+        let mut b = good.clone();
+        b[first] = v;
+        bad.push(b);
+    }
+    // No channel at all in a version 3 blob.
+    let mut b = good[..first - 1].to_vec();
+    b.push(0);
+    b.push(0);
+    bad.push(b);
+    // A chroma-from-luma flag of 2.
+    let mut q = p.clone();
+    q.cfl.clear();
+    let mut b = q.to_bytes();
+    *b.last_mut().unwrap() = 2;
+    bad.push(b);
+    for b in &bad {
+        assert!(
+            matches!(Params::parse(b), Err(DwtError::Params { .. })),
+            "{b:?}"
+        );
+        let mut m = c.clone();
+        m.header.params = b.clone();
+        assert!(dwt::decode_container(&m, u64::MAX).is_err());
+    }
+    // Any taps decode (to other pixels), never panic; two channels for an RGB image are an
+    // error.
+    let mut q = p.clone();
+    for ch in &mut q.alf {
+        for t in &mut ch.taps {
+            *t = [-128; dwt::filter::TAPS];
+        }
+    }
+    let mut m = c.clone();
+    m.header.params = q.to_bytes();
+    assert!(dwt::decode_container(&m, u64::MAX).is_ok());
+    q.alf.truncate(2);
+    m.header.params = q.to_bytes();
+    assert!(dwt::decode_container(&m, u64::MAX).is_err());
 }

@@ -73,4 +73,33 @@ fn write_dwt_seeds() {
     let c = lic::format::Container::parse(&e.bytes).unwrap();
     assert_eq!(c.header.params[0], 2, "no chroma from luma in the seed");
     std::fs::write(seed_dir().join("cfl-64x48-q6.lic"), &e.bytes).unwrap();
+    // A stream with classified restoration filters (blob version 3; too small for the encoder
+    // to choose them, so they are written into the blob): two groups per channel, some classes
+    // unfiltered.
+    let (w, h) = (40u32, 32u32);
+    let e = dwt::encode(
+        &seed_image(w, h, false),
+        w,
+        h,
+        false,
+        &EncodeOptions::new(6.0),
+    )
+    .unwrap();
+    let mut c = lic::format::Container::parse(&e.bytes).unwrap();
+    let mut p = dwt::Params::parse(&c.header.params).unwrap();
+    p.filters.clear();
+    p.alf = (0..3)
+        .map(|ch| dwt::alf::Channel {
+            map: std::array::from_fn(|k| ((k + ch) % 3) as u8),
+            taps: vec![
+                [6, 6, 2, 2, -1, -1, 0, 0, 0, 0, 0, 0],
+                [-4, 3, 1, -2, 1, 0, 0, 1, 0, 0, 0, -1],
+            ],
+        })
+        .collect();
+    c.header.params = p.to_bytes();
+    assert_eq!(c.header.params[0], 3);
+    let bytes = c.to_bytes().unwrap();
+    dwt::decode(&bytes, u64::MAX).unwrap();
+    std::fs::write(seed_dir().join("alf-40x32-q6.lic"), &bytes).unwrap();
 }

@@ -9,7 +9,7 @@
 //! squared error. Coordinates outside the image are clamped to the border.
 
 /// The offsets of the 12 symmetric tap pairs (the other tap of each pair is the negation).
-const OFFSETS: [(isize, isize); TAPS] = [
+pub(crate) const OFFSETS: [(isize, isize); TAPS] = [
     (1, 0),
     (0, 1),
     (1, 1),
@@ -26,9 +26,9 @@ const OFFSETS: [(isize, isize); TAPS] = [
 /// Number of coefficients per channel.
 pub const TAPS: usize = 12;
 /// The reach of the taps in pixels.
-const BORDER: usize = 2;
+pub(crate) const BORDER: usize = 2;
 /// Coefficients are in units of `1 / 2^SHIFT`.
-const SHIFT: u32 = 8;
+pub(crate) const SHIFT: u32 = 8;
 
 /// One channel's filter (`None`: off).
 pub type ChannelFilter = Option<[i8; TAPS]>;
@@ -107,7 +107,7 @@ pub fn apply(img: &mut [u8], w: usize, h: usize, stride: usize, filters: &[Chann
 
 #[allow(clippy::needless_range_loop)]
 /// Solves `A x = b` (symmetric positive definite after a small ridge) by Cholesky.
-fn solve(mut a: [[f64; TAPS]; TAPS], b: [f64; TAPS]) -> Option<[f64; TAPS]> {
+pub(crate) fn solve(mut a: [[f64; TAPS]; TAPS], b: [f64; TAPS]) -> Option<[f64; TAPS]> {
     let ridge = (0..TAPS).map(|i| a[i][i]).sum::<f64>() / TAPS as f64 * 1e-6 + 1e-9;
     for (i, row) in a.iter_mut().enumerate() {
         row[i] += ridge;

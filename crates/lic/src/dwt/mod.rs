@@ -10,7 +10,9 @@
 //!
 //! Two parts are learned: the prior every adaptive model starts from ([`prior`], trained on
 //! the training crops in CPU-minutes and compiled in), and a restoration filter the encoder
-//! fits to each image by least squares ([`filter`]).
+//! fits to each image by least squares ([`filter`]; per class of 4 × 4 blocks where that pays,
+//! [`alf`]).
+pub mod alf;
 pub mod cfl;
 pub mod code;
 pub mod filter;
@@ -30,10 +32,11 @@ use transform::{band_norms, bands, Band, MAX_LEVELS};
 
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-dwt";
-/// Version of the parameter blob: 2 when chroma from luma is used ([`cfl`]), else 1 (the
-/// decoder reads both; a stream without chroma from luma is written as version 1, the same bytes
-/// as before version 2 existed).
-pub const BLOB_VERSION: u8 = 2;
+/// Version of the parameter blob: 3 when the classified restoration filter is used ([`alf`]),
+/// else 2 when chroma from luma is used ([`cfl`]), else 1 (the decoder reads all three; a stream
+/// that uses neither is written as version 1 and one without the classified filter as version
+/// 2, the same bytes as before the later versions existed).
+pub const BLOB_VERSION: u8 = 3;
 /// Quality range: the step is `2^(8 − q / 2)` pixel levels (q = 16: a step of one level).
 pub const QUALITY_RANGE: (f32, f32) = (0.0, 16.0);
 /// Default largest image the decoder accepts (pixels).
@@ -66,6 +69,9 @@ pub struct EncodeOptions {
     pub filter: bool,
     /// Try chroma from luma ([`cfl`]; needs `kappa > 0`), sent for the bands where it pays.
     pub cfl: bool,
+    /// Try the classified restoration filter ([`alf`]; needs `filter`), sent where it pays
+    /// over the single filter.
+    pub alf: bool,
 }
 
 impl EncodeOptions {
@@ -78,6 +84,7 @@ impl EncodeOptions {
             kappa: 0.12,
             filter: true,
             cfl: true,
+            alf: true,
         }
     }
 }
@@ -98,16 +105,36 @@ pub struct Params {
     /// Chroma-from-luma scales, three per detail band ([`cfl::scales`]); empty when none is
     /// used (blob version 1).
     pub cfl: Vec<i8>,
+    /// Classified restoration filter per output channel ([`alf`]; blob version 3, `filters`
+    /// then empty), or empty.
+    pub alf: Vec<alf::Channel>,
 }
 
 impl Params {
     /// Serializes the blob.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let version = if self.cfl.is_empty() { 1 } else { 2 };
+        let version = if !self.alf.is_empty() {
+            3
+        } else if self.cfl.is_empty() {
+            1
+        } else {
+            2
+        };
         let mut v = vec![version, self.levels as u8];
         v.extend(self.step.to_le_bytes());
         v.extend(self.chroma.to_le_bytes());
         v.extend(self.offsets.iter().map(|&o| o as u8));
+        if version == 3 {
+            v.push(self.alf.len() as u8);
+            for c in &self.alf {
+                c.to_bytes(&mut v);
+            }
+            v.push(u8::from(!self.cfl.is_empty()));
+            if !self.cfl.is_empty() {
+                cfl::to_bytes(&self.cfl, &mut v);
+            }
+            return v;
+        }
         v.push(self.filters.len() as u8);
         for f in &self.filters {
             match f {
@@ -163,7 +190,18 @@ impl Params {
         }
         let mut pos = n;
         let mut filters = Vec::with_capacity(count);
-        for _ in 0..count {
+        let mut classified = Vec::new();
+        if b[0] == 3 {
+            if count == 0 {
+                return Err(bad("classified restoration filter for no channel"));
+            }
+            for _ in 0..count {
+                let (c, k) = alf::Channel::parse(&b[pos..]).map_err(bad)?;
+                classified.push(c);
+                pos += k;
+            }
+        }
+        for _ in 0..if b[0] == 3 { 0 } else { count } {
             match b.get(pos) {
                 Some(0) => {
                     filters.push(None);
@@ -181,7 +219,23 @@ impl Params {
             }
         }
         let mut table = Vec::new();
-        if b[0] == 2 {
+        let has_cfl = match b[0] {
+            2 => true,
+            3 => match b.get(pos) {
+                Some(&f @ (0 | 1)) => {
+                    pos += 1;
+                    f == 1
+                }
+                Some(f) => return Err(bad(format!("chroma-from-luma flag {f}"))),
+                None => {
+                    return Err(bad(
+                        "parameter blob truncated before the chroma-from-luma flag",
+                    ))
+                }
+            },
+            _ => false,
+        };
+        if has_cfl {
             let (t, n) = cfl::parse(&b[pos..], cfl::slots(levels)).map_err(bad)?;
             table = t;
             pos += n;
@@ -199,6 +253,7 @@ impl Params {
             offsets,
             filters,
             cfl: table,
+            alf: classified,
         })
     }
 }
@@ -307,13 +362,70 @@ pub fn encode(
     let (mut params, _, q) = code_prepared_models(prep, opts, &prior::models(), &mut enc)?;
     if opts.filter {
         let rec = reconstruct(&params, &q, w, h, &bands);
-        params.filters = filter::fit(data, &rec, w, h, comps);
+        choose_filters(&mut params, data, &rec, w, h, comps, opts);
+    }
+    finish(enc, &params, width, height, gray, opts.quality)
+}
+
+/// Chooses the restoration filter: per channel the classified filter ([`alf`]) where it lowers
+/// squared error + rate (at the RDO's trade-off, in RGB squared error per bit) below the
+/// unclassified one ([`filter`]); the unclassified filters alone (blob version 1 or 2) when no
+/// channel gains from the classes.
+fn choose_filters(
+    params: &mut Params,
+    data: &[u8],
+    rec: &[u8],
+    w: usize,
+    h: usize,
+    comps: usize,
+    opts: &EncodeOptions,
+) {
+    if !opts.alf {
+        params.filters = filter::fit(data, rec, w, h, comps);
+        if params.filters.iter().all(Option::is_none) {
+            params.filters.clear();
+        }
+        return;
+    }
+    let classes = alf::classify(rec, w, h, comps);
+    // Squared error per bit in the RGB domain: a luma error of one step is three RGB errors.
+    let step = f64::from(params.step);
+    let lambda =
+        ALF_LAMBDA * f64::from(opts.kappa) * step * step * if comps == 3 { 3.0 } else { 1.0 };
+    let choices = alf::fit(data, rec, w, h, comps, &classes, lambda);
+    let single_bits =
+        |f: &filter::ChannelFilter| if f.is_some() { 8 + 8 * filter::TAPS } else { 8 };
+    let alf_wins = |c: &alf::Choice| {
+        if !c.alf.is_classified() {
+            return false;
+        }
+        let classified = c.alf_sse as f64 + lambda * c.alf.bits() as f64;
+        let single = c.single_sse as f64 + lambda * single_bits(&c.single) as f64;
+        classified < single
+    };
+    let use_alf = choices.iter().any(alf_wins);
+    if use_alf {
+        params.alf = choices
+            .iter()
+            .map(|c| {
+                if alf_wins(c) {
+                    c.alf.clone()
+                } else {
+                    c.single
+                        .map_or_else(alf::Channel::off, alf::Channel::single)
+                }
+            })
+            .collect();
+    } else {
+        params.filters = choices.iter().map(|c| c.single).collect();
         if params.filters.iter().all(Option::is_none) {
             params.filters.clear();
         }
     }
-    finish(enc, &params, width, height, gray, opts.quality)
 }
+
+/// Multiplier of the classified filter's rate–distortion trade-off.
+const ALF_LAMBDA: f64 = 1.0;
 
 /// An image transformed and dead-zone quantized, before entropy coding.
 struct Prepared {
@@ -336,6 +448,7 @@ fn prepare(data: &[u8], w: usize, h: usize, gray: bool, opts: &EncodeOptions) ->
         offsets: [0; RECON_CLASSES],
         filters: Vec::new(),
         cfl: Vec::new(),
+        alf: Vec::new(),
     };
     let bands = bands(w, h, levels);
     let steps = band_steps(&params, comps, &bands);
@@ -863,7 +976,16 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, DwtEr
     let comps = q.len();
     let bands = bands(w, h, params.levels);
     let mut data = reconstruct(&params, &q, w, h, &bands);
-    if params.filters.len() == comps {
+    if !params.alf.is_empty() {
+        if params.alf.len() != comps {
+            return Err(bad(format!(
+                "{} classified restoration filters for {comps} channels",
+                params.alf.len()
+            )));
+        }
+        let classes = alf::classify(&data, w, h, comps);
+        alf::apply(&mut data, w, h, comps, &params.alf, &classes);
+    } else if params.filters.len() == comps {
         filter::apply(&mut data, w, h, comps, &params.filters);
     } else if !params.filters.is_empty() {
         return Err(bad(format!(
@@ -958,7 +1080,7 @@ impl crate::family::ImageFamily for Dwt {
         Some(match Params::parse(&c.header.params) {
             Ok(p) => format!(
                 "lic-dwt:        {} levels, step {} levels, chroma step ×{}, \
-                 reconstruction offsets {:?}/64{}",
+                 reconstruction offsets {:?}/64{}{}",
                 p.levels,
                 p.step,
                 p.chroma,
@@ -967,6 +1089,14 @@ impl crate::family::ImageFamily for Dwt {
                     String::new()
                 } else {
                     format!(", chroma-from-luma scales {:?}/64", p.cfl)
+                },
+                if p.alf.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", classified restoration filter (groups per channel {:?})",
+                        p.alf.iter().map(|c| c.taps.len()).collect::<Vec<_>>()
+                    )
                 }
             ),
             Err(e) => format!("lic-dwt:        {e}"),
