@@ -1,6 +1,6 @@
 //! Training curve of one `lic-overfit` fit: `cargo run --release -p lic --example
 //! overfit_trace -- IMG.png Q ITERS [CROP]` prints the training bpp/PSNR every 100 iterations and
-//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_ROUND_LR (learning-rate factor of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_CAND (`count,iterations[,finalists]` of candidate initializations; ITERS then includes the dropped candidates' iterations), OF_CONV (`0`: no residual 3×3 convolution), OF_SKIP (`arm`, `syn`, `arm,syn`: linear paths beside the MLPs), OF_TEST (hard-rounded test every N iterations, best state kept), OF_CLIP (max gradient norm of the networks, `none` off), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam).
+//! the final real-file bpp/PSNR. Env: OF_LR, OF_LATENT_LR, OF_SEED, OF_SYN / OF_ARM (hidden widths, `24,24`), OF_CTX, OF_LEVELS, OF_UP (`bilinear`, `catmull-rom`, `b-spline`), OF_ROUND (share of phase 2), OF_ROUND_LR (learning-rate factor of phase 2), OF_EVERY (print interval), OF_SOFT (`T0,T1` or `none`), OF_GAUSS (`S0,S1`: near-Gaussian noise; anything else: uniform), OF_FREEZE (`1`/`0`: latents fixed in the rounding phase, the default, or trained), OF_PARENTS (ARM inputs from coarser levels), OF_CAND (`count,iterations[,finalists]` of candidate initializations; ITERS then includes the dropped candidates' iterations), OF_CONV (`0`: no residual 3×3 convolution), OF_SKIP (`arm`, `syn`, `arm,syn`: linear paths beside the MLPs), OF_TEST (hard-rounded test every N iterations, best state kept), OF_CLIP (max gradient norm of the networks, `none` off), OF_SOAP (`b1,b2,shampoo_beta,frequency` of SOAP, the default optimizer of the weight matrices, or `none` for Adam), OF_OUT (write the `.lic` file there).
 use lic::io::image::{load, LoadOptions};
 use lic::overfit::{self, EncodeOptions};
 
@@ -111,6 +111,9 @@ fn main() {
         }
     })
     .unwrap();
+    if let Ok(path) = std::env::var("OF_OUT") {
+        std::fs::write(&path, &e.bytes).unwrap();
+    }
     let px = f64::from(img.width * img.height);
     let out = lic::io::image::Image::new(img.width, img.height, e.rgb.clone());
     let psnr = lic::metrics::psnr_rgb(&img, &out).unwrap();
