@@ -25,6 +25,18 @@ fn enc(img: &Image, q: f32) -> dwt::Encoded {
         .unwrap_or_else(|e| panic!("{}x{} q{q}: {e}", img.width, img.height))
 }
 
+/// An encode through the registry's `dwt` family (its result carries the reconstruction).
+fn family_enc(img: &Image, q: f32) -> lic::family::Encoded {
+    lic::registry::by_name("dwt")
+        .unwrap()
+        .encode(
+            img,
+            &lic::family::EncodeOptions::with_quality(f64::from(q)),
+            &mut |_| lic::family::Control::Continue,
+        )
+        .unwrap_or_else(|e| panic!("{}x{} q{q}: {e}", img.width, img.height))
+}
+
 fn psnr(a: &Image, b: &Image) -> f64 {
     lic::metrics::psnr_rgb(a, b).expect("same size")
 }
@@ -489,14 +501,7 @@ fn write_dwt_golden() {
 fn chroma_from_luma_round_trips_and_pays_on_a_colour_line() {
     let img = colour_line(96, 80, 5);
     for q in [3.0, 6.0, 10.0] {
-        let family = lic::registry::by_name("dwt").unwrap();
-        let e = family
-            .encode(
-                &img,
-                &lic::family::EncodeOptions::with_quality(f64::from(q)),
-                &mut |_| lic::family::Control::Continue,
-            )
-            .unwrap();
+        let e = family_enc(&img, q);
         let c = Container::parse(&e.bytes).unwrap();
         let p = Params::parse(&c.header.params).unwrap();
         assert_eq!(c.header.params[0], 2, "q{q}: no chroma from luma");
@@ -633,14 +638,7 @@ fn classified_filter_round_trips_on_any_thread_count() {
     let img = mixed(256, 192);
     let mut used = 0;
     for q in [4.0, 6.0, 8.0] {
-        let family = lic::registry::by_name("dwt").unwrap();
-        let e = family
-            .encode(
-                &img,
-                &lic::family::EncodeOptions::with_quality(f64::from(q)),
-                &mut |_| lic::family::Control::Continue,
-            )
-            .unwrap();
+        let e = family_enc(&img, q);
         let c = Container::parse(&e.bytes).unwrap();
         let p = Params::parse(&c.header.params).unwrap();
         assert_eq!(p.to_bytes(), c.header.params);
