@@ -68,6 +68,12 @@ fn main() {
     if let Ok(v) = std::env::var("OF_PARENTS") {
         arch.parents = v.parse().unwrap();
     }
+    if let Ok(v) = std::env::var("OF_IFCE") {
+        // `features,levels`: inter-level projections of the finest levels
+        let f: Vec<usize> = v.split(',').map(|x| x.parse().unwrap()).collect();
+        arch.ifce = f[0];
+        arch.ifce_levels = f.get(1).copied().unwrap_or(3);
+    }
     if let Ok(v) = std::env::var("OF_SOAP").map(|v| v.to_lowercase()) {
         // `b1,b2,shampoo_beta,frequency`, or `none` (Adam)
         opts.soap = if v == "none" {
@@ -94,6 +100,11 @@ fn main() {
     }
     if let Ok(v) = std::env::var("OF_LEVELS") {
         arch.levels = v.parse().unwrap();
+    }
+    if std::env::var("OF_RESIDUAL").is_ok_and(|v| v == "1") {
+        // Residual ARM layers as wide as its inputs (the hidden count of `arm_hidden`).
+        arch.arm_residual = true;
+        arch.arm_hidden = vec![arch.arm_inputs(); arch.arm_hidden.len()];
     }
     opts.arch = Some(arch);
     opts.test_every = env("OF_TEST", opts.test_every as f32) as usize;

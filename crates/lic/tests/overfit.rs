@@ -103,6 +103,18 @@ fn decoded_pixels_do_not_depend_on_the_instruction_set() {
     }
 }
 
+/// The default architecture of `quality` before blob version 5: no inter-level features, plain
+/// ARM layers of 16.
+fn arch_v4(quality: f32) -> lic::overfit::model::Arch {
+    lic::overfit::model::Arch {
+        ifce: 0,
+        ifce_levels: 0,
+        arm_residual: false,
+        arm_hidden: vec![16, 16],
+        ..lic::overfit::train::default_arch(quality)
+    }
+}
+
 fn golden_path() -> std::path::PathBuf {
     std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .join("tests/golden/overfit-synthetic-45x29-q5.lic")
@@ -171,28 +183,47 @@ fn golden_v4_bitstream_decodes_to_known_pixels() {
     check_golden(&golden_v4_path(), "overfit-v4.json");
 }
 
+/// The golden stream of parameter blob version 5 (the inter-level features).
+fn golden_v5_path() -> std::path::PathBuf {
+    golden_path().with_file_name("overfit-synthetic-45x29-q5-v5.lic")
+}
+
+#[test]
+fn golden_v5_bitstream_decodes_to_known_pixels() {
+    let c = Container::parse(&std::fs::read(golden_v5_path()).unwrap()).unwrap();
+    let arch = Params::parse(&c.header.params).unwrap().arch;
+    assert!(arch.ifce > 0 && arch.ifce_levels > 0 && arch.parents > 0 && arch.arm_skip);
+    assert!(arch.arm_residual);
+    check_golden(&golden_v5_path(), "overfit-v5.json");
+}
+
 /// Regenerates the current golden stream (by hand: `cargo test --release --test overfit --
-/// --ignored write_overfit_golden`); the version-3 golden stays as it was written.
+/// --ignored write_overfit_golden`); the older goldens stay as they were written.
 #[test]
 #[ignore]
 fn write_overfit_golden() {
-    // The default architecture of quality 5 with two parent inputs and both linear paths (the
-    // default has neither), so that the golden covers the coarsest-first decoding and blob
-    // version 4.
+    // The default architecture of quality 5 with inter-level features on two levels, one
+    // parent input, residual ARM layers (12 + 1 + 4 wide) and both linear paths, so that the
+    // golden covers every ARM input and blob version 5.
     let (w, h) = (45, 29);
     let opts = EncodeOptions {
         quality: 5.0,
         iterations: Some((250, 50)),
         arch: Some(lic::overfit::model::Arch {
-            parents: 2,
+            parents: 1,
             arm_skip: true,
             syn_skip: true,
+            ifce: 4,
+            ifce_levels: 2,
+            arm_residual: true,
+            arm_hidden: vec![17, 17],
+            ctx: 12,
             ..lic::overfit::train::default_arch(5.0)
         }),
         ..Default::default()
     };
     let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).expect("encode");
-    std::fs::write(golden_v4_path(), &e.bytes).unwrap();
+    std::fs::write(golden_v5_path(), &e.bytes).unwrap();
     let index = serde_json::json!({
         "decoded_rgb_sha256": sha256_hex(&e.rgb),
         "bytes": e.bytes.len(),
@@ -200,7 +231,7 @@ fn write_overfit_golden() {
         "blob_version": lic::overfit::stream::BLOB_VERSION,
     });
     std::fs::write(
-        golden_path().with_file_name("overfit-v4.json"),
+        golden_path().with_file_name("overfit-v5.json"),
         serde_json::to_string_pretty(&index).unwrap(),
     )
     .unwrap();
@@ -244,7 +275,7 @@ fn linear_paths_decode_exactly() {
         opts.arch = Some(lic::overfit::model::Arch {
             arm_skip,
             syn_skip,
-            ..lic::overfit::train::default_arch(4.0)
+            ..arch_v4(4.0)
         });
         let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
         let c = Container::parse(&e.bytes).unwrap();
@@ -278,7 +309,7 @@ fn parent_inputs_decode_exactly() {
         };
         opts.arch = Some(lic::overfit::model::Arch {
             parents,
-            ..lic::overfit::train::default_arch(4.0)
+            ..arch_v4(4.0)
         });
         let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
         let c = Container::parse(&e.bytes).unwrap();
@@ -522,4 +553,131 @@ fn the_encoder_is_deterministic_across_thread_counts() {
     };
     let (a, b) = (run(1), run(3));
     assert_eq!(a.bytes, b.bytes, "1 and 3 threads gave different files");
+}
+
+/// With inter-level features the ARM of each of the finest levels reads its own projection of
+/// the coarser grids (blob version 5): pixels equal the encoder's with 1 and 3 threads, with
+/// and without parent inputs, on some or all of the levels that have coarser ones, and with
+/// residual ARM layers.
+#[test]
+fn inter_level_features_decode_exactly() {
+    let (w, h) = (45, 29);
+    for (ifce, ifce_levels, parents, residual) in [
+        (6, 3, 0, false),
+        (2, 1, 2, false),
+        (8, 6, 0, false),
+        (6, 3, 0, true),
+        (0, 0, 0, true),
+    ] {
+        let mut opts = EncodeOptions {
+            quality: 4.0,
+            iterations: Some((60, 10)),
+            ..Default::default()
+        };
+        let mut arch = lic::overfit::model::Arch {
+            parents,
+            ifce,
+            ifce_levels,
+            arm_residual: residual,
+            ..arch_v4(4.0)
+        };
+        if residual {
+            arch.arm_hidden = vec![arch.arm_inputs(); 2];
+        }
+        opts.arch = Some(arch);
+        let e = overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).unwrap();
+        let c = Container::parse(&e.bytes).unwrap();
+        assert_eq!(c.header.params[0], 5);
+        let arch = Params::parse(&c.header.params).unwrap().arch;
+        assert_eq!(
+            (arch.ifce, arch.ifce_levels, arch.parents, arch.arm_residual),
+            (ifce, ifce_levels, parents, residual)
+        );
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let d = pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap());
+            assert_eq!(d.rgb, e.rgb, "{ifce}x{ifce_levels}, {threads} threads");
+        }
+    }
+}
+
+/// Inter-level feature counts a decoder must refuse: above the cap, projections on no level
+/// or on the coarsest one, features on a single level.
+#[test]
+fn bad_inter_level_features_are_refused() {
+    let arch = lic::overfit::model::Arch {
+        ifce: 6,
+        ifce_levels: 3,
+        ..arch_v4(4.0)
+    };
+    let layout = lic::overfit::model::Layout::new(&arch);
+    let params = Params {
+        arch: arch.clone(),
+        tensors: vec![(8, 3); layout.tensors().len()],
+    };
+    let good = params.to_bytes();
+    assert_eq!(good[0], 5);
+    assert!(Params::parse(&good).is_ok());
+    // The two bytes after the linear-path flags.
+    let at = good.len() - 2 * layout.tensors().len() - 2;
+    for (f, l) in [(9u8, 3u8), (6, 0), (6, 7), (0, 3)] {
+        let mut b = good.clone();
+        b[at] = f;
+        b[at + 1] = l;
+        let e = Params::parse(&b);
+        assert!(e.is_err(), "{f} features on {l} levels accepted");
+    }
+    for (f, l) in [(8u8, 6u8), (1, 1)] {
+        let mut b = good.clone();
+        b[at] = f;
+        b[at + 1] = l;
+        // A valid architecture with another tensor count: refused for the tensor list only.
+        let msg = Params::parse(&b)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!msg.contains("inter-level"), "{msg}");
+    }
+    // Residual ARM layers (flag bit 2) only from blob version 5, and as wide as the inputs.
+    let mut b = good.clone();
+    b[at - 1] |= 4;
+    let msg = Params::parse(&b)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(msg.contains("residual"), "{msg}");
+    let v4 = lic::overfit::model::Arch {
+        arm_skip: true,
+        ..arch_v4(4.0)
+    };
+    let n4 = lic::overfit::model::Layout::new(&v4).tensors().len();
+    let mut b = Params {
+        arch: v4,
+        tensors: vec![(8, 3); n4],
+    }
+    .to_bytes();
+    assert_eq!(b[0], 4);
+    assert!(Params::parse(&b).is_ok());
+    let flags_at = b.len() - 2 * n4 - 1;
+    b[flags_at] |= 4;
+    assert!(Params::parse(&b).is_err());
+    let mut single = arch;
+    single.levels = 1;
+    single.ifce_levels = 0;
+    assert!(single.check().is_err());
+}
+
+/// The default architecture from quality 2 on has the inter-level features and residual ARM
+/// layers (blob version 5) and round-trips; below quality 2 it has neither.
+#[test]
+fn default_architecture_has_inter_level_features() {
+    let a = lic::overfit::train::default_arch(4.0);
+    assert!(a.ifce > 0 && a.ifce_levels > 0 && a.arm_residual);
+    assert!(a.check().is_ok());
+    let low = lic::overfit::train::default_arch(1.0);
+    assert!(low.ifce == 0 && !low.arm_residual);
+    assert!(low.check().is_ok());
 }

@@ -89,13 +89,17 @@ fn write_overfit_seeds() {
         iterations: Some((40, 10)),
         arch: Some(lic::overfit::model::Arch {
             parents: 3,
+            ifce: 0,
+            ifce_levels: 0,
+            arm_residual: false,
+            arm_hidden: vec![16, 16],
             ..lic::overfit::train::default_arch(3.0)
         }),
         ..Default::default()
     };
     let e = overfit::encode(&rgb, w, h, false, &opts, &mut |_| {}).unwrap();
     std::fs::write(seed_dir().join("parents-27x19-q3.lic"), &e.bytes).unwrap();
-    for v in ["v2", "v3"] {
+    for v in ["v2", "v3", "v4", "v5"] {
         std::fs::copy(
             Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
                 .join(format!("tests/golden/overfit-synthetic-45x29-q5-{v}.lic")),

@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use super::laplace;
-use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS, TAPS, UP_FRAC};
+use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS, MAX_LEVELS, TAPS, UP_FRAC};
 use super::simd::multiversion;
 
 /// Fraction bits of activations.
@@ -144,6 +144,26 @@ impl QDense {
                 .map(|(&w, &a)| i64::from(w) * i64::from(a))
                 .sum();
             *y = activate(rs.apply(acc, rs.bias(self.b[o])), relu);
+        }
+    }
+}
+
+impl QDense {
+    /// [`QDense::apply`] of a residual layer: `act(x + W x + b)` on hidden layers (`relu`),
+    /// the plain layer on the last one.
+    #[inline(always)]
+    fn apply_res(&self, x: &[i32], out: &mut [i32], relu: bool) {
+        let rs = Rescale::new(self.wf, self.bf);
+        let x = &x[..self.fan_in];
+        for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
+            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
+            let acc: i64 = wr
+                .iter()
+                .zip(x)
+                .map(|(&w, &a)| i64::from(w) * i64::from(a))
+                .sum();
+            let res = if relu { i64::from(x[o]) } else { 0 };
+            *y = activate(rs.apply(acc, rs.bias(self.b[o])) + res, relu);
         }
     }
 }
@@ -289,12 +309,12 @@ multiversion! {
 
 multiversion! {
     /// Symbols and table indexes of grid row `y` (all values known).
-    fn code_row(net: &QNet, grid: &[i32], parents: &[(&[i32], usize)], w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
+    fn code_row(net: &QNet, grid: &[i32], parents: &[(&[i32], usize)], level: usize, w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
         let mut s = net.arm_scratch();
         let mut sym = Vec::with_capacity(w);
         let mut idx = Vec::with_capacity(w);
         for x in 0..w {
-            let (base, t) = net.arm_code(grid, parents, w, h, x, y, &mut s);
+            let (base, t) = net.arm_code(grid, parents, level, w, h, x, y, &mut s);
             sym.push(grid[y * w + x] - base);
             idx.push(t);
         }
@@ -366,12 +386,15 @@ pub struct QNet {
     syn: Vec<QDense>,
     /// The linear paths (added to the MLPs' outputs).
     arm_skip: Option<QDense>,
+    /// The inter-level projections of the finest levels.
+    ifce: Vec<QDense>,
     syn_skip: Option<QDense>,
     conv: Option<(Vec<i32>, u32, Vec<i64>, u32)>,
     width: usize,
 }
 
-/// The grids the ARM of level `level` reads as its `count` parents: `(grid, width)` of
+/// The grids the ARM of level `level` reads as its `count` coarser inputs
+/// ([`Arch::coarser_inputs`]): `(grid, width)` of
 /// levels `level + 1 …` (width 0 where the level does not exist). Only the coarser grids are
 /// read, so a decoder passes the grids it has decoded.
 pub fn parent_grids<'a>(
@@ -409,6 +432,7 @@ impl QNet {
         };
         let arm = take(&layout.arm);
         let arm_skip = take(layout.arm_skip.as_slice()).pop();
+        let ifce = take(&layout.ifce);
         let syn = take(&layout.syn);
         let syn_skip = take(layout.syn_skip.as_slice()).pop();
         let conv = layout.conv.map(|_| {
@@ -434,6 +458,7 @@ impl QNet {
             arm,
             syn,
             arm_skip,
+            ifce,
             syn_skip,
             conv,
             width,
@@ -445,15 +470,16 @@ impl QNet {
         (vec![0; self.width], vec![0; self.width])
     }
 
-    /// The coding parameters of the latent at `(x, y)` of a `w × h` grid whose causal
-    /// neighbours are already in `grid`: `(base, table index)`; the symbol is `q − base`.
-    /// `parents`: the coarser grids the ARM reads ([`parent_grids`]).
+    /// The coding parameters of the latent at `(x, y)` of level `level`, a `w × h` grid whose
+    /// causal neighbours are already in `grid`: `(base, table index)`; the symbol is
+    /// `q − base`. `coarser`: the coarser grids the ARM reads ([`parent_grids`]).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn arm_code(
         &self,
         grid: &[i32],
-        parents: &[(&[i32], usize)],
+        coarser: &[(&[i32], usize)],
+        level: usize,
         w: usize,
         h: usize,
         x: usize,
@@ -470,19 +496,33 @@ impl QNet {
             };
         }
         let ctx = self.arch.ctx;
-        for (k, &(pg, pw)) in parents.iter().enumerate() {
+        let mut cv = [0i32; MAX_LEVELS];
+        for (k, (&(pg, pw), c)) in coarser.iter().zip(cv.iter_mut()).enumerate() {
             let sh = k + 1;
-            a[ctx + k] = if pw == 0 {
+            *c = if pw == 0 {
                 0
             } else {
                 pg[(y >> sh) * pw + (x >> sh)] << ACT_FRAC
             };
         }
+        let npar = self.arch.parents;
+        a[ctx..ctx + npar].copy_from_slice(&cv[..npar]);
+        let nf = self.arch.ifce;
+        let feats = &mut a[ctx + npar..ctx + npar + nf];
+        match self.ifce.get(level) {
+            Some(d) => d.apply(&cv, feats, false),
+            None => feats.fill(0),
+        }
         let mut lin = [0i32; 2];
         if let Some(sk) = &self.arm_skip {
             sk.apply(a, &mut lin, false);
         }
-        let out = if mlp(&self.arm, a, b) == 0 { &*a } else { &*b };
+        let side = if self.arch.arm_residual {
+            ping_pong!(&self.arm, a, b, apply_res)
+        } else {
+            mlp(&self.arm, a, b)
+        };
+        let out = if side == 0 { &*a } else { &*b };
         let sum = |i: usize| (i64::from(out[i]) + i64::from(lin[i])).clamp(-ACT_CLAMP, ACT_CLAMP);
         let (mu, ls) = (sum(0), sum(1));
         let m8 = shift_round(mu, ACT_FRAC - 3);
@@ -502,10 +542,10 @@ impl QNet {
     ) -> (Vec<i32>, Vec<u16>) {
         let (w, h) = dims[level];
         let grid = &grids[level];
-        let parents = parent_grids(grids, dims, level, self.arch.parents);
+        let parents = parent_grids(grids, dims, level, self.arch.coarser_inputs());
         let rows: Vec<(Vec<i32>, Vec<u16>)> = (0..h)
             .into_par_iter()
-            .map(|y| code_row(self, grid, &parents, w, h, y))
+            .map(|y| code_row(self, grid, &parents, level, w, h, y))
             .collect();
         let mut sym = Vec::with_capacity(w * h);
         let mut idx = Vec::with_capacity(w * h);

@@ -82,6 +82,8 @@ pub const MAX_WIDTH: usize = 64;
 pub const MAX_HIDDEN_LAYERS: usize = 3;
 /// Most coarser-level ("parent") inputs of the ARM.
 pub const MAX_PARENTS: usize = 3;
+/// Most inter-level features of the ARM ([`Arch::ifce`]).
+pub const MAX_IFCE: usize = 8;
 
 /// Causal context positions `(dy, dx)` in order of use: the first `ctx` are the ARM's inputs.
 pub const CTX_OFFSETS: [(i32, i32); MAX_CTX] = [
@@ -137,6 +139,19 @@ pub struct Arch {
     /// A linear path from the upsampled latents to the synthesis MLP's three outputs, added
     /// to them before the convolution. False in parameter blobs before version 4.
     pub syn_skip: bool,
+    /// Inter-level context features (0 = none; 0 in parameter blobs before version 5): for
+    /// each of the `ifce_levels` finest levels `l`, its own linear layer (with a bias) maps the
+    /// co-located latents of all coarser levels (`levels − 1` inputs: input `j` is level
+    /// `l + 1 + j` at `(x >> (j + 1), y >> (j + 1))`, 0 where that level does not exist) to
+    /// `ifce` features, which the shared ARM reads after its parent inputs (coarser levels
+    /// read `ifce` zeros). The decoder then decodes the levels from the coarsest.
+    pub ifce: usize,
+    /// Levels with an inter-level projection (`1..levels` when `ifce > 0`, else 0).
+    pub ifce_levels: usize,
+    /// The ARM's hidden layers are residual, `relu(x + W x + b)` (each as wide as the ARM's
+    /// inputs), their weights and biases starting at zero (Cool-chic's ARM). False in
+    /// parameter blobs before version 5.
+    pub arm_residual: bool,
 }
 
 /// The fixed kernel that upsamples a latent level `l ≥ 1` by `2^l` to full resolution
@@ -211,7 +226,14 @@ impl Upsampling {
 impl Arch {
     /// Inputs of the ARM: the causal neighbours, then the parents.
     pub fn arm_inputs(&self) -> usize {
-        self.ctx + self.parents
+        self.ctx + self.parents + self.ifce
+    }
+
+    /// Coarser grids a level's ARM reads (its parents and the inter-level projection's
+    /// inputs): 0 when the levels are independent.
+    pub fn coarser_inputs(&self) -> usize {
+        let proj = if self.ifce > 0 { self.levels - 1 } else { 0 };
+        self.parents.max(proj)
     }
 
     /// Multiply-accumulates per pixel of the decoder (ARM over ~4/3 latents per pixel,
@@ -231,7 +253,8 @@ impl Arch {
                 2 * self.arm_inputs()
             } else {
                 0
-            };
+            }
+            + self.ifce * self.levels.saturating_sub(1);
         let syn = mlp(self.levels, &self.syn_hidden, 3)
             + if self.conv { 81 } else { 0 }
             + if self.syn_skip { 3 * self.levels } else { 0 };
@@ -250,6 +273,26 @@ impl Arch {
             return Err(format!(
                 "{} parent inputs (0..={MAX_PARENTS})",
                 self.parents
+            ));
+        }
+        if self.ifce > MAX_IFCE {
+            return Err(format!(
+                "{} inter-level features (0..={MAX_IFCE})",
+                self.ifce
+            ));
+        }
+        let proj_levels = if self.ifce > 0 { 1..self.levels } else { 0..1 };
+        if !proj_levels.contains(&self.ifce_levels) {
+            return Err(format!(
+                "{} levels with inter-level features ({} features, {} levels)",
+                self.ifce_levels, self.ifce, self.levels
+            ));
+        }
+        if self.arm_residual && self.arm_hidden.iter().any(|&w| w != self.arm_inputs()) {
+            return Err(format!(
+                "residual ARM layers {:?} not all as wide as its {} inputs",
+                self.arm_hidden,
+                self.arm_inputs()
             ));
         }
         for h in [&self.arm_hidden, &self.syn_hidden] {
@@ -290,6 +333,8 @@ pub struct Layout {
     pub arm_skip: Option<Dense>,
     /// The synthesis' linear path (levels → 3), if any.
     pub syn_skip: Option<Dense>,
+    /// The inter-level projections of the finest levels (`levels − 1 → ifce`).
+    pub ifce: Vec<Dense>,
     /// Total parameters.
     pub len: usize,
 }
@@ -339,12 +384,16 @@ impl Layout {
         };
         let arm_skip = arch.arm_skip.then(|| linear(arch.arm_inputs(), 2));
         let syn_skip = arch.syn_skip.then(|| linear(arch.levels, 3));
+        let ifce = (0..if arch.ifce > 0 { arch.ifce_levels } else { 0 })
+            .map(|_| linear(arch.levels - 1, arch.ifce))
+            .collect();
         Self {
             arm,
             syn,
             conv,
             arm_skip,
             syn_skip,
+            ifce,
             len,
         }
     }
@@ -358,6 +407,7 @@ impl Layout {
             .chain(&self.syn)
             .chain(self.arm_skip.iter())
             .chain(self.syn_skip.iter())
+            .chain(&self.ifce)
             .map(|d| (d.w, d.fan_out, d.fan_in))
             .collect();
         if let Some((w, _)) = self.conv {
@@ -367,10 +417,15 @@ impl Layout {
     }
 
     /// Every tensor as `(offset, length)`, in bitstream order: per ARM layer weights then
-    /// biases (the linear path last), the same for the synthesis, then the convolution.
+    /// biases (the linear path, then the inter-level projections last), the same for the
+    /// synthesis, then the convolution.
     pub fn tensors(&self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
-        let arm = self.arm.iter().chain(self.arm_skip.iter());
+        let arm = self
+            .arm
+            .iter()
+            .chain(self.arm_skip.iter())
+            .chain(&self.ifce);
         for d in arm.chain(&self.syn).chain(self.syn_skip.iter()) {
             v.push((d.w, d.fan_in * d.fan_out));
             v.push((d.b, d.fan_out));
@@ -824,12 +879,16 @@ fn mlp_fwd<S: Simd>(
     p: &[f32],
     layers: &[Dense],
     skip: Option<&Dense>,
+    residual: bool,
     a: &mut Acts,
     pk: Option<&Packed>,
 ) {
     let n = layers.len();
     for (i, d) in layers.iter().enumerate() {
         let (lo, hi) = a.bufs.split_at_mut(i + 1);
+        let hidden = i + 1 < n;
+        // A residual hidden layer is `relu(x + W x + b)`: the ReLU after the sum.
+        let res = residual && hidden;
         match pk {
             Some(pk) if S::BF16 => {
                 let xp = &mut a.pairs[i];
@@ -837,9 +896,16 @@ fn mlp_fwd<S: Simd>(
                 let np = d.fan_in.div_ceil(2);
                 let wp = &pk.w[pk.off[i]..pk.off[i] + d.fan_out * np];
                 let bias = &p[d.b..d.b + d.fan_out];
-                dense_fwd_r::<S, Bf16Operands, RW>(wp, bias, xp, &mut hi[0], i + 1 < n);
+                dense_fwd_r::<S, Bf16Operands, RW>(wp, bias, xp, &mut hi[0], hidden && !res);
             }
-            _ => dense_fwd::<S>(p, d, &lo[i], &mut hi[0], i + 1 < n),
+            _ => dense_fwd::<S>(p, d, &lo[i], &mut hi[0], hidden && !res),
+        }
+        if res {
+            for (y, x) in hi[0][..d.fan_out].iter_mut().zip(&lo[i]) {
+                for k in 0..B {
+                    y[k] = (y[k] + x[k]).max(0.0);
+                }
+            }
         }
     }
     if let Some(sk) = skip {
@@ -860,6 +926,7 @@ fn mlp_bwd<S: Simd>(
     p: &[f32],
     layers: &[Dense],
     skip: Option<&Dense>,
+    residual: bool,
     a: &Acts,
     dout: &[Unit],
     g: &mut [Lane],
@@ -885,8 +952,16 @@ fn mlp_bwd<S: Simd>(
             }
         }
         let dy = if i + 1 < n { &t0[..d.fan_out] } else { dout };
+        let res = residual && i + 1 < n;
         if i == 0 {
             dense_bwd::<S>(p, d, &a.bufs[0], dy, g, Some(&mut *din));
+            if res {
+                for (dx, dy) in din.iter_mut().zip(dy) {
+                    for k in 0..B {
+                        dx[k] += dy[k];
+                    }
+                }
+            }
             if let Some(sk) = skip {
                 for (d, s) in din[..sk.fan_in].iter_mut().zip(t2.iter()) {
                     for k in 0..B {
@@ -896,6 +971,13 @@ fn mlp_bwd<S: Simd>(
             }
         } else {
             dense_bwd::<S>(p, d, &a.bufs[i], dy, g, Some(&mut t1[..]));
+            if res {
+                for (dx, dy) in t1.iter_mut().zip(dy) {
+                    for k in 0..B {
+                        dx[k] += dy[k];
+                    }
+                }
+            }
             std::mem::swap(t0, t1);
         }
     }
@@ -1053,7 +1135,7 @@ impl Model {
             dout: vec![0.0; 3 * n],
             du: vec![0.0; self.arch.levels * n],
             up: vec![0.0; self.arch.levels * n],
-            dctx: vec![0.0; self.arch.arm_inputs() * self.latents],
+            dctx: vec![0.0; (self.arch.ctx + self.arch.coarser_inputs()) * self.latents],
             tmp_rows: vec![0.0; max_level * self.width],
             timing: [0.0; 2],
         }
@@ -1074,6 +1156,13 @@ impl Model {
         for (i, d) in self.layout.arm.iter().enumerate() {
             let a = if i + 1 == nl {
                 0.0
+            } else if self.arch.arm_residual {
+                // Residual layers start as the identity; drawn all the same, so that the
+                // other tensors start as without them.
+                for _ in 0..d.fan_in * d.fan_out {
+                    next();
+                }
+                continue;
             } else {
                 1.0 / (d.fan_in as f32).sqrt()
             };
@@ -1093,6 +1182,13 @@ impl Model {
         if let Some((w, _)) = self.layout.conv {
             for v in &mut p[w..w + 81] {
                 *v = 0.01 * next();
+            }
+        }
+        // Drawn last, so that the other tensors start as without the projections.
+        for d in &self.layout.ifce {
+            let a = 1.0 / (d.fan_in as f32).sqrt();
+            for v in &mut p[d.w..d.w + d.fan_in * d.fan_out] {
+                *v = a * next();
             }
         }
         p
@@ -1150,18 +1246,28 @@ impl Model {
     ) -> f64 {
         let pk = Packed::of(self, p, &self.layout.arm);
         let ctx = self.arch.ctx;
-        let ni = self.arch.arm_inputs();
+        let nc = self.arch.coarser_inputs();
+        // Gradient planes per latent: its context, then the coarser latents it read.
+        let ni = ctx + nc;
         let mut bits = 0.0;
         // From the coarsest level: `arm_rows` writes a level's own-rate gradients (it does
-        // not add them), and the finer levels then add their parent-input gradients on top.
+        // not add them), and the finer levels then add their coarser-input gradients on top.
         for (l, lv) in self.levels.iter().enumerate().rev() {
             let grid = &lat[lv.off..lv.off + lv.w * lv.h];
-            let parents: Vec<(&[f32], usize)> = (0..self.arch.parents)
+            let coarser: Vec<(&[f32], usize)> = (0..nc)
                 .map(|k| match self.levels.get(l + 1 + k) {
                     Some(pl) => (&lat[pl.off..pl.off + pl.w * pl.h], pl.w),
                     None => (&lat[..0], 0),
                 })
                 .collect();
+            let inputs = ArmInputs {
+                ctx,
+                parents: self.arch.parents,
+                feats: self.arch.ifce,
+                proj: self.layout.ifce.get(l),
+                coarser: &coarser,
+                residual: self.arch.arm_residual,
+            };
             let gself = &mut gl[lv.off..lv.off + lv.w * lv.h];
             let dctx = &mut s.dctx[lv.off * ni..(lv.off + lv.w * lv.h) * ni];
             let rows = rows_per_task(lv.h, lv.w, self.task_values);
@@ -1175,8 +1281,7 @@ impl Model {
                     let b = arm_rows(
                         &self.layout.arm,
                         self.layout.arm_skip.as_ref(),
-                        ctx,
-                        &parents,
+                        &inputs,
                         p,
                         pk.as_ref(),
                         grid,
@@ -1240,9 +1345,9 @@ impl Model {
                     }
                 }
             });
-            // Parent-input gradients back to the coarser levels: a parent row gathers the
+            // Coarser-input gradients back to the coarser levels: a parent row gathers the
             // rows of its children.
-            for k in 0..self.arch.parents {
+            for k in 0..nc {
                 let Some(pl) = self.levels.get(l + 1 + k) else {
                     continue;
                 };
@@ -1535,7 +1640,7 @@ multiversion! {
             while x < w {
                 let n = B.min(w - x);
                 gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
-                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &mut a, pk);
+                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), false, &mut a, pk);
                 let out = &a.bufs[layers.len()];
                 for (c, oc) in out.iter().enumerate().take(3) {
                     let base = r * 3 * w + c * w + x;
@@ -1577,12 +1682,12 @@ multiversion! {
             while x < w {
                 let n = B.min(w - x);
                 gather_inputs(m, up, y, x, n, &mut a.bufs[0]);
-                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &mut a, pk);
+                mlp_fwd::<S>(p, layers, m.layout.syn_skip.as_ref(), false, &mut a, pk);
                 for (c, d) in dout.iter_mut().enumerate() {
                     let base = y * 3 * w + c * w + x;
                     load_block(d, &dx0[base..], n);
                 }
-                mlp_bwd::<S>(p, layers, m.layout.syn_skip.as_ref(), &a, &dout, g, &mut din, &mut tmp);
+                mlp_bwd::<S>(p, layers, m.layout.syn_skip.as_ref(), false, &a, &dout, g, &mut din, &mut tmp);
                 for (l, d) in din.iter().enumerate() {
                     let base = (r * nl + l) * w + x;
                     store_block(&mut du[base..], d, n);
@@ -1593,16 +1698,35 @@ multiversion! {
     }
 }
 
+/// What a level's ARM reads besides its causal context: `parents` raw coarser latents, then
+/// `feats` features of its inter-level projection (zeros where `proj` is `None`), both from
+/// `coarser` (`(grid, width)` of the next coarser levels, width 0 where a level is missing).
+pub(crate) struct ArmInputs<'a> {
+    pub ctx: usize,
+    pub parents: usize,
+    pub feats: usize,
+    pub proj: Option<&'a Dense>,
+    pub coarser: &'a [(&'a [f32], usize)],
+    /// Residual hidden layers ([`Arch::arm_residual`]).
+    pub residual: bool,
+}
+
 multiversion! {
     /// ARM forward and backward of the grid rows starting at `y0`: returns the bits, writes
-    /// the gradient of each latent's own value into `gs` and of its context into `dc`
-    /// (`[latent][ctx]`), both scaled by `rate_w`.
-    fn arm_rows(layers: &[Dense], skip: Option<&Dense>, ctx: usize, parents: &[(&[f32], usize)], p: &[f32], pk: Option<&Packed>, grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
-        let ni = ctx + parents.len();
+    /// the gradient of each latent's own value into `gs` and of its inputs into `dc`
+    /// (planar `[input][task rows · w]`: the `ctx` neighbours, then each coarser latent read),
+    /// both scaled by `rate_w`.
+    fn arm_rows(layers: &[Dense], skip: Option<&Dense>, inputs: &ArmInputs, p: &[f32], pk: Option<&Packed>, grid: &[f32], w: usize, h: usize, y0: usize, rate_w: f32, gs: &mut [f32], dc: &mut [f32], g: &mut [Lane]) -> f64 {
+        let (ctx, npar, nf) = (inputs.ctx, inputs.parents, inputs.feats);
+        let coarser = inputs.coarser;
+        let nc = coarser.len();
+        let ni = ctx + npar + nf;
         let mut a = Acts::new(ni, layers);
         let wide = widest(layers);
         let mut tmp = [vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide], vec![[0.0f32; B]; wide]];
         let mut din = vec![[0.0f32; B]; ni];
+        let mut cv = vec![[0.0f32; B]; nc];
+        let mut dcv = vec![[0.0f32; B]; nc];
         let mut dout = [[0.0f32; B]; 2];
         let (mut me, mut own, mut lane_bits) = ([0.0f32; B], [0.0f32; B], [0.0f32; B]);
         let rows = gs.len() / w;
@@ -1631,8 +1755,7 @@ multiversion! {
                         *d = if j < n && xx >= 0 && xx < w as i32 { row[xx as usize] } else { 0.0 };
                     }
                 }
-                for (k, &(pg, pw)) in parents.iter().enumerate() {
-                    let dst = &mut a.bufs[0][ctx + k];
+                for (k, (&(pg, pw), dst)) in coarser.iter().zip(cv.iter_mut()).enumerate() {
                     if pw == 0 {
                         dst.fill(0.0);
                         continue;
@@ -1643,7 +1766,29 @@ multiversion! {
                         *d = if j < n { prow[(x + j) >> sh] } else { 0.0 };
                     }
                 }
-                mlp_fwd::<S>(p, layers, skip, &mut a, pk);
+                a.bufs[0][ctx..ctx + npar].copy_from_slice(&cv[..npar]);
+                match inputs.proj {
+                    Some(d) => {
+                        for f in 0..nf {
+                            let dst = &mut a.bufs[0][ctx + npar + f];
+                            dst.fill(p[d.b + f]);
+                            for (j, c) in cv[..d.fan_in].iter().enumerate() {
+                                let wt = p[d.w + f * d.fan_in + j];
+                                for (o, &v) in dst.iter_mut().zip(c) {
+                                    *o += wt * v;
+                                }
+                            }
+                            // Lanes past `n` stay zero (as the other inputs).
+                            dst[n..].fill(0.0);
+                        }
+                    }
+                    None => {
+                        for dst in &mut a.bufs[0][ctx + npar..] {
+                            dst.fill(0.0);
+                        }
+                    }
+                }
+                mlp_fwd::<S>(p, layers, skip, inputs.residual, &mut a, pk);
                 let out = &a.bufs[nl];
                 // Straight-line over all B lanes (so that it vectorizes), the lanes past `n`
                 // masked to zero.
@@ -1660,10 +1805,41 @@ multiversion! {
                 }
                 store_block(&mut gs[r * w + x..], &own, n);
                 bits += f64::from(lane_bits.iter().sum::<f32>());
-                mlp_bwd::<S>(p, layers, skip, &a, &dout, g, &mut din, &mut tmp);
+                mlp_bwd::<S>(p, layers, skip, inputs.residual, &a, &dout, g, &mut din, &mut tmp);
+                // Coarser-latent gradients: the raw parent inputs', plus the projection's.
+                for (j, d) in dcv.iter_mut().enumerate() {
+                    if j < npar {
+                        *d = din[ctx + j];
+                    } else {
+                        d.fill(0.0);
+                    }
+                }
+                if let Some(d) = inputs.proj {
+                    for f in 0..nf {
+                        let df = &din[ctx + npar + f];
+                        for (j, (c, dc)) in cv[..d.fan_in].iter().zip(dcv.iter_mut()).enumerate() {
+                            let wt = p[d.w + f * d.fan_in + j];
+                            let gw = &mut g[d.w + f * d.fan_in + j];
+                            for q in 0..NB {
+                                for t in 0..16 {
+                                    gw[t] += df[q * 16 + t] * c[q * 16 + t];
+                                }
+                            }
+                            for (o, &v) in dc.iter_mut().zip(df) {
+                                *o += wt * v;
+                            }
+                        }
+                        let gb = &mut g[d.b + f];
+                        for q in 0..NB {
+                            for t in 0..16 {
+                                gb[t] += df[q * 16 + t];
+                            }
+                        }
+                    }
+                }
                 // `dc` of this task is planar: `[inputs][rows · w]`.
                 let plane = rows * w;
-                for (c, d) in din.iter().enumerate() {
+                for (c, d) in din[..ctx].iter().chain(&dcv).enumerate() {
                     let at = c * plane + r * w + x;
                     store_block(&mut dc[at..], d, n);
                 }
@@ -1928,6 +2104,7 @@ mod tests {
         upsampling: Upsampling,
         parents: usize,
         skips: bool,
+        ifce: (usize, usize, bool),
     ) -> (Model, Vec<f32>, Vec<f32>) {
         let (w, h) = (21, 13);
         let mut s = 7u64;
@@ -1944,7 +2121,14 @@ mod tests {
             upsampling,
             arm_skip: skips,
             syn_skip: skips,
+            ifce: ifce.0,
+            ifce_levels: ifce.1,
+            arm_residual: ifce.2,
         };
+        let mut arch = arch;
+        if arch.arm_residual {
+            arch.arm_hidden = vec![arch.arm_inputs(); 2];
+        }
         let mut m = Model::new(arch, w, h, &rgb);
         // The exact-gradient tests check the `f32` kernels.
         m.bf16 = false;
@@ -1964,7 +2148,7 @@ mod tests {
     }
 
     fn ref_loss_f64(m: &Model, p: &[f64], lat: &[f64], lambda: f64) -> f64 {
-        let mlp = |layers: &[Dense], skip: Option<&Dense>, x: Vec<f64>| {
+        let mlp = |layers: &[Dense], skip: Option<&Dense>, res: bool, x: Vec<f64>| {
             let lin: Vec<f64> = skip.map_or(Vec::new(), |d| {
                 (0..d.fan_out)
                     .map(|j| {
@@ -1982,6 +2166,9 @@ mod tests {
                     let mut s = p[d.b + j];
                     for (k, ak) in a.iter().enumerate() {
                         s += p[d.w + j * d.fan_in + k] * ak;
+                    }
+                    if res && i + 1 < layers.len() {
+                        s += a[j];
                     }
                     *oj = if i + 1 < layers.len() { s.max(0.0) } else { s };
                 }
@@ -2019,7 +2206,30 @@ mod tests {
                             None => 0.0,
                         });
                     }
-                    let o = mlp(&m.layout.arm, m.layout.arm_skip.as_ref(), ctx);
+                    let coarse = |j: usize| match m.levels.get(l + 1 + j) {
+                        Some(pl) => {
+                            let f = 1 << (j + 1);
+                            lat[pl.off + (y / f) * pl.w + x / f]
+                        }
+                        None => 0.0,
+                    };
+                    for f in 0..m.arch.ifce {
+                        ctx.push(match m.layout.ifce.get(l) {
+                            Some(d) => {
+                                p[d.b + f]
+                                    + (0..d.fan_in)
+                                        .map(|j| p[d.w + f * d.fan_in + j] * coarse(j))
+                                        .sum::<f64>()
+                            }
+                            None => 0.0,
+                        });
+                    }
+                    let o = mlp(
+                        &m.layout.arm,
+                        m.layout.arm_skip.as_ref(),
+                        m.arch.arm_residual,
+                        ctx,
+                    );
                     let b = o[1]
                         .clamp(f64::from(laplace::LS_MIN), f64::from(laplace::LS_MAX))
                         .exp();
@@ -2056,7 +2266,7 @@ mod tests {
                         v
                     })
                     .collect();
-                let o = mlp(&m.layout.syn, m.layout.syn_skip.as_ref(), inp);
+                let o = mlp(&m.layout.syn, m.layout.syn_skip.as_ref(), false, inp);
                 for c in 0..3 {
                     x0[y * 3 * w + c * w + x] = o[c];
                 }
@@ -2104,11 +2314,17 @@ mod tests {
     }
 
     fn check_with(conv: bool, upsampling: Upsampling, parents: usize) {
-        check_arch(conv, upsampling, parents, false);
+        check_arch(conv, upsampling, parents, false, (0, 0, false));
     }
 
-    fn check_arch(conv: bool, upsampling: Upsampling, parents: usize, skips: bool) {
-        let (mut m, p, lat) = setup_arch(conv, upsampling, parents, skips);
+    fn check_arch(
+        conv: bool,
+        upsampling: Upsampling,
+        parents: usize,
+        skips: bool,
+        ifce: (usize, usize, bool),
+    ) {
+        let (mut m, p, lat) = setup_arch(conv, upsampling, parents, skips, ifce);
         // Several rows per task and uneven last tasks: 3 rows of 21, 13 rows at level 0.
         m.task_values = 63;
         let lambda = 0.05f32;
@@ -2175,8 +2391,22 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences_with_linear_paths() {
-        check_arch(true, Upsampling::Bilinear, 0, true);
-        check_arch(false, Upsampling::Bilinear, 2, true);
+        check_arch(true, Upsampling::Bilinear, 0, true, (0, 0, false));
+        check_arch(false, Upsampling::Bilinear, 2, true, (0, 0, false));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_inter_level_features() {
+        // Three levels: projections on level 0 (reads levels 1, 2) and on both 0 and 1 (level 1
+        // reads level 2 and a missing one); alone, with a parent input and the linear paths.
+        check_arch(true, Upsampling::Bilinear, 0, false, (3, 1, false));
+        check_arch(false, Upsampling::Bilinear, 1, true, (2, 2, false));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_with_residual_arm() {
+        check_arch(true, Upsampling::Bilinear, 0, false, (0, 0, true));
+        check_arch(false, Upsampling::Bilinear, 1, true, (3, 2, true));
     }
 
     #[test]
@@ -2223,7 +2453,7 @@ mod tests {
     #[test]
     fn kernel_variants_agree() {
         use super::super::simd::{available, set_isa};
-        let (mut m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true);
+        let (mut m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true, (0, 0, false));
         m.bf16 = true;
         let mut results = Vec::new();
         for isa in available() {
@@ -2264,7 +2494,7 @@ mod tests {
 
     #[test]
     fn reconstruct_matches_step_distortion() {
-        let (m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true);
+        let (m, p, lat) = setup_arch(true, Upsampling::Bilinear, 0, true, (0, 0, false));
         let rec = m.reconstruct(&p, &lat);
         let mut gp = vec![0.0; p.len()];
         let mut gl = vec![0.0; lat.len()];

@@ -22,10 +22,11 @@ use crate::format::{Container, Header, Limits};
 /// Model id in the container header.
 pub const MODEL_ID: &str = "lic-overfit";
 /// Version of the parameter blob's layout (2 added the upsampling kernel, 3 the ARM's parent
-/// inputs, 4 a byte of flags for the linear paths of the ARM and the synthesis; every older
-/// version is still read). The writer uses the lowest version that describes the
-/// architecture, so a network without linear paths is written as version 3, as before.
-pub const BLOB_VERSION: u8 = 4;
+/// inputs, 4 a byte of flags for the linear paths of the ARM and the synthesis, 5 the
+/// inter-level features and their level count; every older version is still read). The
+/// writer uses the lowest version that describes the architecture, so a network without
+/// linear paths is written as version 3, as before.
+pub const BLOB_VERSION: u8 = 5;
 /// Largest decoder cost accepted from a stream, in multiply-accumulates per pixel.
 pub const MAX_MACS_PER_PIXEL: usize = 8192;
 /// Default largest image the decoder accepts (pixels).
@@ -48,7 +49,13 @@ impl Params {
     /// Serializes the blob.
     pub fn to_bytes(&self) -> Vec<u8> {
         let a = &self.arch;
-        let version = if a.arm_skip || a.syn_skip { 4 } else { 3 };
+        let version = if a.ifce > 0 || a.arm_residual {
+            5
+        } else if a.arm_skip || a.syn_skip {
+            4
+        } else {
+            3
+        };
         let mut v = vec![version, a.levels as u8, a.ctx as u8];
         v.push(a.arm_hidden.len() as u8);
         v.extend(a.arm_hidden.iter().map(|&w| w as u8));
@@ -58,7 +65,12 @@ impl Params {
         v.push(a.upsampling.code());
         v.push(a.parents as u8);
         if version >= 4 {
-            v.push(u8::from(a.arm_skip) | u8::from(a.syn_skip) << 1);
+            v.push(
+                u8::from(a.arm_skip) | u8::from(a.syn_skip) << 1 | u8::from(a.arm_residual) << 2,
+            );
+        }
+        if version >= 5 {
+            v.extend([a.ifce as u8, a.ifce_levels as u8]);
         }
         for &(f, k) in &self.tensors {
             v.extend([f, k]);
@@ -116,9 +128,17 @@ impl Params {
         } else {
             0
         };
-        if flags > 3 {
+        if flags > if version >= 5 { 7 } else { 3 } {
             return Err(bad(format!("linear-path flags {flags}")));
         }
+        let (ifce, ifce_levels) = if version >= 5 {
+            (
+                usize::from(byte("inter-level features")?),
+                usize::from(byte("inter-level feature levels")?),
+            )
+        } else {
+            (0, 0)
+        };
         let arch = Arch {
             levels,
             ctx,
@@ -129,6 +149,9 @@ impl Params {
             upsampling,
             arm_skip: flags & 1 != 0,
             syn_skip: flags & 2 != 0,
+            ifce,
+            ifce_levels,
+            arm_residual: flags & 4 != 0,
         };
         arch.check().map_err(bad)?;
         let _ = (MAX_CTX, MAX_LEVELS, MAX_WIDTH);
@@ -388,7 +411,7 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, Overf
     let net = QNet::new(arch.clone(), tensors);
     let (w, hh) = (h.width as usize, h.height as usize);
     let dims = level_dims(w, hh, arch.levels);
-    let grids: Vec<Vec<i32>> = if arch.parents == 0 {
+    let grids: Vec<Vec<i32>> = if arch.coarser_inputs() == 0 {
         // Independent grids: decoded in parallel.
         dims.par_iter()
             .enumerate()
@@ -421,7 +444,7 @@ fn decode_grid(
     let (w, h) = dims[level];
     let mut r = Reader::new(bytes, w * h)?;
     let mut grid = vec![0i32; w * h];
-    let parents = parent_grids(grids, dims, level, net.arch.parents);
+    let parents = parent_grids(grids, dims, level, net.arch.coarser_inputs());
     decode_latents(net, &mut r, &mut grid, &parents, w, h, level)?;
     r.finish()?;
     Ok(grid)
@@ -435,7 +458,7 @@ multiversion! {
         let mut s = net.arm_scratch();
         for y in 0..h {
             for x in 0..w {
-                let (base, t) = net.arm_code(grid, parents, w, h, x, y, &mut s);
+                let (base, t) = net.arm_code(grid, parents, level, w, h, x, y, &mut s);
                 let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
                 if v.unsigned_abs() > MAX_LATENT as u64 {
                     return Err(OverfitError::LatentOutOfRange { level, x, y });

@@ -40,8 +40,8 @@ impl Effort {
 }
 
 /// The architecture the encoder uses at `quality`. From quality 2 on: 7 latent levels, an ARM
-/// of 12 causal neighbours → 16 → 16 → (μ, ln b), a synthesis 7 → 24 → 24 → 3 with the residual
-/// 3×3 convolution (about 1.6k MAC/pixel). Below quality 2 (under about 0.15 bpp on Kodak), where
+/// of 12 causal neighbours and 6 inter-level features → 18 → 18 (residual) → (μ, ln b), a
+/// synthesis 7 → 24 → 24 → 3 with the residual 3×3 convolution (about 1.9k MAC/pixel). Below quality 2 (under about 0.15 bpp on Kodak), where
 /// the networks' weights are a sixth of a file, the ARM has 8 neighbours and two layers of 8 and
 /// the synthesis one hidden layer of 24 (541 MAC/pixel, and a step about a third faster): at
 /// quality 1 and equal time, kodim23 went from 0.0732 bpp / 28.28 dB to 0.0686 / 28.37 and
@@ -49,18 +49,29 @@ impl Effort {
 /// looked even or better in 1,200–1,540-iteration fits of qualities 4 and 6, but in six-image
 /// default-effort runs on one machine it lost from quality 3 on (quality 7: 1.471 bpp /
 /// 35.49 dB against 1.394 / 35.36 with the larger ARM; BD-rate +2.2%), so it stays below 2.
+///
+/// From quality 2 on the ARM also reads inter-level features (6 per latent, a projection of the
+/// co-located latents of all coarser levels, own weights for each of the three finest levels)
+/// and its two hidden layers are residual, 18 wide (`docs/overfit-notes.md`, 2026-12-08: on a
+/// 256² crop of kodim04 at 2,000 iterations −27% in `MSE + λ·R` of the latents, on full
+/// kodim04/14/23 at quality 3 −4.6% / −2.2% / −0.1% in `J` of the real file). Below quality 2
+/// their weights cost what they gain (kodim04 quality 1: −0.4%), so the small ARM stays.
 pub fn default_arch(quality: f32) -> Arch {
     let low = quality < 2.0;
+    let (ctx, ifce) = if low { (8, 0) } else { (12, 6) };
     Arch {
         levels: 7,
-        ctx: if low { 8 } else { 12 },
+        ctx,
         parents: 0,
-        arm_hidden: if low { vec![8, 8] } else { vec![16, 16] },
+        arm_hidden: if low { vec![8, 8] } else { vec![ctx + ifce; 2] },
         syn_hidden: if low { vec![24] } else { vec![24, 24] },
         conv: true,
         upsampling: Upsampling::Bilinear,
         arm_skip: false,
         syn_skip: false,
+        ifce,
+        ifce_levels: if low { 0 } else { 3 },
+        arm_residual: !low,
     }
 }
 
@@ -780,7 +791,10 @@ fn quantize_search(
 ) -> Result<Candidate, OverfitError> {
     use rayon::prelude::*;
     let tensors = model.layout.tensors();
-    let n_arm = 2 * (model.layout.arm.len() + usize::from(model.layout.arm_skip.is_some()));
+    let n_arm = 2
+        * (model.layout.arm.len()
+            + usize::from(model.layout.arm_skip.is_some())
+            + model.layout.ifce.len());
     let n_syn = 2 * (model.layout.syn.len() + usize::from(model.layout.syn_skip.is_some()));
     let group = |i: usize| {
         if i < n_arm {
