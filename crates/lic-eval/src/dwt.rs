@@ -7,20 +7,35 @@ use anyhow::{Context, Result};
 use super::codec::{Codec, EncodeStats};
 use crate::io::image::{load, LoadOptions};
 use crate::util::hex;
-use lic::dwt::{self, EncodeOptions};
+use lic::dwt::{self, tune::Tune, EncodeOptions};
 
-/// `lic-dwt` with its default options at each quality.
-pub struct DwtCodec;
+/// `lic-dwt` with its default options at each quality, in a tuning (`lic-dwt` for the default,
+/// `lic-dwt-machine` for the machine-perception one).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DwtCodec {
+    /// What the encoder optimizes.
+    pub tune: Tune,
+}
 
 impl Codec for DwtCodec {
     fn name(&self) -> String {
-        dwt::MODEL_ID.to_string()
+        match self.tune {
+            Tune::Psnr => dwt::MODEL_ID.to_string(),
+            t => format!("{}-{}", dwt::MODEL_ID, t.name()),
+        }
     }
     fn description(&self) -> String {
         format!(
             "{}: colour transform + CDF 9/7 wavelet, RD-optimized dead-zone quantization, \
-             context-adaptive range coding from a compiled-in prior (no libtorch); step 2^(8 − q/2)",
-            dwt::MODEL_ID
+             context-adaptive range coding from a compiled-in prior (no libtorch); step 2^(8 − q/2){}",
+            dwt::MODEL_ID,
+            match self.tune {
+                Tune::Psnr => "",
+                Tune::Machine => {
+                    "; --tune machine: per-band step weights learned against an ImageNet \
+                     classifier on the training crops, sent in the stream"
+                }
+            }
         )
     }
     fn version(&self) -> Option<String> {
@@ -48,7 +63,7 @@ impl Codec for DwtCodec {
     }
     fn encode(&self, input: &Path, out: &Path, q: f64) -> Result<EncodeStats> {
         let img = load(input, &LoadOptions::default())?.image;
-        let e = dwt::encode_image(&img, &EncodeOptions::new(q as f32))
+        let e = dwt::encode_image(&img, &EncodeOptions::tuned(q as f32, self.tune))
             .with_context(|| format!("encoding {}", input.display()))?;
         crate::io::file::write_atomic(out, &e.bytes)?;
         Ok(EncodeStats::new())

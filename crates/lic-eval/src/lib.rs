@@ -42,14 +42,14 @@ pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
-/// The evaluation codec of a libtorch-free family of the core's registry, with `opts`' effort and
-/// time limit (the options are checked by the caller against the family's capabilities).
+/// The evaluation codec of a libtorch-free family of the core's registry, with `opts`' effort,
+/// time limit and tuning (the options are checked by the caller against the family's capabilities).
 pub fn family_codec(
     f: &dyn lic::family::ImageFamily,
     opts: &lic::family::EncodeOptions,
 ) -> anyhow::Result<Box<dyn Codec>> {
     Ok(match f.id() {
-        lic::dwt::MODEL_ID => Box::new(dwt::DwtCodec),
+        lic::dwt::MODEL_ID => Box::new(dwt::DwtCodec { tune: opts.tune }),
         lic::overfit::MODEL_ID => Box::new(overfit::OverfitCodec {
             effort: opts.effort,
             time_limit: opts.time_limit,

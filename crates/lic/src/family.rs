@@ -194,6 +194,8 @@ pub struct Capabilities {
     pub learned: bool,
     /// Needs libtorch (the `lic-torch` crate and binary).
     pub libtorch: bool,
+    /// Honours [`EncodeOptions::tune`] (other than the default).
+    pub tune: bool,
 }
 
 /// Encoder settings common to every family. A field the family's [`Capabilities`] do not cover
@@ -211,6 +213,8 @@ pub struct EncodeOptions {
     pub refine: usize,
     /// Tile side in pixels (families with [`Capabilities::tile`]; `None`: the family's).
     pub tile: Option<u32>,
+    /// What the encoder optimizes (families with [`Capabilities::tune`]; lic-dwt).
+    pub tune: crate::dwt::tune::Tune,
 }
 
 impl EncodeOptions {
@@ -310,6 +314,9 @@ pub fn check_options(f: &dyn ImageFamily, opts: &EncodeOptions) -> Result<(), Er
             "--refine",
             "only the libtorch models refine latents",
         ));
+    }
+    if opts.tune != crate::dwt::tune::Tune::Psnr && !caps.tune {
+        return Err(unsupported("--tune", "it has one tuning"));
     }
     if opts.tile.is_some() && !caps.tile {
         return Err(unsupported("--tile", "it codes the image whole"));
