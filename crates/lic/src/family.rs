@@ -198,6 +198,27 @@ pub struct Capabilities {
     pub tune: bool,
 }
 
+/// What the encoder optimizes ([`EncodeOptions::tune`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tune {
+    /// Pixel fidelity (PSNR-RGB): the default.
+    #[default]
+    Psnr,
+    /// Machine perception: an ImageNet classifier's agreement with its prediction on the
+    /// uncompressed image (lic-dwt: `dwt::tune::MACHINE`).
+    Machine,
+}
+
+impl Tune {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tune::Psnr => "psnr",
+            Tune::Machine => "machine",
+        }
+    }
+}
+
 /// Encoder settings common to every family. A field the family's [`Capabilities`] do not cover
 /// must stay at its default ([`check_options`] says which).
 #[derive(Clone, Debug, Default)]
@@ -214,7 +235,7 @@ pub struct EncodeOptions {
     /// Tile side in pixels (families with [`Capabilities::tile`]; `None`: the family's).
     pub tile: Option<u32>,
     /// What the encoder optimizes (families with [`Capabilities::tune`]; lic-dwt).
-    pub tune: crate::dwt::tune::Tune,
+    pub tune: Tune,
 }
 
 impl EncodeOptions {
@@ -315,7 +336,7 @@ pub fn check_options(f: &dyn ImageFamily, opts: &EncodeOptions) -> Result<(), Er
             "only the libtorch models refine latents",
         ));
     }
-    if opts.tune != crate::dwt::tune::Tune::Psnr && !caps.tune {
+    if opts.tune != Tune::Psnr && !caps.tune {
         return Err(unsupported("--tune", "it has one tuning"));
     }
     if opts.tile.is_some() && !caps.tile {

@@ -707,7 +707,7 @@ fn look_ahead(
 }
 
 /// [`code_planes_cfl`], where with `look_ahead` (and `rdo`) each detail coefficient's choice
-/// also counts its effect on the contexts of the coefficients coded after it ([`look_ahead`]):
+/// also counts its effect on the contexts of the coefficients coded after it (`look_ahead`):
 /// the values in `q` at the positions not yet coded are taken as their estimates (pass the
 /// previous pass's choice).
 pub fn code_planes_rdoq<C: SymbolCoder>(

@@ -20,26 +20,9 @@ pub const SLOTS: usize = 1 + 2 * MAX_LEVELS;
 /// scale the classifier sees it (see [`BandWeights::table`]).
 pub const REFERENCE_SIDE: usize = 256;
 
-/// What the encoder optimizes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Tune {
-    /// Pixel fidelity (PSNR-RGB): the default.
-    #[default]
-    Psnr,
-    /// Machine perception: an ImageNet classifier's agreement with its prediction on the
-    /// uncompressed image ([`MACHINE`]).
-    Machine,
-}
-
-impl Tune {
-    /// The command-line spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tune::Psnr => "psnr",
-            Tune::Machine => "machine",
-        }
-    }
-}
+/// What the encoder optimizes (defined with the family interface, so that every family's
+/// options can name it).
+pub use crate::family::Tune;
 
 /// Quantizer step multipliers per component class (luma, chroma) and weight slot ([`SLOTS`]).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -131,19 +131,24 @@ impl QDense {
         }
     }
 
+    /// Output `o` before its activation, `W x + b` in activation units (`i64` sum).
+    #[inline(always)]
+    fn pre(&self, rs: Rescale, x: &[i32], o: usize) -> i64 {
+        let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
+        let acc: i64 = wr
+            .iter()
+            .zip(&x[..self.fan_in])
+            .map(|(&w, &a)| i64::from(w) * i64::from(a))
+            .sum();
+        rs.apply(acc, rs.bias(self.b[o]))
+    }
+
     /// `out = act(W x + b)` in activation units (`i32` activations, `i64` sums).
     #[inline(always)]
     fn apply(&self, x: &[i32], out: &mut [i32], relu: bool) {
         let rs = Rescale::new(self.wf, self.bf);
-        let x = &x[..self.fan_in];
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
-            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
-            let acc: i64 = wr
-                .iter()
-                .zip(x)
-                .map(|(&w, &a)| i64::from(w) * i64::from(a))
-                .sum();
-            *y = activate(rs.apply(acc, rs.bias(self.b[o])), relu);
+            *y = activate(self.pre(rs, x, o), relu);
         }
     }
 }
@@ -154,16 +159,9 @@ impl QDense {
     #[inline(always)]
     fn apply_res(&self, x: &[i32], out: &mut [i32], relu: bool) {
         let rs = Rescale::new(self.wf, self.bf);
-        let x = &x[..self.fan_in];
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
-            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
-            let acc: i64 = wr
-                .iter()
-                .zip(x)
-                .map(|(&w, &a)| i64::from(w) * i64::from(a))
-                .sum();
             let res = if relu { i64::from(x[o]) } else { 0 };
-            *y = activate(rs.apply(acc, rs.bias(self.b[o])) + res, relu);
+            *y = activate(self.pre(rs, x, o) + res, relu);
         }
     }
 }
