@@ -15,10 +15,7 @@ mod common;
 use common::synthetic;
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    lic::util::hex(&Sha256::digest(b))
 }
 
 fn machine(img: &Image, q: f32) -> dwt::Encoded {

@@ -43,13 +43,6 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
     10.0 * (255.0f64 * 255.0 / mse).log10()
 }
 
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 #[test]
 fn decoder_reproduces_the_encoders_reconstruction_exactly() {
     let (w, h) = (45, 29);
@@ -103,6 +96,10 @@ fn decoded_pixels_do_not_depend_on_the_instruction_set() {
     }
 }
 
+fn sha256_hex(b: &[u8]) -> String {
+    lic::util::hex(&Sha256::digest(b))
+}
+
 /// The default architecture of `quality` before blob version 5: no inter-level features, plain
 /// ARM layers of 16.
 fn arch_v4(quality: f32) -> lic::overfit::model::Arch {
@@ -129,6 +126,12 @@ fn golden_v2_path() -> std::path::PathBuf {
 /// The golden stream of parameter blob version 3 (the ARM's parent inputs).
 fn golden_v3_path() -> std::path::PathBuf {
     golden_path().with_file_name("overfit-synthetic-45x29-q5-v3.lic")
+}
+
+/// The architecture in a golden stream's parameter blob.
+fn golden_arch(path: &std::path::Path) -> lic::overfit::model::Arch {
+    let c = Container::parse(&std::fs::read(path).expect("golden file")).unwrap();
+    Params::parse(&c.header.params).unwrap().arch
 }
 
 fn check_golden(path: &std::path::Path, index: &str) {
@@ -164,9 +167,8 @@ fn golden_v2_bitstream_decodes_to_known_pixels() {
 
 #[test]
 fn golden_v3_bitstream_decodes_to_known_pixels() {
-    let c = Container::parse(&std::fs::read(golden_v3_path()).unwrap()).unwrap();
     // The current golden exercises the parent inputs (grids decoded from the coarsest).
-    assert!(Params::parse(&c.header.params).unwrap().arch.parents > 0);
+    assert!(golden_arch(&golden_v3_path()).parents > 0);
     check_golden(&golden_v3_path(), "overfit-v3.json");
 }
 
@@ -177,8 +179,7 @@ fn golden_v4_path() -> std::path::PathBuf {
 
 #[test]
 fn golden_v4_bitstream_decodes_to_known_pixels() {
-    let c = Container::parse(&std::fs::read(golden_v4_path()).unwrap()).unwrap();
-    let arch = Params::parse(&c.header.params).unwrap().arch;
+    let arch = golden_arch(&golden_v4_path());
     assert!(arch.arm_skip && arch.syn_skip && arch.parents > 0);
     check_golden(&golden_v4_path(), "overfit-v4.json");
 }
@@ -190,8 +191,7 @@ fn golden_v5_path() -> std::path::PathBuf {
 
 #[test]
 fn golden_v5_bitstream_decodes_to_known_pixels() {
-    let c = Container::parse(&std::fs::read(golden_v5_path()).unwrap()).unwrap();
-    let arch = Params::parse(&c.header.params).unwrap().arch;
+    let arch = golden_arch(&golden_v5_path());
     assert!(arch.ifce > 0 && arch.ifce_levels > 0 && arch.parents > 0 && arch.arm_skip);
     assert!(arch.arm_residual);
     check_golden(&golden_v5_path(), "overfit-v5.json");
