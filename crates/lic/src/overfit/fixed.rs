@@ -11,7 +11,9 @@
 use rayon::prelude::*;
 
 use super::laplace;
-use super::model::{taps, Arch, Dense, Layout, Tap, CTX_OFFSETS, MAX_LEVELS, TAPS, UP_FRAC};
+use super::model::{
+    taps, Arch, Dense, Layout, Tap, CTX_OFFSETS, MAX_LEVELS, MAX_WIDTH, TAPS, UP_FRAC,
+};
 use super::simd::multiversion;
 
 /// Fraction bits of activations.
@@ -107,13 +109,21 @@ fn activate(v: i64, relu: bool) -> i32 {
     (if relu { v.max(0) } else { v }) as i32
 }
 
+/// Output lanes of the ARM's vectorized layers ([`QDense::accumulate`]).
+const LANES: usize = 8;
+
 /// A dense layer with integer weights.
 #[derive(Clone, Debug)]
 struct QDense {
     fan_in: usize,
     fan_out: usize,
-    /// Weights (below 2^15 in magnitude).
+    /// Weights (below 2^15 in magnitude), row `o` = output `o`.
     w: Vec<i32>,
+    /// The same weights transposed (row `i` = input `i`, padded with zeros to [`QDense::lanes`]
+    /// outputs), for sums over all outputs at once.
+    wt: Vec<i32>,
+    /// The biases padded with zeros to [`QDense::lanes`].
+    bp: Vec<i64>,
     wf: u32,
     b: Vec<i64>,
     bf: u32,
@@ -125,6 +135,24 @@ impl QDense {
             fan_in: d.fan_in,
             fan_out: d.fan_out,
             w: w.values.clone(),
+            wt: {
+                let lanes = d.fan_out.next_multiple_of(LANES);
+                (0..d.fan_in * lanes)
+                    .map(|k| {
+                        let (i, o) = (k / lanes, k % lanes);
+                        if o < d.fan_out {
+                            w.values[o * d.fan_in + i]
+                        } else {
+                            0
+                        }
+                    })
+                    .collect()
+            },
+            bp: {
+                let mut bp: Vec<i64> = b.values.iter().map(|&v| i64::from(v)).collect();
+                bp.resize(d.fan_out.next_multiple_of(LANES), 0);
+                bp
+            },
             wf: u32::from(w.frac),
             b: b.values.iter().map(|&v| i64::from(v)).collect(),
             bf: u32::from(b.frac),
@@ -143,25 +171,81 @@ impl QDense {
         rs.apply(acc, rs.bias(self.b[o]))
     }
 
+    /// Outputs rounded up to a multiple of [`LANES`] (the padded rows of `wt` and `bp`).
+    #[inline(always)]
+    fn lanes(&self) -> usize {
+        self.fan_out.next_multiple_of(LANES)
+    }
+
+    /// `acc[o] += Σ_i W[o][from + i] · x[i]` for every output `o < lanes()` (padded outputs
+    /// get 0), over the inputs `from .. from + x.len()`: input by input over all outputs (the
+    /// transposed weights, padded so that the vectorized loop has no scalar remainder); zero inputs (ReLU outputs often are) are skipped. Exact `i64` sums, so the
+    /// order does not matter.
+    #[inline(always)]
+    fn accumulate(&self, x: &[i32], from: usize, acc: &mut [i64]) {
+        match self.lanes() {
+            8 => self.accumulate_n::<8>(x, from, acc),
+            16 => self.accumulate_n::<16>(x, from, acc),
+            24 => self.accumulate_n::<24>(x, from, acc),
+            32 => self.accumulate_n::<32>(x, from, acc),
+            40 => self.accumulate_n::<40>(x, from, acc),
+            48 => self.accumulate_n::<48>(x, from, acc),
+            56 => self.accumulate_n::<56>(x, from, acc),
+            _ => self.accumulate_n::<64>(x, from, acc),
+        }
+    }
+
+    /// [`QDense::accumulate`] with `N = lanes()` outputs held in registers (a runtime length
+    /// kept them in memory, and each input waited for the previous one's stores).
+    #[inline(always)]
+    fn accumulate_n<const N: usize>(&self, x: &[i32], from: usize, acc: &mut [i64]) {
+        let acc: &mut [i64; N] = (&mut acc[..N]).try_into().expect("N outputs");
+        let mut t = *acc;
+        for (i, &v) in x.iter().enumerate() {
+            if v == 0 {
+                continue;
+            }
+            let v = i64::from(v);
+            let col: &[i32; N] = self.wt[(from + i) * N..(from + i + 1) * N]
+                .try_into()
+                .expect("N weights");
+            for (a, &w) in t.iter_mut().zip(col) {
+                *a += i64::from(w) * v;
+            }
+        }
+        *acc = t;
+    }
+
+    /// `out[o] = act(acc[o] + b[o] (+ x[o] on a residual hidden layer))` for `o < lanes()`
+    /// from the sums of [`QDense::accumulate`] (the padded outputs are not meaningful; `x`
+    /// and `out` must hold `lanes()` values).
+    #[inline(always)]
+    fn finish(&self, acc: &[i64], x: &[i32], residual: bool, out: &mut [i32], relu: bool) {
+        let rs = Rescale::new(self.wf, self.bf);
+        let n = self.lanes();
+        let half = if rs.sr == 0 { 0 } else { 1i64 << (rs.sr - 1) };
+        let res = residual && relu;
+        let lo = if relu { 0 } else { -ACT_CLAMP };
+        for (((o8, a8), b8), x8) in out[..n]
+            .chunks_exact_mut(LANES)
+            .zip(acc[..n].chunks_exact(LANES))
+            .zip(self.bp.chunks_exact(LANES))
+            .zip(x[..n].chunks_exact(LANES))
+        {
+            for (((o, &a), &b), &xv) in o8.iter_mut().zip(a8).zip(b8).zip(x8) {
+                let v = ((a << rs.sa) + (b << rs.sb) + half) >> rs.sr;
+                let v = if res { v + i64::from(xv) } else { v };
+                *o = v.clamp(lo, ACT_CLAMP) as i32;
+            }
+        }
+    }
+
     /// `out = act(W x + b)` in activation units (`i32` activations, `i64` sums).
     #[inline(always)]
     fn apply(&self, x: &[i32], out: &mut [i32], relu: bool) {
         let rs = Rescale::new(self.wf, self.bf);
         for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
             *y = activate(self.pre(rs, x, o), relu);
-        }
-    }
-}
-
-impl QDense {
-    /// [`QDense::apply`] of a residual layer: `act(x + W x + b)` on hidden layers (`relu`),
-    /// the plain layer on the last one.
-    #[inline(always)]
-    fn apply_res(&self, x: &[i32], out: &mut [i32], relu: bool) {
-        let rs = Rescale::new(self.wf, self.bf);
-        for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
-            let res = if relu { i64::from(x[o]) } else { 0 };
-            *y = activate(self.pre(rs, x, o) + res, relu);
         }
     }
 }
@@ -174,28 +258,46 @@ type Block = [i32; K];
 
 impl QDense {
     /// [`QDense::apply`] on a block of `K` pixels: the same integer arithmetic, laid out so that
-    /// the products vectorize (`i32 × i32 → i64`).
+    /// the products vectorize (`i32 × i32 → i64`): four outputs per pass over the inputs, so
+    /// that each input block is loaded and widened once for four outputs.
     #[inline(always)]
     fn apply_block(&self, x: &[Block], out: &mut [Block], relu: bool) {
+        let mut o = 0;
+        while o + 4 <= self.fan_out {
+            self.block_outputs::<4>(x, o, out, relu);
+            o += 4;
+        }
+        while o < self.fan_out {
+            self.block_outputs::<1>(x, o, out, relu);
+            o += 1;
+        }
+    }
+
+    /// Outputs `o0 .. o0 + M` of [`QDense::apply_block`].
+    #[inline(always)]
+    fn block_outputs<const M: usize>(&self, x: &[Block], o0: usize, out: &mut [Block], relu: bool) {
         let rs = Rescale::new(self.wf, self.bf);
-        for (o, y) in out[..self.fan_out].iter_mut().enumerate() {
-            let wr = &self.w[o * self.fan_in..(o + 1) * self.fan_in];
-            let mut acc = [0i64; K];
-            for (&w, xi) in wr.iter().zip(x) {
-                let w = i64::from(w);
-                for (a, &v) in acc.iter_mut().zip(xi) {
-                    *a += w * i64::from(v);
+        let mut acc = [[0i64; K]; M];
+        for (i, xi) in x[..self.fan_in].iter().enumerate() {
+            let xv: [i64; K] = xi.map(i64::from);
+            for (m, am) in acc.iter_mut().enumerate() {
+                let w = i64::from(self.w[(o0 + m) * self.fan_in + i]);
+                for (a, &v) in am.iter_mut().zip(&xv) {
+                    *a += w * v;
                 }
             }
-            let bias = rs.bias(self.b[o]);
-            for (y, &a) in y.iter_mut().zip(&acc) {
+        }
+        for (m, am) in acc.iter().enumerate() {
+            let bias = rs.bias(self.b[o0 + m]);
+            for (y, &a) in out[o0 + m].iter_mut().zip(am) {
                 *y = activate(rs.apply(a, bias), relu);
             }
         }
     }
 }
 
-/// [`mlp`] on blocks; returns 0 if the output is in `x`, 1 if in `y`.
+/// The layers on blocks, alternating between `x` and `y` (ReLU on all but the last); returns
+/// 0 if the output is in `x`, 1 if in `y`.
 #[inline(always)]
 fn mlp_block(layers: &[QDense], x: &mut [Block], y: &mut [Block]) -> usize {
     ping_pong!(layers, x, y, apply_block)
@@ -265,7 +367,7 @@ fn upsample_row<const N: usize>(g: &[i32], geo: &Geo, y: usize, tmp: &mut [i32],
 
 multiversion! {
     /// The synthesis MLP of output row `y` into `row` (`[R…, G…, B…]`), `K` pixels at a time.
-    fn synthesis_row(net: &QNet, grids: &[Vec<i32>], geo: &[Geo], y: usize, width: usize, row: &mut [i32]) {
+    fn synthesis_row(net: &QNet, grids: &[&[i32]], geo: &[Geo], y: usize, width: usize, row: &mut [i32]) {
         let nl = grids.len();
         let mut up = vec![0i32; nl * width];
         let mut tmp = vec![0i32; geo.iter().map(|g| g.w).max().unwrap_or(1)];
@@ -308,7 +410,7 @@ multiversion! {
 multiversion! {
     /// Symbols and table indexes of grid row `y` (all values known).
     fn code_row(net: &QNet, grid: &[i32], parents: &[(&[i32], usize)], level: usize, w: usize, h: usize, y: usize) -> (Vec<i32>, Vec<u16>) {
-        let mut s = net.arm_scratch();
+        let mut s = net.arm_scratch(w);
         let mut sym = Vec::with_capacity(w);
         let mut idx = Vec::with_capacity(w);
         for x in 0..w {
@@ -367,10 +469,18 @@ multiversion! {
     }
 }
 
-/// The layers on one vector; returns 0 if the output is in `x`, 1 if in `y`.
-#[inline(always)]
-fn mlp(layers: &[QDense], x: &mut [i32], y: &mut [i32]) -> usize {
-    ping_pong!(layers, x, y, apply)
+/// Scratch of [`QNet::arm_code`] ([`QNet::arm_scratch`]).
+#[derive(Clone, Debug)]
+pub struct ArmScratch {
+    a: Vec<i32>,
+    b: Vec<i32>,
+    /// Per block column `x >> 1`: the block row `y >> 1` whose values `rest` and `sums` hold
+    /// (`usize::MAX`: none yet).
+    tag: Vec<usize>,
+    /// Per block column: the ARM inputs from the coarser grids.
+    rest: Vec<i32>,
+    /// Per block column: their share of the first layer's sums, then of the linear path's.
+    sums: Vec<i64>,
 }
 
 /// The quantized networks of one image.
@@ -463,14 +573,29 @@ impl QNet {
         }
     }
 
-    /// A scratch buffer pair for [`QNet::arm_code`].
-    pub fn arm_scratch(&self) -> (Vec<i32>, Vec<i32>) {
-        (vec![0; self.width], vec![0; self.width])
+    /// The scratch of [`QNet::arm_code`] on a grid `w` latents wide.
+    pub fn arm_scratch(&self, w: usize) -> ArmScratch {
+        let nrest = self.arch.parents + self.arch.ifce;
+        let cols = if nrest > 0 { w.div_ceil(2) } else { 0 };
+        let lanes = self.arm.first().map_or(0, QDense::lanes) + LANES;
+        ArmScratch {
+            a: vec![0; MAX_WIDTH + LANES],
+            b: vec![0; MAX_WIDTH + LANES],
+            tag: vec![usize::MAX; cols],
+            rest: vec![0; cols * nrest],
+            sums: vec![0; cols * lanes],
+        }
     }
 
     /// The coding parameters of the latent at `(x, y)` of level `level`, a `w × h` grid whose
     /// causal neighbours are already in `grid`: `(base, table index)`; the symbol is
     /// `q − base`. `coarser`: the coarser grids the ARM reads ([`parent_grids`]).
+    ///
+    /// The inputs from the coarser grids (parents and inter-level features) are the same for
+    /// the four latents of a 2×2 block (every coarser grid is at least 2× coarser), so their
+    /// share of the first layer's and of the linear path's exact `i64` sums is computed once
+    /// per block and kept in `s`; integer sums split exactly, so the result does not depend on
+    /// what `s` holds.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn arm_code(
@@ -482,10 +607,11 @@ impl QNet {
         h: usize,
         x: usize,
         y: usize,
-        s: &mut (Vec<i32>, Vec<i32>),
+        s: &mut ArmScratch,
     ) -> (i32, u16) {
-        let (a, b) = (&mut s.0, &mut s.1);
-        for (k, &(dy, dx)) in CTX_OFFSETS[..self.arch.ctx].iter().enumerate() {
+        let ctx = self.arch.ctx;
+        let (a, b) = (&mut s.a, &mut s.b);
+        for (k, &(dy, dx)) in CTX_OFFSETS[..ctx].iter().enumerate() {
             let (yy, xx) = (y as i64 + i64::from(dy), x as i64 + i64::from(dx));
             a[k] = if yy < 0 || xx < 0 || yy >= h as i64 || xx >= w as i64 {
                 0
@@ -493,33 +619,66 @@ impl QNet {
                 grid[yy as usize * w + xx as usize] << ACT_FRAC
             };
         }
-        let ctx = self.arch.ctx;
-        let mut cv = [0i32; MAX_LEVELS];
-        for (k, (&(pg, pw), c)) in coarser.iter().zip(cv.iter_mut()).enumerate() {
-            let sh = k + 1;
-            *c = if pw == 0 {
-                0
-            } else {
-                pg[(y >> sh) * pw + (x >> sh)] << ACT_FRAC
-            };
+        let (npar, nf) = (self.arch.parents, self.arch.ifce);
+        let nrest = npar + nf;
+        let first = &self.arm[0];
+        let fl = first.lanes();
+        let bx = x >> 1;
+        // acc[..fl]: the first layer's sums; acc[fl..fl + LANES]: the linear path's.
+        let mut acc = [0i64; MAX_WIDTH + 2 * LANES];
+        if nrest > 0 {
+            let rest = &mut s.rest[bx * nrest..(bx + 1) * nrest];
+            let sums = &mut s.sums[bx * (fl + LANES)..(bx + 1) * (fl + LANES)];
+            if s.tag[bx] != y >> 1 {
+                s.tag[bx] = y >> 1;
+                let mut cv = [0i32; MAX_LEVELS];
+                for (k, (&(pg, pw), c)) in coarser.iter().zip(cv.iter_mut()).enumerate() {
+                    let sh = k + 1;
+                    *c = if pw == 0 {
+                        0
+                    } else {
+                        pg[(y >> sh) * pw + (x >> sh)] << ACT_FRAC
+                    };
+                }
+                rest[..npar].copy_from_slice(&cv[..npar]);
+                match self.ifce.get(level) {
+                    Some(d) => d.apply(&cv, &mut rest[npar..], false),
+                    None => rest[npar..].fill(0),
+                }
+                sums.fill(0);
+                first.accumulate(rest, ctx, &mut sums[..fl]);
+                if let Some(sk) = &self.arm_skip {
+                    sk.accumulate(rest, ctx, &mut sums[fl..]);
+                }
+            }
+            a[ctx..ctx + nrest].copy_from_slice(rest);
+            acc[..fl + LANES].copy_from_slice(sums);
         }
-        let npar = self.arch.parents;
-        a[ctx..ctx + npar].copy_from_slice(&cv[..npar]);
-        let nf = self.arch.ifce;
-        let feats = &mut a[ctx + npar..ctx + npar + nf];
-        match self.ifce.get(level) {
-            Some(d) => d.apply(&cv, feats, false),
-            None => feats.fill(0),
-        }
-        let mut lin = [0i32; 2];
+        let mut lin = [0i32; LANES];
         if let Some(sk) = &self.arm_skip {
-            sk.apply(a, &mut lin, false);
+            let acc = &mut acc[fl..fl + LANES];
+            sk.accumulate(&a[..ctx], 0, acc);
+            sk.finish(acc, a, false, &mut lin, false);
         }
-        let side = if self.arch.arm_residual {
-            ping_pong!(&self.arm, a, b, apply_res)
-        } else {
-            mlp(&self.arm, a, b)
-        };
+        // The first layer from the context and the coarser inputs' partial sums, then the
+        // other layers, alternating between `b` and `a`.
+        let n = self.arm.len();
+        let residual = self.arch.arm_residual;
+        first.accumulate(&a[..ctx], 0, &mut acc[..fl]);
+        first.finish(&acc[..fl], a, residual, b, n > 1);
+        let mut side = 1;
+        for (i, d) in self.arm.iter().enumerate().skip(1) {
+            let (src, dst) = if side == 1 {
+                (&*b, &mut *a)
+            } else {
+                (&*a, &mut *b)
+            };
+            let acc = &mut acc[..d.lanes()];
+            acc.fill(0);
+            d.accumulate(&src[..d.fan_in], 0, acc);
+            d.finish(acc, src, residual, dst, i + 1 < n);
+            side ^= 1;
+        }
         let out = if side == 0 { &*a } else { &*b };
         let sum = |i: usize| (i64::from(out[i]) + i64::from(lin[i])).clamp(-ACT_CLAMP, ACT_CLAMP);
         let (mu, ls) = (sum(0), sum(1));
@@ -557,9 +716,17 @@ impl QNet {
     /// The decoded 8-bit RGB image (interleaved) of `width × height` from the integer latent
     /// grids (level `l` is `⌈W/2^l⌉ × ⌈H/2^l⌉`).
     pub fn synthesize(&self, grids: &[Vec<i32>], width: usize, height: usize) -> Vec<u8> {
-        let nl = self.arch.levels;
+        let views: Vec<&[i32]> = grids.iter().map(Vec::as_slice).collect();
+        let syn = self.synthesis(width, height);
+        let mut x0 = vec![0i32; 3 * width * height];
+        syn.rows(&views, 0, &mut x0);
+        syn.output(&x0)
+    }
+
+    /// The synthesis of a `width × height` image, to run by rows ([`Synthesis::rows`]).
+    pub(super) fn synthesis(&self, width: usize, height: usize) -> Synthesis<'_> {
         let up = self.arch.upsampling;
-        let geo: Vec<Geo> = (0..nl)
+        let geo: Vec<Geo> = (0..self.arch.levels)
             .map(|l| {
                 let (w, h) = (width.div_ceil(1 << l), height.div_ceil(1 << l));
                 Geo {
@@ -570,16 +737,48 @@ impl QNet {
                 }
             })
             .collect();
-        // x0 rows (3 planes per row), then the convolution.
-        let mut x0 = vec![0i32; 3 * width * height];
-        x0.par_chunks_mut(3 * width)
+        Synthesis {
+            net: self,
+            geo,
+            width,
+            height,
+        }
+    }
+}
+
+/// The synthesis of one image: the MLP rows (`x0`, 3 planes of `width` per row), then the
+/// output convolution. Row `y` of the MLP reads only row `y` of the finest grid (level 0 is
+/// not upsampled) and the coarser grids, so a decoder can run it while the finest grid is
+/// still being decoded below that row.
+pub(super) struct Synthesis<'a> {
+    net: &'a QNet,
+    geo: Vec<Geo>,
+    width: usize,
+    height: usize,
+}
+
+impl Synthesis<'_> {
+    /// Rows `y0 …` of the MLP into `x0` (`3 · width` values per row, rows in parallel).
+    /// `grids[0]` must hold those rows; the coarser grids must be complete.
+    pub(super) fn rows(&self, grids: &[&[i32]], y0: usize, x0: &mut [i32]) {
+        let w = self.width;
+        x0.par_chunks_mut(3 * w)
             .enumerate()
-            .for_each(|(y, row)| synthesis_row(self, grids, &geo, y, width, row));
-        let mut rgb = vec![0u8; 3 * width * height];
-        let x0 = &x0;
-        rgb.par_chunks_mut(3 * width)
+            .for_each(|(i, row)| synthesis_row(self.net, grids, &self.geo, y0 + i, w, row));
+    }
+
+    /// Row `y` of the MLP into `row` (`3 · width` values), on this thread.
+    pub(super) fn row(&self, grids: &[&[i32]], y: usize, row: &mut [i32]) {
+        synthesis_row(self.net, grids, &self.geo, y, self.width, row);
+    }
+
+    /// The 8-bit RGB image (interleaved) from all rows of `x0`: the output convolution.
+    pub(super) fn output(&self, x0: &[i32]) -> Vec<u8> {
+        let (w, h) = (self.width, self.height);
+        let mut rgb = vec![0u8; 3 * w * h];
+        rgb.par_chunks_mut(3 * w)
             .enumerate()
-            .for_each(|(y, out)| output_row(self, x0, width, height, y, out));
+            .for_each(|(y, out)| output_row(self.net, x0, w, h, y, out));
         rgb
     }
 }

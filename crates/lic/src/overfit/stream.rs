@@ -11,7 +11,7 @@ use constriction::stream::Decode;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::fixed::{parent_grids, QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
+use super::fixed::{parent_grids, ArmScratch, QNet, QTensor, MAX_FRAC, MAX_LATENT, MAX_WEIGHT};
 use super::laplace;
 use super::model::{Arch, Layout, Upsampling, MAX_CTX, MAX_HIDDEN_LAYERS, MAX_LEVELS, MAX_WIDTH};
 use super::simd::multiversion;
@@ -411,26 +411,108 @@ pub fn decode_container(c: &Container, max_pixels: u64) -> Result<Decoded, Overf
     let net = QNet::new(arch.clone(), tensors);
     let (w, hh) = (h.width as usize, h.height as usize);
     let dims = level_dims(w, hh, arch.levels);
-    let grids: Vec<Vec<i32>> = if arch.coarser_inputs() == 0 {
-        // Independent grids: decoded in parallel.
-        dims.par_iter()
-            .enumerate()
-            .map(|(l, _)| decode_grid(&net, &c.substreams[1 + l], &[], &dims, l))
-            .collect::<Result<_, _>>()?
+    // The coarser grids first (level 0 stays empty here): in parallel if they are
+    // independent, else from the coarsest.
+    let mut grids = vec![Vec::new(); dims.len()];
+    if arch.coarser_inputs() == 0 {
+        let coarse: Vec<Vec<i32>> = (1..dims.len())
+            .into_par_iter()
+            .map(|l| decode_grid(&net, &c.substreams[1 + l], &[], &dims, l))
+            .collect::<Result<_, _>>()?;
+        for (g, d) in grids[1..].iter_mut().zip(coarse) {
+            *g = d;
+        }
     } else {
-        // Each grid reads the coarser ones: from the coarsest to the finest.
-        let mut grids = vec![Vec::new(); dims.len()];
-        for l in (0..dims.len()).rev() {
+        for l in (1..dims.len()).rev() {
             grids[l] = decode_grid(&net, &c.substreams[1 + l], &grids, &dims, l)?;
         }
-        grids
-    };
+    }
+    let rgb = decode_finest(&net, &c.substreams[1], &grids, &dims)?;
     Ok(Decoded {
         width: h.width,
         height: h.height,
         gray: h.gray,
-        rgb: net.synthesize(&grids, w, hh),
+        rgb,
     })
+}
+
+/// Rows of the finest grid per message of the pipelined decoder.
+const BAND: usize = 8;
+
+/// Decodes the finest grid (level 0; `grids` holds the coarser ones) and synthesizes the
+/// image. With more than one thread the two overlap: a thread decodes the grid band by band
+/// (the ARM is sequential) while this one runs the synthesis MLP on the rows already decoded
+/// (row `y` reads only row `y` of the finest grid); when the grid is done, the rows left are
+/// synthesized in parallel. The arithmetic is the same either way, so are the pixels.
+fn decode_finest(
+    net: &QNet,
+    bytes: &[u8],
+    grids: &[Vec<i32>],
+    dims: &[(usize, usize)],
+) -> Result<Vec<u8>, OverfitError> {
+    fn views<'a>(g0: &'a [i32], grids: &'a [Vec<i32>]) -> Vec<&'a [i32]> {
+        std::iter::once(g0)
+            .chain(grids[1..].iter().map(Vec::as_slice))
+            .collect()
+    }
+    let (w, h) = dims[0];
+    let syn = net.synthesis(w, h);
+    let mut x0 = vec![0i32; 3 * w * h];
+    if cfg!(target_arch = "wasm32") || rayon::current_num_threads() < 2 || h <= BAND {
+        let g0 = decode_grid(net, bytes, grids, dims, 0)?;
+        let v = views(&g0, grids);
+        syn.rows(&v, 0, &mut x0);
+        return Ok(syn.output(&x0));
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut g0 = vec![0i32; w * h];
+    std::thread::scope(|sc| -> Result<(), OverfitError> {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<i32>)>();
+        let done = &done;
+        let worker = sc.spawn(move || -> Result<(), OverfitError> {
+            let mut r = Reader::new(bytes, w * h)?;
+            let mut grid = vec![0i32; w * h];
+            let parents = parent_grids(grids, dims, 0, net.arch.coarser_inputs());
+            let mut s = net.arm_scratch(w);
+            let mut y0 = 0;
+            while y0 < h {
+                let y1 = (y0 + BAND).min(h);
+                decode_latents(net, &mut r, &mut grid, &parents, w, h, 0, y0, y1, &mut s)?;
+                if tx.send((y0, grid[y0 * w..y1 * w].to_vec())).is_err() {
+                    break;
+                }
+                y0 = y1;
+            }
+            r.finish()?;
+            done.store(true, std::sync::atomic::Ordering::Release);
+            Ok(())
+        });
+        // Synthesize bands as they come on this thread; once the worker is done, the rest
+        // of the grid is here and the rows left run in parallel.
+        let mut next = 0;
+        while let Ok((y0, band)) = rx.recv() {
+            let y1 = y0 + band.len() / w;
+            g0[y0 * w..y1 * w].copy_from_slice(&band);
+            if done.load(std::sync::atomic::Ordering::Acquire) {
+                for (y0, band) in rx.try_iter() {
+                    g0[y0 * w..y0 * w + band.len()].copy_from_slice(&band);
+                }
+                break;
+            }
+            let v = views(&g0, grids);
+            for y in y0..y1 {
+                syn.row(&v, y, &mut x0[3 * w * y..3 * w * (y + 1)]);
+            }
+            next = y1;
+        }
+        worker
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        let v = views(&g0, grids);
+        syn.rows(&v, next, &mut x0[3 * w * next..]);
+        Ok(())
+    })?;
+    Ok(syn.output(&x0))
 }
 
 /// Grid `level` from its substream; `grids` holds the decoded coarser grids the ARM reads.
@@ -445,20 +527,21 @@ fn decode_grid(
     let mut r = Reader::new(bytes, w * h)?;
     let mut grid = vec![0i32; w * h];
     let parents = parent_grids(grids, dims, level, net.arch.coarser_inputs());
-    decode_latents(net, &mut r, &mut grid, &parents, w, h, level)?;
+    let mut s = net.arm_scratch(w);
+    decode_latents(net, &mut r, &mut grid, &parents, w, h, level, 0, h, &mut s)?;
     r.finish()?;
     Ok(grid)
 }
 
 multiversion! {
-    /// The latents of one grid in raster order, each coded with the table its causal context
-    /// selects (compiled per ISA: the integer ARM gives the same tables in every variant).
-    fn decode_latents(net: &QNet, r: &mut Reader, grid: &mut [i32], parents: &[(&[i32], usize)], w: usize, h: usize, level: usize) -> Result<(), OverfitError> {
+    /// Rows `y0 .. y1` of the latents of one grid in raster order, each coded with the table
+    /// its causal context selects (compiled per ISA: the integer ARM gives the same tables in
+    /// every variant).
+    fn decode_latents(net: &QNet, r: &mut Reader, grid: &mut [i32], parents: &[(&[i32], usize)], w: usize, h: usize, level: usize, y0: usize, y1: usize, s: &mut ArmScratch) -> Result<(), OverfitError> {
         let tables = laplace::tables();
-        let mut s = net.arm_scratch();
-        for y in 0..h {
+        for y in y0..y1 {
             for x in 0..w {
-                let (base, t) = net.arm_code(grid, parents, level, w, h, x, y, &mut s);
+                let (base, t) = net.arm_code(grid, parents, level, w, h, x, y, s);
                 let v = i64::from(r.next(&tables[usize::from(t)])?) + i64::from(base);
                 if v.unsigned_abs() > MAX_LATENT as u64 {
                     return Err(OverfitError::LatentOutOfRange { level, x, y });
