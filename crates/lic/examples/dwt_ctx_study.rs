@@ -956,6 +956,16 @@ fn merge_bins(h: &[Vec<f64>], nb: usize) -> Vec<usize> {
     map
 }
 
+/// The `n − 1` inner quantiles of `s` (as bin boundaries), equal ones merged.
+fn quantiles(mut s: Vec<f32>, n: usize) -> Vec<f64> {
+    s.sort_by(f32::total_cmp);
+    let mut t: Vec<f64> = (1..n)
+        .filter_map(|i| s.get(i * s.len() / n).map(|&v| f64::from(v)))
+        .collect();
+    t.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    t
+}
+
 fn fit(train: &[String], set: &'static [usize]) -> Predictor {
     let mut x = Vec::new();
     inputs(&Rec::default(), set, &mut x);
@@ -1008,25 +1018,11 @@ fn fit(train: &[String], set: &'static [usize]) -> Predictor {
             by_ctx[today_ctx(r)].push(v);
         }
     });
-    p.refine = by_ctx
-        .into_iter()
-        .map(|mut s| {
-            s.sort_by(f32::total_cmp);
-            let mut t: Vec<f64> = (1..REFINE)
-                .filter_map(|i| s.get(i * s.len() / REFINE).map(|&v| f64::from(v)))
-                .collect();
-            t.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-            t
-        })
-        .collect();
+    p.refine = by_ctx.into_iter().map(|s| quantiles(s, REFINE)).collect();
     p.fine = samples
         .into_iter()
-        .map(|mut s| {
-            s.sort_by(f32::total_cmp);
-            let mut t: Vec<f64> = (1..FINE)
-                .filter_map(|i| s.get(i * s.len() / FINE).map(|&v| f64::from(v)))
-                .collect();
-            t.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        .map(|s| {
+            let mut t = quantiles(s, FINE);
             // Exact ties (identical inputs) sit in one bin.
             t.truncate(FINE - 1);
             t
@@ -1365,6 +1361,22 @@ fn simulate(
     (a, b, m, mc, mi)
 }
 
+/// One coefficient of the timed decoder: the cumulative scan up to token `k` over the mix of the
+/// adaptive model `m` and the static row `row` with weight `w`; then `w` and `m` adapt. Returns
+/// the scanned mass (kept so that the work is not optimized away).
+fn mix_step(m: &mut Adaptive, k: usize, row: &[f64], w: &mut f64) -> f64 {
+    let mut cum = 0.0;
+    for (s, &pb) in row.iter().enumerate().take(k + 1) {
+        let pa = f64::from(m.freq(s)) / 65_536.0;
+        cum += *w * pa + (1.0 - *w) * pb;
+    }
+    let pa = f64::from(m.freq(k)) / 65_536.0;
+    let pm = *w * pa + (1.0 - *w) * row[k];
+    *w = (*w * pa / pm).clamp(0.05, 0.95);
+    m.update(k, RATES);
+    cum
+}
+
 /// Times, on the first image of `path` (records in memory), today's context selection and
 /// model lookup and update, and that plus the predictor, its fine bin and the mix with the
 /// static table (floating point here; an integer decoder would be similar or faster).
@@ -1403,18 +1415,7 @@ fn timing(
             let k = r.tok();
             let cl = r.class();
             let fb = p.fine_bin(r, &mut x);
-            let row = &stat[cl * FINE + fb];
-            // The decoder's cumulative scan up to the symbol, mixing both models.
-            let mut cum = 0.0;
-            for (s, &pb) in row.iter().enumerate().take(k + 1) {
-                let pa = f64::from(models[c].freq(s)) / 65_536.0;
-                cum += wa[cl] * pa + (1.0 - wa[cl]) * pb;
-            }
-            let pa = f64::from(models[c].freq(k)) / 65_536.0;
-            let pm = wa[cl] * pa + (1.0 - wa[cl]) * row[k];
-            wa[cl] = (wa[cl] * pa / pm).clamp(0.05, 0.95);
-            sink += cum;
-            models[c].update(k, RATES);
+            sink += mix_step(&mut models[c], k, &stat[cl * FINE + fb], &mut wa[cl]);
         }
         best[1] = best[1].min(t.elapsed().as_secs_f64());
         // The mix with today's own static histograms (no predictor).
@@ -1424,17 +1425,7 @@ fn timing(
         for r in &recs {
             let c = today_ctx(r);
             let k = r.tok();
-            let row = &own[c];
-            let mut cum = 0.0;
-            for (s, &pb) in row.iter().enumerate().take(k + 1) {
-                let pa = f64::from(models[c].freq(s)) / 65_536.0;
-                cum += wc[c] * pa + (1.0 - wc[c]) * pb;
-            }
-            let pa = f64::from(models[c].freq(k)) / 65_536.0;
-            let pm = wc[c] * pa + (1.0 - wc[c]) * row[k];
-            wc[c] = (wc[c] * pa / pm).clamp(0.05, 0.95);
-            sink += cum;
-            models[c].update(k, RATES);
+            sink += mix_step(&mut models[c], k, &own[c], &mut wc[c]);
         }
         best[2] = best[2].min(t.elapsed().as_secs_f64());
     }
@@ -1527,16 +1518,18 @@ fn study(a: &[String]) {
         let p = fit(&train, set);
         log(format!("fitted {sname}"));
         let hf = fine_hist(&train, &p);
-        if std::env::var("TIMING_ONLY").is_ok() {
-            let stat_tab: Vec<Vec<f64>> = static_from(&hf.concat());
+        let time_it = |stat_tab: &[Vec<f64>]| {
             timing(
                 &evals[evals.len() / 2],
                 &p,
                 &today,
-                &stat_tab,
+                stat_tab,
                 &today_static,
                 sname,
-            );
+            )
+        };
+        if std::env::var("TIMING_ONLY").is_ok() {
+            time_it(&static_from(&hf.concat()));
             continue;
         }
         {
@@ -1632,14 +1625,7 @@ fn study(a: &[String]) {
             log(format!("{sname} {nb} buckets evaluated"));
         }
         if si == 3 || si == 4 {
-            timing(
-                &evals[evals.len() / 2],
-                &p,
-                &today,
-                &stat_tab,
-                &today_static,
-                sname,
-            );
+            time_it(&stat_tab);
         }
         if si == 4 || only.is_some() {
             // Weights of the full set, for the notes.
