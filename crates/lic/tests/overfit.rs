@@ -33,6 +33,15 @@ fn encode(w: u32, h: u32, q: f32, iters: (usize, usize)) -> Encoded {
     overfit::encode(&synthetic(w, h), w, h, false, &opts, &mut |_| {}).expect("encode")
 }
 
+/// The decoded pixels of `bytes` in a rayon pool of `threads` threads.
+fn decode_with_threads(bytes: &[u8], threads: usize) -> Vec<u8> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| overfit::decode(bytes, u64::MAX).unwrap().rgb)
+}
+
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     let mse = a
         .iter()
@@ -72,11 +81,7 @@ fn decoded_pixels_do_not_depend_on_the_thread_count() {
     let e = encode(70, 33, 3.0, (60, 20));
     let mut outs = Vec::new();
     for n in 1..=4 {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap();
-        outs.push(pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap().rgb));
+        outs.push(decode_with_threads(&e.bytes, n));
     }
     for (i, o) in outs.iter().enumerate() {
         assert_eq!(o, &e.rgb, "{} threads", i + 1);
@@ -284,14 +289,8 @@ fn linear_paths_decode_exactly() {
         let arch = Params::parse(blob).unwrap().arch;
         assert_eq!((arch.arm_skip, arch.syn_skip), (arm_skip, syn_skip));
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let d = pool
-                .install(|| overfit::decode(&e.bytes, u64::MAX))
-                .unwrap();
-            assert_eq!(d.rgb, e.rgb, "{arm_skip} {syn_skip}, {threads} threads");
+            let rgb = decode_with_threads(&e.bytes, threads);
+            assert_eq!(rgb, e.rgb, "{arm_skip} {syn_skip}, {threads} threads");
         }
     }
 }
@@ -318,12 +317,8 @@ fn parent_inputs_decode_exactly() {
             parents
         );
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let d = pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap());
-            assert_eq!(d.rgb, e.rgb, "{parents} parents, {threads} threads");
+            let rgb = decode_with_threads(&e.bytes, threads);
+            assert_eq!(rgb, e.rgb, "{parents} parents, {threads} threads");
         }
     }
 }
@@ -594,12 +589,8 @@ fn inter_level_features_decode_exactly() {
             (ifce, ifce_levels, parents, residual)
         );
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let d = pool.install(|| overfit::decode(&e.bytes, u64::MAX).unwrap());
-            assert_eq!(d.rgb, e.rgb, "{ifce}x{ifce_levels}, {threads} threads");
+            let rgb = decode_with_threads(&e.bytes, threads);
+            assert_eq!(rgb, e.rgb, "{ifce}x{ifce_levels}, {threads} threads");
         }
     }
 }

@@ -369,6 +369,20 @@ pub struct CflRdo {
     pub cost: Vec<[f64; 3]>,
 }
 
+impl CflRdo {
+    /// Coding with the scales `table` as they are (no fit, luma included), the costs of
+    /// `bands` bands starting at zero.
+    pub fn with_table(table: Vec<i8>, offsets: [i8; RECON_CLASSES], bands: usize) -> Self {
+        Self {
+            table,
+            fit: false,
+            chroma_only: false,
+            offsets,
+            cost: vec![[0.0; 3]; bands],
+        }
+    }
+}
+
 impl Rdo<'_> {
     /// The candidate values of coefficient `u` (in steps): zero and the two levels around it,
     /// each with its cost `(u − û)² + κ · bits`; the first `n` are distinct.

@@ -610,13 +610,7 @@ fn code_prepared_models<C: SymbolCoder>(
         let mut trial = q.clone();
         let mut first = models.clone();
         let try_cfl = opts.cfl && q.len() == 3;
-        let mut stats = CflRdo {
-            table: Vec::new(),
-            fit: false,
-            chroma_only: false,
-            offsets: params.offsets,
-            cost: vec![[0.0; 3]; bands.len()],
-        };
+        let mut stats = CflRdo::with_table(Vec::new(), params.offsets, bands.len());
         code::code_planes_rdoq(
             &mut Counter::default(),
             &mut first,
@@ -638,23 +632,11 @@ fn code_prepared_models<C: SymbolCoder>(
         }
         params.offsets = centroids(res_u.as_deref().unwrap_or(&u), &trial, &bands, 0);
         rdo.offsets = params.offsets.map(|o| f32::from(o) / OFFSET_SCALE);
-        let mut cfl_rdo = CflRdo {
-            table: params.cfl.clone(),
-            fit: false,
-            chroma_only: false,
-            offsets: params.offsets,
-            cost: vec![[0.0; 3]; bands.len()],
-        };
+        let mut cfl_rdo = CflRdo::with_table(params.cfl.clone(), params.offsets, bands.len());
         // Each pass's choice stands for the values not yet coded in the next one's look-ahead.
         q = trial;
         for _ in 0..LOOK_PASSES {
-            let mut stats = CflRdo {
-                table: params.cfl.clone(),
-                fit: false,
-                chroma_only: false,
-                offsets: params.offsets,
-                cost: vec![[0.0; 3]; bands.len()],
-            };
+            let mut stats = CflRdo::with_table(params.cfl.clone(), params.offsets, bands.len());
             let c = (!params.cfl.is_empty()).then_some(&mut stats);
             let mut counter = Counter::default();
             code::code_planes_rdoq(
